@@ -1,0 +1,123 @@
+-- public.requesting_user_id(): the name every InsForge integration guide writes in
+-- its policies (`using (user_id = requesting_user_id())`).
+--
+-- It is deliberately NOT a member of the extension: policies depend on it, and
+-- DROP EXTENSION (even with CASCADE) must never take a user's policy with it.
+-- A fresh database gets the native function; a database that already has the
+-- guide's SQL helper keeps it until insforge.adopt_requesting_user_id() swaps its
+-- body in place (same OID, so no policy is touched).
+
+CREATE FUNCTION insforge.native_requesting_user_id_installed() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_proc p
+         WHERE p.oid = pg_catalog.to_regprocedure('public.requesting_user_id()')
+           AND p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'c')
+           AND p.prosrc = 'insforge_requesting_user_id')
+$$;
+COMMENT ON FUNCTION insforge.native_requesting_user_id_installed() IS
+'True when public.requesting_user_id() runs the native implementation.';
+
+CREATE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    fn oid := pg_catalog.to_regprocedure('public.requesting_user_id()');
+    p record;
+    body text;
+BEGIN
+    IF pg_catalog.to_regnamespace('public') IS NULL THEN
+        RAISE EXCEPTION 'schema public does not exist'
+            USING ERRCODE = '3F000',
+                  HINT = 'InsForge policies call public.requesting_user_id(); create schema public first.';
+    END IF;
+    IF fn IS NULL THEN
+        CREATE FUNCTION public.requesting_user_id() RETURNS text
+            LANGUAGE c STABLE PARALLEL SAFE
+            AS 'MODULE_PATHNAME', 'insforge_requesting_user_id';
+        COMMENT ON FUNCTION public.requesting_user_id() IS
+            'Native insforge_integrations helper: nullif(request.jwt.claims ->> ''sub'', ''''). See insforge.requesting_user_id().';
+        RETURN 'created: public.requesting_user_id() runs the native implementation';
+    END IF;
+    IF insforge.native_requesting_user_id_installed() THEN
+        RETURN 'unchanged: public.requesting_user_id() already runs the native implementation';
+    END IF;
+    SELECT * INTO p FROM pg_catalog.pg_proc WHERE oid = fn;
+    IF p.prorettype <> 'text'::regtype OR p.proretset OR p.prokind <> 'f' THEN
+        RAISE EXCEPTION 'public.requesting_user_id() returns %, not a single text value; it cannot be swapped in place',
+                pg_catalog.format_type(p.prorettype, NULL)
+            USING ERRCODE = '55000',
+                  HINT = 'Provider ids are text. Change the policies to compare text owner columns with requesting_user_id(), then drop the old function and run SELECT insforge.adopt_requesting_user_id();';
+    END IF;
+    -- The guide's helper, in the spellings people write it; anything else may
+    -- mean something else, and swapping it silently would change who sees what.
+    body := pg_catalog.lower(pg_catalog.regexp_replace(coalesce(p.prosrc, ''), '\s+', '', 'g'));
+    body := pg_catalog.regexp_replace(body, '^beginatomic(.*);?end;?$', '\1');
+    body := pg_catalog.regexp_replace(body, '^(select|return)', '');
+    body := pg_catalog.regexp_replace(body, ';+$', '');
+    body := pg_catalog.regexp_replace(body, '::text$', '');
+    IF NOT force AND body !~ ('^\(*(nullif\()?\(*('
+            || '(\(selectauth\.jwt\(\)\))|(auth\.jwt\(\))'
+            || '|(nullif\(current_setting\(''request\.jwt\.claims'',true\),''''\)::jsonb?)'
+            || '|(current_setting\(''request\.jwt\.claims'',true\)::jsonb?)'
+            || ')\)*->>''sub''\)*(,''''\))?\)*$') THEN
+        RAISE EXCEPTION 'public.requesting_user_id() is not the InsForge guide''s helper; its body is: %', p.prosrc
+            USING ERRCODE = '55000',
+                  HINT = 'The native helper returns nullif(request.jwt.claims ->> ''sub'', ''''). If that is what this function should return, run SELECT insforge.adopt_requesting_user_id(force => true);';
+    END IF;
+    -- Same OID: pg_policy rows keep pointing at it and are not touched.
+    CREATE OR REPLACE FUNCTION public.requesting_user_id() RETURNS text
+        LANGUAGE c STABLE PARALLEL SAFE
+        AS 'MODULE_PATHNAME', 'insforge_requesting_user_id';
+    COMMENT ON FUNCTION public.requesting_user_id() IS
+        'Native insforge_integrations helper: nullif(request.jwt.claims ->> ''sub'', ''''). See insforge.requesting_user_id().';
+    RETURN 'adopted: public.requesting_user_id() now runs the native implementation (same function, policies untouched)';
+END
+$fn$;
+COMMENT ON FUNCTION insforge.adopt_requesting_user_id(boolean) IS
+'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. Superuser only (it defines a C function).';
+REVOKE ALL ON FUNCTION insforge.adopt_requesting_user_id(boolean) FROM PUBLIC;
+
+CREATE FUNCTION insforge.release_requesting_user_id() RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF NOT insforge.native_requesting_user_id_installed() THEN
+        RETURN 'unchanged: public.requesting_user_id() does not run the native implementation';
+    END IF;
+    CREATE OR REPLACE FUNCTION public.requesting_user_id() RETURNS text
+        LANGUAGE sql STABLE PARALLEL SAFE
+        AS $sql$ SELECT nullif(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', '') $sql$;
+    COMMENT ON FUNCTION public.requesting_user_id() IS
+        'SQL helper (InsForge guide): nullif(request.jwt.claims ->> ''sub'', '''').';
+    RETURN 'released: public.requesting_user_id() is the SQL helper again (same function, policies untouched)';
+END
+$fn$;
+COMMENT ON FUNCTION insforge.release_requesting_user_id() IS
+'Switches public.requesting_user_id() back to an equivalent SQL helper in place, e.g. before removing the extension''s library. Superuser or the function''s owner.';
+REVOKE ALL ON FUNCTION insforge.release_requesting_user_id() FROM PUBLIC;
+
+-- At CREATE EXTENSION time.
+DO $do$
+BEGIN
+    IF pg_catalog.to_regnamespace('public') IS NULL THEN
+        RAISE NOTICE 'insforge_integrations: schema public does not exist, so public.requesting_user_id() was not created'
+            USING HINT = 'Create schema public, then run SELECT insforge.adopt_requesting_user_id();';
+    ELSIF pg_catalog.to_regprocedure('public.requesting_user_id()') IS NULL THEN
+        CREATE FUNCTION public.requesting_user_id() RETURNS text
+            LANGUAGE c STABLE PARALLEL SAFE
+            AS 'MODULE_PATHNAME', 'insforge_requesting_user_id';
+        COMMENT ON FUNCTION public.requesting_user_id() IS
+            'Native insforge_integrations helper: nullif(request.jwt.claims ->> ''sub'', ''''). See insforge.requesting_user_id().';
+        -- Not a member: DROP EXTENSION must leave it (and the policies using it) alone.
+        ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+    ELSIF NOT insforge.native_requesting_user_id_installed() THEN
+        RAISE NOTICE 'insforge_integrations: public.requesting_user_id() already exists and is not the native implementation; it was left as it is'
+            USING HINT = 'To switch it (and every policy that calls it) to the native implementation in place, run: SELECT insforge.adopt_requesting_user_id();';
+    END IF;
+END
+$do$;

@@ -1,0 +1,117 @@
+//! The current request's claims: `request.jwt.claims`, parsed once per distinct value.
+//!
+//! Exactness comes from using Postgres's own code: the setting is parsed by
+//! `jsonb_in` (what `::jsonb` runs, so the same errors and SQLSTATEs) and fields
+//! are read with `jsonb_object_field_text` (what `->>` runs). Speed comes from
+//! doing that once: the parsed value and the derived subject/role/email live in
+//! a backend-local cache that is checked against the setting's generation
+//! counter (see `settings`) with one integer compare per call. When the
+//! generation moved but the text is byte-for-byte the same (PostgREST sets the
+//! same claims again in the next transaction), nothing is re-parsed.
+
+pub mod pgjson;
+
+use crate::settings::{claims_generation, REQUEST_JWT_CLAIMS};
+use pgrx::pg_sys;
+use std::cell::UnsafeCell;
+
+/// What the cache knows about one value of `request.jwt.claims`.
+pub struct Claims {
+    /// The parsed claims (`jsonb` in `Cache::mcxt`), None when the setting is
+    /// unset or empty.
+    pub jsonb: Option<pg_sys::Datum>,
+    /// `nullif(claims ->> 'sub', '')`
+    pub sub: Option<Vec<u8>>,
+    /// `nullif(claims ->> 'role', '')`
+    pub role: Option<Vec<u8>>,
+    /// `nullif(claims ->> 'email', '')`
+    pub email: Option<Vec<u8>>,
+}
+
+struct Cache {
+    /// Generation the cache was last confirmed at; 0 means nothing is cached.
+    confirmed_at: u64,
+    /// The setting text the cache was built from (None: unset or empty).
+    key: Option<Vec<u8>>,
+    /// Holds the parsed jsonb; reset before each re-parse.
+    mcxt: pg_sys::MemoryContext,
+    claims: Claims,
+}
+
+struct BackendLocal(UnsafeCell<Option<Cache>>);
+// SAFETY: a Postgres backend runs our code on one thread only.
+unsafe impl Sync for BackendLocal {}
+static CACHE: BackendLocal = BackendLocal(UnsafeCell::new(None));
+
+/// Counts how often the claims text was actually parsed in this backend
+/// (exposed to tests through `insforge._claims_parse_count()`).
+static PARSES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn parse_count() -> u64 {
+    PARSES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The claims for the current value of `request.jwt.claims`, parsing it if
+/// this value has not been seen. Raises the jsonb input error for malformed
+/// JSON (the cache is left empty, so the next call raises it again).
+///
+/// The reference is valid until the next call of `current()`.
+pub fn current() -> &'static Claims {
+    let generation = claims_generation();
+    // SAFETY: single-threaded backend; no other reference into CACHE is live
+    // across this call (callers copy what they need before calling again).
+    let slot = unsafe { &mut *CACHE.0.get() };
+    let cache = slot.get_or_insert_with(|| Cache {
+        confirmed_at: 0,
+        key: None,
+        // SAFETY: TopMemoryContext lives for the whole backend.
+        mcxt: unsafe {
+            pg_sys::AllocSetContextCreateInternal(
+                pg_sys::TopMemoryContext,
+                c"insforge claims cache".as_ptr(),
+                pg_sys::ALLOCSET_SMALL_MINSIZE as usize,
+                pg_sys::ALLOCSET_SMALL_INITSIZE as usize,
+                pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+            )
+        },
+        claims: Claims {
+            jsonb: None,
+            sub: None,
+            role: None,
+            email: None,
+        },
+    });
+    if cache.confirmed_at == generation {
+        return &cache.claims;
+    }
+    let text = REQUEST_JWT_CLAIMS.bytes().filter(|b| !b.is_empty());
+    if cache.confirmed_at != 0 && cache.key.as_deref() == text {
+        cache.confirmed_at = generation;
+        return &cache.claims;
+    }
+    // Invalidate first: if parsing raises, nothing stale survives.
+    cache.confirmed_at = 0;
+    cache.key = None;
+    cache.claims = Claims {
+        jsonb: None,
+        sub: None,
+        role: None,
+        email: None,
+    };
+    // SAFETY: the context is ours; nothing outside the cache points into it
+    // (values handed to callers are copies).
+    unsafe { pg_sys::MemoryContextReset(cache.mcxt) };
+    if let Some(bytes) = text {
+        PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let jsonb = pgjson::parse_in(bytes, cache.mcxt);
+        cache.claims = Claims {
+            jsonb: Some(jsonb),
+            sub: pgjson::field_text_nonempty(jsonb, c"sub"),
+            role: pgjson::field_text_nonempty(jsonb, c"role"),
+            email: pgjson::field_text_nonempty(jsonb, c"email"),
+        };
+        cache.key = Some(bytes.to_vec());
+    }
+    cache.confirmed_at = generation;
+    &cache.claims
+}

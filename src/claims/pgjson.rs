@@ -1,0 +1,118 @@
+//! Postgres's own jsonb code, called directly, so that every answer is the one
+//! `::jsonb`, `->`, `->>` and `#>>` would give.
+
+use pgrx::fcinfo::direct_function_call_as_datum;
+use pgrx::pg_sys;
+use std::ffi::CStr;
+
+/// `bytes::jsonb`, allocated in `mcxt`. Raises exactly what `jsonb_in` raises.
+pub fn parse_in(bytes: &[u8], mcxt: pg_sys::MemoryContext) -> pg_sys::Datum {
+    // SAFETY: pnstrdup copies `len` bytes and NUL-terminates; jsonb_in reads
+    // that C string and allocates its result in CurrentMemoryContext, which we
+    // point at `mcxt` for the duration of the call (restored on error by
+    // Postgres's error recovery, and by us on success).
+    unsafe {
+        let old = pg_sys::MemoryContextSwitchTo(mcxt);
+        let cstr = pg_sys::pnstrdup(bytes.as_ptr().cast(), bytes.len());
+        let parsed =
+            direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(pg_sys::Datum::from(cstr))]);
+        pg_sys::MemoryContextSwitchTo(old);
+        // jsonb_in never returns NULL for a non-NULL input.
+        parsed.unwrap_or(pg_sys::Datum::from(0usize))
+    }
+}
+
+/// `jsonb ->> key`, as bytes.
+pub fn field_text(jsonb: pg_sys::Datum, key: pg_sys::Datum) -> Option<Vec<u8>> {
+    // SAFETY: both arguments are valid varlena datums.
+    unsafe {
+        direct_function_call_as_datum(pg_sys::jsonb_object_field_text, &[Some(jsonb), Some(key)])
+            .map(|d| text_bytes(d).to_vec())
+    }
+}
+
+/// `nullif(jsonb ->> name, '')`, as bytes.
+pub fn field_text_nonempty(jsonb: pg_sys::Datum, name: &CStr) -> Option<Vec<u8>> {
+    // SAFETY: cstring_to_text copies the NUL-terminated name into a new text.
+    let key = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text(name.as_ptr())) };
+    field_text(jsonb, key).filter(|v| !v.is_empty())
+}
+
+/// `jsonb ->> key` as a text datum in the current memory context.
+pub fn field_text_datum(jsonb: pg_sys::Datum, key: pg_sys::Datum) -> Option<pg_sys::Datum> {
+    // SAFETY: both arguments are valid varlena datums.
+    unsafe {
+        direct_function_call_as_datum(pg_sys::jsonb_object_field_text, &[Some(jsonb), Some(key)])
+    }
+}
+
+/// `jsonb #>> path` as a text datum in the current memory context.
+pub fn path_text_datum(jsonb: pg_sys::Datum, path: pg_sys::Datum) -> Option<pg_sys::Datum> {
+    // SAFETY: jsonb and a text[] datum.
+    unsafe {
+        direct_function_call_as_datum(pg_sys::jsonb_extract_path_text, &[Some(jsonb), Some(path)])
+    }
+}
+
+/// True when `jsonb -> key` equals `value`, or is a JSON array with an element
+/// whose text (`#>> '{}'`) equals `value`.
+pub fn has_claim(jsonb: pg_sys::Datum, key: pg_sys::Datum, value: &[u8]) -> bool {
+    // SAFETY: all datums passed are valid jsonb/text/int4 datums.
+    unsafe {
+        let Some(field) =
+            direct_function_call_as_datum(pg_sys::jsonb_object_field, &[Some(jsonb), Some(key)])
+        else {
+            return false;
+        };
+        let kind = direct_function_call_as_datum(pg_sys::jsonb_typeof, &[Some(field)]);
+        if kind.is_some_and(|k| text_bytes(k) == b"array") {
+            let len = direct_function_call_as_datum(pg_sys::jsonb_array_length, &[Some(field)])
+                .map(|d| d.value() as i32)
+                .unwrap_or(0);
+            (0..len).any(|i| {
+                direct_function_call_as_datum(
+                    pg_sys::jsonb_array_element_text,
+                    &[Some(field), Some(pg_sys::Datum::from(i))],
+                )
+                .is_some_and(|e| text_bytes(e) == value)
+            })
+        } else {
+            field_text(jsonb, key).is_some_and(|t| t == value)
+        }
+    }
+}
+
+/// The bytes of a text datum (detoasted if needed; valid while the datum is).
+///
+/// # Safety
+/// `d` must be a valid, non-NULL text (varlena) datum.
+pub unsafe fn text_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
+    let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+    let len = pgrx::varlena::varsize_any_exhdr(v);
+    let data = pgrx::varlena::vardata_any(v).cast::<u8>();
+    std::slice::from_raw_parts(data, len)
+}
+
+/// A new text datum holding `bytes`, in the current memory context.
+pub fn text_datum(bytes: &[u8]) -> pg_sys::Datum {
+    // SAFETY: copies `len` bytes into a freshly palloc'd text.
+    unsafe {
+        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+            bytes.as_ptr().cast(),
+            bytes.len() as i32,
+        ))
+    }
+}
+
+/// A copy of a varlena datum (e.g. the cached jsonb) in the current memory context.
+pub fn copy_varlena(d: pg_sys::Datum) -> pg_sys::Datum {
+    // SAFETY: `d` is a non-toasted varlena (jsonb_in's result); we copy
+    // exactly its size into a fresh palloc chunk.
+    unsafe {
+        let src = d.cast_mut_ptr::<pg_sys::varlena>();
+        let size = pgrx::varlena::varsize_any(src);
+        let dst = pg_sys::palloc(size);
+        std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), size);
+        pg_sys::Datum::from(dst)
+    }
+}

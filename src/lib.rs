@@ -1,0 +1,24 @@
+//! insforge_integrations: module wiring, `_PG_init`, and the SQL files.
+//!
+//! The logic lives in `claims` (request claims cache) and in the pure crate
+//! `insforge_core`; `sql_*` modules are thin SQL shells.
+
+use pgrx::prelude::*;
+
+mod claims;
+mod settings;
+mod sql_identity;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/identity.sql", name = "identity", bootstrap);
+extension_sql_file!(
+    "../sql/requesting_user_id.sql",
+    name = "requesting_user_id",
+    requires = ["identity"]
+);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::init();
+}

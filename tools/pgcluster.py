@@ -1,0 +1,159 @@
+"""A throwaway PostgreSQL 15 cluster for the demo, the tests and the benchmarks.
+
+Postgres refuses to run as root, so when we are root every server process
+(initdb, postgres, pg_ctl, pg_regress's psql is fine either way) runs as the
+`postgres` OS user through sudo. The cluster listens only on a Unix socket in
+its own directory (no TCP), so nothing outside this machine can reach it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_CONFIG = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
+FIXTURES = ROOT / "tools" / "fixtures"
+
+
+def bindir() -> Path:
+    return Path(subprocess.check_output([PG_CONFIG, "--bindir"], text=True).strip())
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["sudo", "-u", "postgres", "--"] + cmd
+    return cmd
+
+
+class Cluster:
+    """initdb + postgres in a fresh directory; stop() removes nothing, cleanup() does."""
+
+    def __init__(self, base: str | None = None, port: int | None = None, settings: dict | None = None):
+        self.base = Path(base or tempfile.mkdtemp(prefix="insforge-pg-"))
+        self.data = self.base / "data"
+        self.port = port or int(os.environ.get("INSFORGE_TEST_PORT", "55439"))
+        self.settings = {
+            "listen_addresses": "''",
+            "unix_socket_directories": f"'{self.base}'",
+            "fsync": "off",
+            "max_connections": "60",
+            "shared_buffers": "256MB",
+        }
+        self.settings.update(settings or {})
+        self.bin = bindir()
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> "Cluster":
+        self.base.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o755)
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+        if not (self.data / "PG_VERSION").exists():
+            subprocess.run(
+                _as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                              "-E", "UTF8", "--locale=C"]),
+                check=True, stdout=subprocess.DEVNULL)
+            with open(self.data / "postgresql.auto.conf", "a") as f:
+                for k, v in self.settings.items():
+                    f.write(f"{k} = {v}\n")
+        subprocess.run(
+            _as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", f"-p {self.port}",
+                          "-l", str(self.base / "server.log"), "-w", "-t", "60", "start"]),
+            check=True, stdout=subprocess.DEVNULL)
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(_as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join((self.base / "server.log").read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    # -- connections -----------------------------------------------------------
+    def conninfo(self, dbname: str = "postgres", user: str = "postgres") -> str:
+        return f"host={self.base} port={self.port} dbname={dbname} user={user}"
+
+    def connect(self, dbname: str = "postgres", user: str = "postgres", autocommit: bool = True,
+                **kw) -> psycopg.Connection:
+        return psycopg.connect(self.conninfo(dbname, user), autocommit=autocommit, **kw)
+
+    def psql(self, dbname: str, sql: str, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.base),
+                               "-p", str(self.port), "-U", "postgres", "-d", dbname, *extra],
+                              input=sql, text=True, capture_output=True)
+
+    def create_database(self, name: str, insforge: bool = True, extension: bool = True) -> None:
+        """A database shaped like an InsForge project (roles, auth.jwt(), ...), optionally with the extension."""
+        with self.connect() as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        with self.connect(name) as c:
+            if insforge:
+                c.execute((FIXTURES / "insforge_base.sql").read_text())
+            if extension:
+                c.execute("CREATE EXTENSION insforge_integrations")
+
+
+@contextlib.contextmanager
+def postgrest_request(conn: psycopg.Connection, claims: dict | str | None, role: str | None = None,
+                      method: str = "GET", path: str = "/notes"):
+    """One request the way PostgREST 12 runs it: a transaction whose first statement
+    sets role, request.jwt.claims, request.method, request.path and request.headers
+    transaction-locally. Yields a cursor; commits when the block ends without error."""
+    if isinstance(claims, dict):
+        role = role or claims.get("role")
+        claims_text = json.dumps(claims)
+    else:
+        claims_text = claims
+    role = role or "anon"
+    headers = {"accept": "application/json", "host": "localhost:3000"}
+    if claims_text is not None:
+        headers["authorization"] = "Bearer <token>"
+    with conn.transaction():
+        cur = conn.cursor()
+        cur.execute(
+            "select set_config('search_path', 'public', true), set_config('role', %s, true),"
+            " set_config('request.jwt.claims', %s, true), set_config('request.method', %s, true),"
+            " set_config('request.path', %s, true), set_config('request.headers', %s, true),"
+            " set_config('request.cookies', '{}', true)",
+            (role, claims_text if claims_text is not None else "", method, path, json.dumps(headers)))
+        yield cur
+
+
+@contextlib.contextmanager
+def backend_request(conn: psycopg.Connection, claims: dict, role: str = "authenticated"):
+    """One request the way InsForge's own backend runs it: SET LOCAL ROLE, then
+    set_config('request.jwt.claims', ..., true)."""
+    with conn.transaction():
+        cur = conn.cursor()
+        cur.execute(f'SET LOCAL ROLE "{role}"')
+        cur.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        yield cur
+
+
+def wait_ready(cluster: Cluster, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with cluster.connect():
+                return
+        except psycopg.OperationalError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
