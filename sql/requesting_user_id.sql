@@ -54,17 +54,21 @@ BEGIN
     END IF;
     -- The guide's helper, in the spellings people write it; anything else may
     -- mean something else, and swapping it silently would change who sees what.
-    body := pg_catalog.lower(pg_catalog.regexp_replace(coalesce(p.prosrc, ''), '\s+', '', 'g'));
+    -- SQL-standard bodies (RETURN ..., BEGIN ATOMIC) keep no source text; deparse them.
+    body := CASE WHEN p.prosqlbody IS NOT NULL THEN pg_catalog.pg_get_function_sqlbody(fn) ELSE p.prosrc END;
+    body := pg_catalog.lower(pg_catalog.regexp_replace(coalesce(body, ''), '\s+', '', 'g'));
+    body := pg_catalog.replace(pg_catalog.replace(body, 'pg_catalog.', ''), '::text', '');
+    body := pg_catalog.regexp_replace(body, '\)as[a-z_]+\)', '))', 'g');
     body := pg_catalog.regexp_replace(body, '^beginatomic(.*);?end;?$', '\1');
     body := pg_catalog.regexp_replace(body, '^(select|return)', '');
     body := pg_catalog.regexp_replace(body, ';+$', '');
-    body := pg_catalog.regexp_replace(body, '::text$', '');
     IF NOT force AND body !~ ('^\(*(nullif\()?\(*('
             || '(\(selectauth\.jwt\(\)\))|(auth\.jwt\(\))'
             || '|(nullif\(current_setting\(''request\.jwt\.claims'',true\),''''\)::jsonb?)'
             || '|(current_setting\(''request\.jwt\.claims'',true\)::jsonb?)'
             || ')\)*->>''sub''\)*(,''''\))?\)*$') THEN
-        RAISE EXCEPTION 'public.requesting_user_id() is not the InsForge guide''s helper; its body is: %', p.prosrc
+        RAISE EXCEPTION 'public.requesting_user_id() is not the InsForge guide''s helper; its body is: %',
+                coalesce(pg_catalog.pg_get_function_sqlbody(fn), p.prosrc)
             USING ERRCODE = '55000',
                   HINT = 'The native helper returns nullif(request.jwt.claims ->> ''sub'', ''''). If that is what this function should return, run SELECT insforge.adopt_requesting_user_id(force => true);';
     END IF;
@@ -101,9 +105,13 @@ COMMENT ON FUNCTION insforge.release_requesting_user_id() IS
 'Switches public.requesting_user_id() back to an equivalent SQL helper in place, e.g. before removing the extension''s library. Superuser or the function''s owner.';
 REVOKE ALL ON FUNCTION insforge.release_requesting_user_id() FROM PUBLIC;
 
--- At CREATE EXTENSION time.
+-- At CREATE EXTENSION time. Postgres raises client_min_messages to WARNING while
+-- an extension script runs; the notices below are meant to be read, so they lower
+-- it again for the rest of this script only (set_config(..., true) is undone when
+-- the script's GUC level ends).
 DO $do$
 BEGIN
+    PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
     IF pg_catalog.to_regnamespace('public') IS NULL THEN
         RAISE NOTICE 'insforge_integrations: schema public does not exist, so public.requesting_user_id() was not created'
             USING HINT = 'Create schema public, then run SELECT insforge.adopt_requesting_user_id();';

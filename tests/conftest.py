@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from pgcluster import Cluster  # noqa: E402
 
 # One user per provider, with the id shapes the guides produce (shared/INSFORGE.md).

@@ -1,0 +1,126 @@
+"""The demo: a throwaway PostgreSQL 15 cluster shaped like an InsForge project,
+the extension installed, the guides' notes table, and one request per provider
+user run the way PostgREST 12 runs it. Prints what each user sees and fails
+loudly (exit 1) when anything differs from what the policies promise."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import psycopg  # noqa: E402
+from pgcluster import FIXTURES, Cluster, postgrest_request  # noqa: E402
+
+USERS = [
+    ("Clerk", "user_2xPnG8KxVQrT5mZbN3aHcLdE9fJ",
+     {"azp": "https://app.example.com", "iss": "https://demo-app.clerk.accounts.dev", "sid": "sess_2xPnG8"}),
+    ("Auth0", "auth0|64b1f0c2e4a7d9b3c5e6f708", {"email": "ada@example.com"}),
+    ("Auth0 (Google)", "google-oauth2|109876543210987654321", {"email": "grace@example.com"}),
+    ("WorkOS", "user_01HZX3K5M7N9P1Q3R5S7T9V1W3", {"user_email": "linus@example.com"}),
+    ("Kinde", "kp_0123456789abcdef0123456789abcdef", {"email": "ken@example.com"}),
+    ("Stytch", "user-test-8b6a1f5e-2c3d-4e5f-9a0b-1c2d3e4f5a6b", {}),
+    ("Better Auth", "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY", {}),
+    ("InsForge", "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", {"email": "native@example.com"}),
+]
+
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print(f"   !! FAILED: {what}")
+
+
+def main():
+    cluster = Cluster(port=55440)
+    print(f"== starting a throwaway PostgreSQL 15 cluster in {cluster.base}")
+    cluster.start()
+    try:
+        run(cluster)
+    finally:
+        cluster.cleanup()
+    if failures:
+        print(f"\nDEMO FAILED: {len(failures)} check(s) did not hold")
+        return 1
+    print("\nDemo OK: every user saw, wrote, changed and deleted only their own notes.")
+    return 0
+
+
+def run(cluster):
+    cluster.create_database("demo")
+    with cluster.connect("demo") as c:
+        c.execute((FIXTURES / "notes.sql").read_text())
+        version = c.execute("select extversion from pg_extension where extname = 'insforge_integrations'").fetchone()
+        lang = c.execute("select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang"
+                         " where p.oid = 'public.requesting_user_id()'::regprocedure").fetchone()[0]
+        print(f"== CREATE EXTENSION insforge_integrations ({version[0]}); public.requesting_user_id() is LANGUAGE {lang}")
+        check(lang == "c", "public.requesting_user_id() runs the native code")
+        for name, sub, _ in USERS:
+            c.execute("insert into notes(user_id, body) values (%s, %s), (%s, %s)",
+                      (sub, f"{name}'s first note", sub, f"{name}'s second note"))
+        print(f"== seeded {2 * len(USERS)} notes (2 per user) as the service role")
+
+    print("\n== one PostgREST-style request per user (SET role + request.jwt.claims, transaction-local)")
+    print(f"   {'provider':<15} {'sub':<48} {'sees':>4}  insert  update  delete  forge-other")
+    with cluster.connect("demo", user="authenticator") as conn:
+        for i, (name, sub, extra) in enumerate(USERS):
+            other = USERS[(i + 1) % len(USERS)][1]
+            claims = {"sub": sub, "role": "authenticated", "aud": "insforge-api", "exp": 4102444800, **extra}
+            with postgrest_request(conn, claims) as cur:
+                rows = cur.execute("select user_id from notes").fetchall()
+                inserted = cur.execute("insert into notes(body) values ('via API') returning user_id").fetchone()[0]
+                updated = cur.execute("update notes set body = body || ' (edited)' where body = 'via API'").rowcount
+                touched_other = cur.execute("update notes set body = 'hijacked' where user_id = %s", (other,)).rowcount
+                deleted = cur.execute("delete from notes where body = 'via API (edited)'").rowcount
+            try:
+                with postgrest_request(conn, claims) as cur:
+                    cur.execute("insert into notes(user_id, body) values (%s, 'forged')", (other,))
+                forged = "ALLOWED"
+            except psycopg.errors.InsufficientPrivilege:
+                forged = "refused"
+            print(f"   {name:<15} {sub:<48} {len(rows):>4}  {inserted == sub!s:<6}  {updated:<6}  {deleted:<6}  {forged}")
+            check(rows == [(sub,), (sub,)], f"{name} sees exactly their 2 notes")
+            check(inserted == sub, f"{name}'s insert is owned by {name}")
+            check(updated == 1 and deleted == 1 and touched_other == 0, f"{name} changes only own rows")
+            check(forged == "refused", f"{name} cannot write a note for someone else")
+
+        for label, claims, role in [("anon (no token)", None, "anon"), ("token without sub", '{"role":"authenticated"}',
+                                                                         "authenticated")]:
+            with postgrest_request(conn, claims, role=role) as cur:
+                n = cur.execute("select count(*) from notes").fetchone()[0]
+            print(f"   {label:<64} {n:>4}")
+            check(n == 0, f"{label} sees nothing")
+
+        with postgrest_request(conn, {"sub": "user_2x", "role": "authenticated",
+                                      "https://insforge.dev/insforge_token": "eyJ...",
+                                      "permissions": ["read:notes", "write:notes"], "org": {"role": "admin"}}) as cur:
+            row = cur.execute("select insforge.claim('https://insforge.dev/insforge_token'),"
+                              " insforge.has_claim('permissions', 'write:notes'), insforge.claim_path('org', 'role'),"
+                              " insforge.role()").fetchone()
+        print(f"\n== claim accessors: claim(namespaced)={row[0]!r} has_claim(permissions, write:notes)={row[1]}"
+              f" claim_path(org, role)={row[2]!r} role()={row[3]!r}")
+        check(row == ("eyJ...", True, "admin", "authenticated"), "claim accessors")
+
+    print("\n== a database that already has the guide's SQL helper: adopt it in place")
+    cluster.create_database("guide", extension=False)
+    with cluster.connect("guide") as c:
+        c.execute("CREATE FUNCTION public.requesting_user_id() RETURNS text LANGUAGE sql STABLE"
+                  " AS $$ SELECT auth.jwt() ->> 'sub' $$")
+        c.execute((FIXTURES / "notes.sql").read_text())
+        before = c.execute("select oid, xmin::text from pg_policy order by oid").fetchall()
+        notices = []
+        c.add_notice_handler(lambda d: notices.append(f"{d.message_primary}\n   HINT: {d.message_hint}"))
+        c.execute("CREATE EXTENSION insforge_integrations")
+        for n in notices:
+            print(f"   NOTICE: {n}")
+        print("   " + c.execute("select insforge.adopt_requesting_user_id()").fetchone()[0])
+        after = c.execute("select oid, xmin::text from pg_policy order by oid").fetchall()
+        check(before == after, "adopting leaves every policy untouched")
+        check(c.execute("select insforge.native_requesting_user_id_installed()").fetchone()[0], "adopted helper is native")
+        print(f"   {len(after)} policies, unchanged (same oid and xmin)")
+    print("\n" + json.dumps({"checks_failed": len(failures)}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
