@@ -5,6 +5,7 @@
 
 use pgrx::prelude::*;
 
+mod advisor;
 mod claims;
 mod settings;
 mod sql_identity;

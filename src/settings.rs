@@ -3,6 +3,19 @@
 //! | setting              | context  | default | who may read it | why it is here |
 //! |----------------------|----------|---------|-----------------|----------------|
 //! | `request.jwt.claims` | USERSET  | unset   | the session that set it | PostgREST's and InsForge's per-request claims. The extension *defines* it (it is otherwise a placeholder) so that every change runs [`claims_generation`]'s assign hook: the claims cache then knows, with one integer compare, whether the value it parsed is still current. Values set before the library loaded (placeholders, `SET LOCAL`, savepoint stacks) are carried over by Postgres. |
+//! | `request.headers`    | USERSET  | unset   | the session that set it | PostgREST's request headers (JSON, lower-case names). Observed the same way: in `claims_source = verified` mode the bearer token in `authorization` is what gets verified. |
+//! | `insforge.jwt_audience` | SUSET | `''` | everyone | accepted `aud` values, comma-separated; empty: not checked |
+//! | `insforge.jwt_issuers`  | SUSET | `''` | everyone | accepted `iss` values, comma-separated; empty: not checked |
+//! | `insforge.jwt_roles`    | SUSET | `anon,authenticated` | everyone | accepted `role` claims |
+//! | `insforge.jwt_leeway`   | SUSET | `30` | everyone | seconds of clock skew allowed on `exp`/`nbf` |
+//! | `insforge.jwt_providers`| SUSET | `''` | everyone | accepted providers (`clerk`, `auth0`, …); empty: any |
+//! | `insforge.strict`       | SUSET | `off` | everyone | `requesting_user_id()` raises 28000 for claims that fail validation |
+//! | `insforge.claims_source`| SUSET | `setting` | everyone | `setting` (trust `request.jwt.claims`) or `verified` (trust only verified tokens) |
+//!
+//! No setting holds a secret: the JWT key lives in a superuser-only table
+//! (`insforge.jwt_secret`), because every setting is readable through `SHOW`,
+//! `current_setting()` or `pg_settings`, and `ALTER DATABASE … SET` values
+//! through the world-readable `pg_db_role_setting`.
 //!
 //! Defining `request.jwt.claims` changes one observable detail: in a backend
 //! where the library is loaded, `current_setting('request.jwt.claims', true)`
@@ -47,38 +60,218 @@ impl GucString {
 
 /// `request.jwt.claims`, as PostgREST and InsForge's backend set it.
 pub static REQUEST_JWT_CLAIMS: GucString = GucString::new();
+/// `request.headers`, as PostgREST sets it (JSON object, lower-case names).
+pub static REQUEST_HEADERS: GucString = GucString::new();
+pub static JWT_AUDIENCE: GucString = GucString::new();
+pub static JWT_ISSUERS: GucString = GucString::new();
+pub static JWT_ROLES: GucString = GucString::new();
+pub static JWT_PROVIDERS: GucString = GucString::new();
+pub static JWT_LEEWAY: GucCell<i32> = GucCell::new(30);
+pub static STRICT: GucCell<bool> = GucCell::new(false);
+pub static CLAIMS_SOURCE: GucCell<i32> = GucCell::new(ClaimsSource::Setting as i32);
+
+/// Storage for a bool/int/enum setting.
+pub struct GucCell<T: Copy>(UnsafeCell<T>);
+// SAFETY: as for GucString.
+unsafe impl<T: Copy> Sync for GucCell<T> {}
+impl<T: Copy> GucCell<T> {
+    const fn new(v: T) -> Self {
+        GucCell(UnsafeCell::new(v))
+    }
+    pub fn get(&self) -> T {
+        // SAFETY: Postgres writes the value in place on the backend's thread.
+        unsafe { *self.0.get() }
+    }
+}
+
+/// Which claims the identity functions trust (`insforge.claims_source`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClaimsSource {
+    /// `request.jwt.claims`, as set by PostgREST or the backend (InsForge's behaviour).
+    Setting = 0,
+    /// Only claims from a verified token: `insforge.authenticate()` in this
+    /// transaction, or the bearer token in `request.headers`.
+    Verified = 1,
+}
+
+pub fn claims_source() -> ClaimsSource {
+    if CLAIMS_SOURCE.get() == ClaimsSource::Verified as i32 {
+        ClaimsSource::Verified
+    } else {
+        ClaimsSource::Setting
+    }
+}
+
+/// A comma-separated list setting, trimmed, empties dropped.
+pub fn list(setting: &GucString) -> Vec<String> {
+    setting
+        .bytes()
+        .map(|b| {
+            String::from_utf8_lossy(b)
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+struct EnumEntries([pg_sys::config_enum_entry; 3]);
+// SAFETY: immutable table of 'static C strings.
+unsafe impl Sync for EnumEntries {}
+static CLAIMS_SOURCE_ENTRIES: EnumEntries = EnumEntries([
+    pg_sys::config_enum_entry {
+        name: c"setting".as_ptr(),
+        val: ClaimsSource::Setting as i32,
+        hidden: false,
+    },
+    pg_sys::config_enum_entry {
+        name: c"verified".as_ptr(),
+        val: ClaimsSource::Verified as i32,
+        hidden: false,
+    },
+    pg_sys::config_enum_entry {
+        name: std::ptr::null(),
+        val: 0,
+        hidden: false,
+    },
+]);
 
 static CLAIMS_GENERATION: AtomicU64 = AtomicU64::new(1);
 
-/// Changes whenever `request.jwt.claims` may have changed (any assignment,
-/// transaction or savepoint rollback, RESET, DISCARD ALL, parallel worker
-/// start-up). Never returns 0, so 0 can mean "nothing cached".
+/// Changes whenever anything an identity function's answer depends on may
+/// have changed: `request.jwt.claims`, `request.headers`, any `insforge.*`
+/// setting (any assignment, transaction or savepoint rollback, RESET, DISCARD
+/// ALL, parallel worker start-up), or `insforge.authenticate()`. Never returns
+/// 0, so 0 can mean "nothing cached".
 #[inline]
 pub fn claims_generation() -> u64 {
     CLAIMS_GENERATION.load(Ordering::Relaxed)
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn bump_claims_generation(_newval: *const c_char, _extra: *mut c_void) {
+/// Marks every cached identity answer stale.
+pub fn bump_generation() {
     CLAIMS_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn bump_on_string(_newval: *const c_char, _extra: *mut c_void) {
+    bump_generation();
+}
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn bump_on_bool(_newval: bool, _extra: *mut c_void) {
+    bump_generation();
+}
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn bump_on_int(_newval: i32, _extra: *mut c_void) {
+    bump_generation();
+}
+
+unsafe fn define_string(
+    name: &'static CStr,
+    short: &'static CStr,
+    long: &'static CStr,
+    cell: &'static GucString,
+    boot: Option<&'static CStr>,
+    context: pg_sys::GucContext::Type,
+) {
+    pg_sys::DefineCustomStringVariable(
+        name.as_ptr(),
+        short.as_ptr(),
+        long.as_ptr(),
+        cell.0.get(),
+        boot.map_or(std::ptr::null(), CStr::as_ptr),
+        context,
+        pg_sys::GUC_NOT_IN_SAMPLE as i32,
+        None,
+        Some(bump_on_string),
+        None,
+    );
 }
 
 /// Registers the settings. Called once per backend from `_PG_init`.
 pub fn init() {
-    // SAFETY: called from _PG_init on the backend's main thread; the name,
-    // descriptions and storage are 'static.
+    use pg_sys::GucContext::{PGC_SUSET, PGC_USERSET};
+    // SAFETY: called from _PG_init on the backend's main thread; names,
+    // descriptions, enum tables and storage are 'static.
     unsafe {
-        pg_sys::DefineCustomStringVariable(
-            c"request.jwt.claims".as_ptr(),
-            c"Claims of the current request's JWT, as JSON (set per transaction by PostgREST and InsForge).".as_ptr(),
-            c"Read by insforge.jwt(), insforge.requesting_user_id() and the claim accessors. Defined by insforge_integrations so that changes invalidate its parse cache; set it exactly as before.".as_ptr(),
-            REQUEST_JWT_CLAIMS.0.get(),
-            std::ptr::null(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GUC_NOT_IN_SAMPLE as i32,
+        define_string(
+            c"request.jwt.claims",
+            c"Claims of the current request's JWT, as JSON (set per transaction by PostgREST and InsForge).",
+            c"Read by insforge.jwt(), insforge.requesting_user_id() and the claim accessors. Defined by insforge_integrations so that changes invalidate its parse cache; set it exactly as before.",
+            &REQUEST_JWT_CLAIMS,
             None,
-            Some(bump_claims_generation),
+            PGC_USERSET,
+        );
+        define_string(
+            c"request.headers",
+            c"Headers of the current request, as JSON with lower-case names (set per transaction by PostgREST).",
+            c"With insforge.claims_source = verified, the bearer token in its authorization header is verified to establish the request's claims.",
+            &REQUEST_HEADERS,
+            None,
+            PGC_USERSET,
+        );
+        define_string(
+            c"insforge.jwt_audience",
+            c"Accepted JWT audiences (comma-separated); empty: audience not checked.",
+            c"",
+            &JWT_AUDIENCE,
+            Some(c""),
+            PGC_SUSET,
+        );
+        define_string(
+            c"insforge.jwt_issuers",
+            c"Accepted JWT issuers (comma-separated); empty: issuer not checked.",
+            c"",
+            &JWT_ISSUERS,
+            Some(c""),
+            PGC_SUSET,
+        );
+        define_string(c"insforge.jwt_roles", c"Accepted role claims (comma-separated).", c"insforge.authenticate() only switches to these roles; validation reports any other role claim.", &JWT_ROLES, Some(c"anon,authenticated"), PGC_SUSET);
+        define_string(c"insforge.jwt_providers", c"Accepted identity providers (comma-separated: clerk, auth0, workos, kinde, stytch, better_auth, insforge); empty: any.", c"", &JWT_PROVIDERS, Some(c""), PGC_SUSET);
+        pg_sys::DefineCustomIntVariable(
+            c"insforge.jwt_leeway".as_ptr(),
+            c"Seconds of clock skew allowed when checking exp and nbf.".as_ptr(),
+            c"".as_ptr(),
+            JWT_LEEWAY.0.get(),
+            30,
+            0,
+            86400,
+            PGC_SUSET,
+            (pg_sys::GUC_NOT_IN_SAMPLE | pg_sys::GUC_UNIT_S) as i32,
+            None,
+            Some(bump_on_int),
             None,
         );
+        pg_sys::DefineCustomBoolVariable(
+            c"insforge.strict".as_ptr(),
+            c"requesting_user_id() raises 28000 when the current claims fail validation.".as_ptr(),
+            c"Off by default: InsForge behaviour is unchanged unless a project opts in.".as_ptr(),
+            STRICT.0.get(),
+            false,
+            PGC_SUSET,
+            pg_sys::GUC_NOT_IN_SAMPLE as i32,
+            None,
+            Some(bump_on_bool),
+            None,
+        );
+        pg_sys::DefineCustomEnumVariable(
+            c"insforge.claims_source".as_ptr(),
+            c"Which claims the identity functions trust: setting (request.jwt.claims) or verified.".as_ptr(),
+            c"verified: only claims established in this transaction by insforge.authenticate(), or by verifying the bearer token in request.headers with the stored key.".as_ptr(),
+            CLAIMS_SOURCE.0.get(),
+            ClaimsSource::Setting as i32,
+            CLAIMS_SOURCE_ENTRIES.0.as_ptr(),
+            PGC_SUSET,
+            pg_sys::GUC_NOT_IN_SAMPLE as i32,
+            None,
+            Some(bump_on_int),
+            None,
+        );
+        #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+        pg_sys::MarkGUCPrefixReserved(c"insforge".as_ptr());
+        #[cfg(any(feature = "pg13", feature = "pg14"))]
+        pg_sys::EmitWarningsOnPlaceholders(c"insforge".as_ptr());
     }
 }

@@ -1,0 +1,1 @@
+//! insforge.advise(): one rule per file in sql/advisor/, wired here.
