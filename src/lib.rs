@@ -7,8 +7,10 @@ use pgrx::prelude::*;
 
 mod advisor;
 mod claims;
+mod errors;
 mod settings;
 mod sql_identity;
+mod sql_jwt;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -18,6 +20,12 @@ extension_sql_file!(
     name = "requesting_user_id",
     requires = ["identity"]
 );
+extension_sql_file!(
+    "../sql/jwt_secret.sql",
+    name = "jwt_secret",
+    requires = ["identity"]
+);
+extension_sql_file!("../sql/jwt.sql", name = "jwt", requires = ["jwt_secret"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

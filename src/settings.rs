@@ -11,6 +11,7 @@
 //! | `insforge.jwt_providers`| SUSET | `''` | everyone | accepted providers (`clerk`, `auth0`, …); empty: any |
 //! | `insforge.strict`       | SUSET | `off` | everyone | `requesting_user_id()` raises 28000 for claims that fail validation |
 //! | `insforge.claims_source`| SUSET | `setting` | everyone | `setting` (trust `request.jwt.claims`) or `verified` (trust only verified tokens) |
+//! | `insforge.verified_claims` | SUSET, hidden | unset | the session | claims `insforge.authenticate()` verified, set transaction-locally; SUSET so that no ordinary role can forge it, and a setting so that parallel workers receive it |
 //!
 //! No setting holds a secret: the JWT key lives in a superuser-only table
 //! (`insforge.jwt_secret`), because every setting is readable through `SHOW`,
@@ -62,6 +63,7 @@ impl GucString {
 pub static REQUEST_JWT_CLAIMS: GucString = GucString::new();
 /// `request.headers`, as PostgREST sets it (JSON object, lower-case names).
 pub static REQUEST_HEADERS: GucString = GucString::new();
+pub static VERIFIED_CLAIMS: GucString = GucString::new();
 pub static JWT_AUDIENCE: GucString = GucString::new();
 pub static JWT_ISSUERS: GucString = GucString::new();
 pub static JWT_ROLES: GucString = GucString::new();
@@ -106,15 +108,19 @@ pub fn claims_source() -> ClaimsSource {
 pub fn list(setting: &GucString) -> Vec<String> {
     setting
         .bytes()
-        .map(|b| {
-            String::from_utf8_lossy(b)
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
+        .map(|b| insforge_core::validate::parse_list(&String::from_utf8_lossy(b)))
         .unwrap_or_default()
+}
+
+/// The validation rules the settings describe.
+pub fn rules() -> insforge_core::validate::Rules {
+    insforge_core::validate::Rules {
+        audiences: list(&JWT_AUDIENCE),
+        issuers: list(&JWT_ISSUERS),
+        roles: list(&JWT_ROLES),
+        leeway: i64::from(JWT_LEEWAY.get()),
+        providers: list(&JWT_PROVIDERS),
+    }
 }
 
 struct EnumEntries([pg_sys::config_enum_entry; 3]);
@@ -211,6 +217,18 @@ pub fn init() {
             &REQUEST_HEADERS,
             None,
             PGC_USERSET,
+        );
+        pg_sys::DefineCustomStringVariable(
+            c"insforge.verified_claims".as_ptr(),
+            c"Claims verified by insforge.authenticate() in this transaction (set by the extension only).".as_ptr(),
+            c"".as_ptr(),
+            VERIFIED_CLAIMS.0.get(),
+            std::ptr::null(),
+            PGC_SUSET,
+            (pg_sys::GUC_NOT_IN_SAMPLE | pg_sys::GUC_NO_SHOW_ALL | pg_sys::GUC_DISALLOW_IN_FILE) as i32,
+            None,
+            Some(bump_on_string),
+            None,
         );
         define_string(
             c"insforge.jwt_audience",

@@ -6,7 +6,8 @@
 //! moved. Each is wrapped by `#[pg_guard]`, so a Rust panic becomes an ERROR.
 
 use crate::claims::{self, pgjson, Claims};
-use crate::settings::claims_generation;
+use crate::errors::{raise, INVALID_AUTHORIZATION};
+use crate::settings::{self, claims_generation};
 use pgrx::fcinfo::{pg_getarg_datum_raw, pg_return_null};
 use pgrx::pg_sys;
 
@@ -44,11 +45,12 @@ struct SiteCache {
 unsafe fn site_cached_text(
     fcinfo: pg_sys::FunctionCallInfo,
     pick: fn(&Claims) -> Option<&[u8]>,
+    strict: bool,
 ) -> pg_sys::Datum {
     let flinfo = (*fcinfo).flinfo;
     let generation = claims_generation();
     if flinfo.is_null() {
-        return match pick(claims::current()) {
+        return match pick(checked_claims(strict)) {
             Some(bytes) => pgjson::text_datum(bytes),
             None => pg_return_null(fcinfo),
         };
@@ -60,7 +62,7 @@ unsafe fn site_cached_text(
             None => pg_return_null(fcinfo),
         };
     }
-    let picked = pick(claims::current());
+    let picked = pick(checked_claims(strict));
     if site.is_null() {
         site =
             pg_sys::MemoryContextAlloc((*flinfo).fn_mcxt, std::mem::size_of::<SiteCache>()).cast();
@@ -98,8 +100,25 @@ unsafe fn jwt_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
 }
 v1_function!(pg_finfo_insforge_jwt, insforge_jwt, jwt_impl);
 
+/// The current claims; with `strict` and `insforge.strict = on`, raises 28000
+/// when they fail validation (anonymous requests pass: they have no subject).
+fn checked_claims(strict: bool) -> &'static Claims {
+    let claims = claims::current();
+    if strict && settings::STRICT.get() && !claims.anonymous() {
+        if let Some(first) = claims.problems().first() {
+            let first = *first;
+            raise(
+                INVALID_AUTHORIZATION,
+                format!("request claims failed validation: {first} (insforge.strict is on)"),
+                Some("SELECT insforge.validate_claims(insforge.jwt()) lists every problem."),
+            );
+        }
+    }
+    claims
+}
+
 unsafe fn requesting_user_id_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    site_cached_text(fcinfo, |c| c.sub.as_deref())
+    site_cached_text(fcinfo, |c| c.sub.as_deref(), true)
 }
 v1_function!(
     pg_finfo_insforge_requesting_user_id,
@@ -108,12 +127,12 @@ v1_function!(
 );
 
 unsafe fn role_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    site_cached_text(fcinfo, |c| c.role.as_deref())
+    site_cached_text(fcinfo, |c| c.role.as_deref(), false)
 }
 v1_function!(pg_finfo_insforge_role, insforge_role, role_impl);
 
 unsafe fn email_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    site_cached_text(fcinfo, |c| c.email.as_deref())
+    site_cached_text(fcinfo, |c| c.email.as_deref(), false)
 }
 v1_function!(pg_finfo_insforge_email, insforge_email, email_impl);
 

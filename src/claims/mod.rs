@@ -10,9 +10,11 @@
 //! same claims again in the next transaction), nothing is re-parsed.
 
 pub mod pgjson;
+pub mod verified;
 
-use crate::settings::{claims_generation, REQUEST_JWT_CLAIMS};
+use crate::settings::{self, claims_generation, ClaimsSource, REQUEST_JWT_CLAIMS};
 use pgrx::pg_sys;
+use std::borrow::Cow;
 use std::cell::UnsafeCell;
 
 /// What the cache knows about one value of `request.jwt.claims`.
@@ -26,12 +28,66 @@ pub struct Claims {
     pub role: Option<Vec<u8>>,
     /// `nullif(claims ->> 'email', '')`
     pub email: Option<Vec<u8>>,
+    /// Validation problems, computed on first use for `problems_at`.
+    problems: Vec<&'static str>,
+    problems_at: u64,
+}
+
+impl Claims {
+    const fn empty() -> Self {
+        Claims {
+            jsonb: None,
+            sub: None,
+            role: None,
+            email: None,
+            problems: Vec::new(),
+            problems_at: 0,
+        }
+    }
+
+    /// True when there are claims at all.
+    pub fn present(&self) -> bool {
+        self.jsonb.is_some()
+    }
+
+    /// The claims as serde JSON (for the pure validation core).
+    pub fn to_value(&self) -> serde_json::Value {
+        self.jsonb
+            .map(pgjson::jsonb_to_value)
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `insforge.validate_claims()` of these claims under the current settings,
+    /// at the transaction's time; cached per request.
+    pub fn problems(&mut self) -> &[&'static str] {
+        let generation = claims_generation();
+        if self.problems_at != generation {
+            self.problems = if self.present() {
+                insforge_core::validate::validate_claims(
+                    &self.to_value(),
+                    &settings::rules(),
+                    verified::transaction_now(),
+                )
+            } else {
+                Vec::new()
+            };
+            self.problems_at = generation;
+        }
+        &self.problems
+    }
+
+    /// An anonymous request: no claims, or role `anon` without a subject.
+    pub fn anonymous(&self) -> bool {
+        !self.present() || (self.sub.is_none() && self.role.as_deref() == Some(b"anon"))
+    }
 }
 
 struct Cache {
-    /// Generation the cache was last confirmed at; 0 means nothing is cached.
+    /// Generation the cache was last confirmed at; 0 means "check again".
     confirmed_at: u64,
-    /// The setting text the cache was built from (None: unset or empty).
+    /// True when `key`/`claims` hold a completed parse (of `key`).
+    parsed: bool,
+    /// The claims text the cache was built from (None: no claims).
     key: Option<Vec<u8>>,
     /// Holds the parsed jsonb; reset before each re-parse.
     mcxt: pg_sys::MemoryContext,
@@ -56,13 +112,14 @@ pub fn parse_count() -> u64 {
 /// JSON (the cache is left empty, so the next call raises it again).
 ///
 /// The reference is valid until the next call of `current()`.
-pub fn current() -> &'static Claims {
+pub fn current() -> &'static mut Claims {
     let generation = claims_generation();
-    // SAFETY: single-threaded backend; no other reference into CACHE is live
-    // across this call (callers copy what they need before calling again).
+    // SAFETY: single-threaded backend; callers copy what they need before
+    // calling again, so no other reference into CACHE is live here.
     let slot = unsafe { &mut *CACHE.0.get() };
     let cache = slot.get_or_insert_with(|| Cache {
         confirmed_at: 0,
+        parsed: false,
         key: None,
         // SAFETY: TopMemoryContext lives for the whole backend.
         mcxt: unsafe {
@@ -74,30 +131,28 @@ pub fn current() -> &'static Claims {
                 pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
             )
         },
-        claims: Claims {
-            jsonb: None,
-            sub: None,
-            role: None,
-            email: None,
-        },
+        claims: Claims::empty(),
     });
     if cache.confirmed_at == generation {
-        return &cache.claims;
+        return &mut cache.claims;
     }
-    let text = REQUEST_JWT_CLAIMS.bytes().filter(|b| !b.is_empty());
-    if cache.confirmed_at != 0 && cache.key.as_deref() == text {
+    let text: Option<Cow<'static, [u8]>> = match settings::claims_source() {
+        ClaimsSource::Setting => REQUEST_JWT_CLAIMS
+            .bytes()
+            .filter(|b| !b.is_empty())
+            .map(Cow::Borrowed),
+        ClaimsSource::Verified => verified::claims_text(),
+    };
+    let text = text.as_deref();
+    if cache.parsed && cache.key.as_deref() == text {
         cache.confirmed_at = generation;
-        return &cache.claims;
+        return &mut cache.claims;
     }
     // Invalidate first: if parsing raises, nothing stale survives.
     cache.confirmed_at = 0;
+    cache.parsed = false;
     cache.key = None;
-    cache.claims = Claims {
-        jsonb: None,
-        sub: None,
-        role: None,
-        email: None,
-    };
+    cache.claims = Claims::empty();
     // SAFETY: the context is ours; nothing outside the cache points into it
     // (values handed to callers are copies).
     unsafe { pg_sys::MemoryContextReset(cache.mcxt) };
@@ -109,9 +164,12 @@ pub fn current() -> &'static Claims {
             sub: pgjson::field_text_nonempty(jsonb, c"sub"),
             role: pgjson::field_text_nonempty(jsonb, c"role"),
             email: pgjson::field_text_nonempty(jsonb, c"email"),
+            problems: Vec::new(),
+            problems_at: 0,
         };
         cache.key = Some(bytes.to_vec());
     }
+    cache.parsed = true;
     cache.confirmed_at = generation;
-    &cache.claims
+    &mut cache.claims
 }

@@ -116,3 +116,17 @@ pub fn copy_varlena(d: pg_sys::Datum) -> pg_sys::Datum {
         pg_sys::Datum::from(dst)
     }
 }
+
+/// A jsonb datum as serde JSON, through Postgres's own text output
+/// (numbers that do not fit an f64/i64 keep their digits as best serde can).
+pub fn jsonb_to_value(jsonb: pg_sys::Datum) -> serde_json::Value {
+    // SAFETY: jsonb_out returns a palloc'd NUL-terminated C string.
+    unsafe {
+        let out = direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(jsonb)]);
+        let Some(d) = out else {
+            return serde_json::Value::Null;
+        };
+        let text = std::ffi::CStr::from_ptr(d.cast_mut_ptr::<std::ffi::c_char>());
+        serde_json::from_slice(text.to_bytes()).unwrap_or(serde_json::Value::Null)
+    }
+}

@@ -1,0 +1,18 @@
+-- Key storage helpers for insforge.set_jwt_secret() (src/sql_jwt.rs) and verified mode.
+
+CREATE FUNCTION insforge.jwt_secret_configured() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT EXISTS (SELECT 1 FROM insforge.jwt_secret) $$;
+COMMENT ON FUNCTION insforge.jwt_secret_configured() IS
+'True when insforge.set_jwt_secret() stored a key for this database. Discloses nothing else.';
+
+-- Called by the extension's C code through fmgr (no ACL check there); nobody
+-- else may execute it.
+CREATE FUNCTION insforge._jwt_key() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT coalesce((SELECT key FROM insforge.jwt_secret), '') $$;
+REVOKE ALL ON FUNCTION insforge._jwt_key() FROM PUBLIC;
+COMMENT ON FUNCTION insforge._jwt_key() IS
+'Internal: the stored key, for the extension''s own verification code. Not executable by any role.';

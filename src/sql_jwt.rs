@@ -1,0 +1,235 @@
+//! SQL shells for claim validation, JWT verification and direct-connection
+//! authentication (issue 3). The logic is in `insforge_core::{jwt, validate}`.
+
+use crate::claims::{self, verified};
+use crate::errors::{
+    raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_AUTHORIZATION, NO_TRANSACTION,
+};
+use crate::settings::{self, bump_generation};
+use insforge_core::jwt::{verify, JwtError, KeySet};
+use insforge_core::validate::{self, parse_list};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, JsonB};
+use std::cell::RefCell;
+use std::ffi::CString;
+
+thread_local! {
+    /// The last key text given to verify_jwt(), parsed (keys are parsed once).
+    static ARG_KEY: RefCell<Option<(String, KeySet)>> = const { RefCell::new(None) };
+}
+
+fn with_arg_keys<T>(text: &str, f: impl FnOnce(&KeySet) -> T) -> T {
+    ARG_KEY.with(|k| {
+        let mut slot = k.borrow_mut();
+        if slot.as_ref().is_none_or(|(t, _)| t != text) {
+            match KeySet::parse(text) {
+                Ok(keys) => *slot = Some((text.to_string(), keys)),
+                Err(e) => raise_jwt(&e),
+            }
+        }
+        match slot.as_ref() {
+            Some((_, keys)) => f(keys),
+            None => raise(INVALID_AUTHORIZATION, "JWT key cache is empty", None),
+        }
+    })
+}
+
+/// Verifies a JWT's signature (HS256/384/512, RS256/384/512, PS256/384/512,
+/// ES256/384, EdDSA) with `key` (an HMAC secret, a PEM public key, a JWK or a
+/// JWKS) and checks exp/nbf (with insforge.jwt_leeway) and, when given or
+/// configured, audience and issuer. Returns the claims; every failed check
+/// raises 28000 naming it, a malformed key 22023.
+#[pg_extern(stable, parallel_safe)]
+fn verify_jwt(
+    token: &str,
+    key: &str,
+    audience: default!(Option<&str>, "NULL"),
+    issuer: default!(Option<&str>, "NULL"),
+) -> JsonB {
+    let mut rules = settings::rules();
+    if let Some(a) = audience {
+        rules.audiences = parse_list(a);
+    }
+    if let Some(i) = issuer {
+        rules.issuers = parse_list(i);
+    }
+    let opts = verified::options(&rules, verified::transaction_now());
+    match with_arg_keys(key, |keys| verify(token, keys, &opts)) {
+        Ok(claims) => JsonB(serde_json::Value::Object(claims)),
+        Err(e) => raise_jwt(&e),
+    }
+}
+
+/// The problems found in `claims` under the insforge.jwt_* settings, in this
+/// order: missing_sub, expired, not_yet_valid, audience, issuer, role,
+/// provider_mismatch. Empty when none.
+#[pg_extern(stable, parallel_safe)]
+fn validate_claims(claims: JsonB) -> Vec<String> {
+    validate::validate_claims(&claims.0, &settings::rules(), verified::transaction_now())
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// True when the current request has claims and they pass validation.
+#[pg_extern(stable, parallel_safe)]
+fn claims_valid() -> bool {
+    let c = claims::current();
+    c.present() && c.problems().is_empty()
+}
+
+/// Raises 28000 naming the first problem when the current request's claims
+/// are missing or fail validation.
+#[pg_extern(stable, parallel_safe)]
+fn require_valid_claims() {
+    let c = claims::current();
+    if !c.present() {
+        raise(
+            INVALID_AUTHORIZATION,
+            "request has no claims (no JWT reached the database)",
+            None,
+        );
+    }
+    if let Some(first) = c.problems().first() {
+        let first = *first;
+        raise(
+            INVALID_AUTHORIZATION,
+            format!("request claims failed validation: {first}"),
+            Some("SELECT insforge.validate_claims(insforge.jwt()) lists every problem."),
+        );
+    }
+}
+
+/// The identity provider behind `claims` (NULL: the current request's):
+/// clerk, auth0, workos, kinde, stytch, better_auth, insforge, or NULL.
+#[pg_extern(stable, parallel_safe)]
+fn auth_provider(claims: default!(Option<JsonB>, "NULL")) -> Option<&'static str> {
+    match claims {
+        Some(c) => validate::auth_provider(&c.0),
+        None => validate::auth_provider(&claims::current().to_value()),
+    }
+}
+
+/// Stores the verification key for this database: an HMAC secret, a PEM
+/// public key, a JWK or a JWKS (PostgREST's jwt-secret vocabulary). NULL
+/// removes it. Superuser only; no other role can read it back.
+#[pg_extern(volatile, parallel_unsafe)]
+fn set_jwt_secret(key: Option<&str>) {
+    // SAFETY: plain catalog check of the current user.
+    if !unsafe { pg_sys::superuser() } {
+        raise(
+            INSUFFICIENT_PRIVILEGE,
+            "only a superuser can set the JWT key",
+            None,
+        );
+    }
+    match key {
+        None => {
+            Spi::run("DELETE FROM insforge.jwt_secret")
+                .unwrap_or_else(|e| raise(INVALID_AUTHORIZATION, e.to_string(), None));
+        }
+        Some(text) => {
+            if let Err(e) = KeySet::parse(text) {
+                raise_jwt(&e);
+            }
+            Spi::run_with_args(
+                "INSERT INTO insforge.jwt_secret(key) VALUES ($1) \
+                 ON CONFLICT (singleton) DO UPDATE SET key = excluded.key, updated_at = now()",
+                &[text.into()],
+            )
+            .unwrap_or_else(|e| raise(INVALID_AUTHORIZATION, e.to_string(), None));
+        }
+    }
+    verified::forget();
+    bump_generation();
+}
+
+/// For direct connections: verifies `token` with the stored key, validates
+/// its claims, then for the rest of the transaction sets request.jwt.claims
+/// and the role from the role claim (only roles in insforge.jwt_roles;
+/// Postgres's SET ROLE rules apply), as PostgREST would. Returns the subject.
+#[pg_extern(volatile, parallel_unsafe)]
+fn authenticate(token: &str) -> Option<String> {
+    // SAFETY: plain reads of transaction state.
+    if !unsafe { pg_sys::IsTransactionBlock() } {
+        raise(
+            NO_TRANSACTION,
+            "insforge.authenticate() must run inside a transaction block",
+            Some("It sets the role and claims for the rest of the transaction, like PostgREST: BEGIN; SELECT insforge.authenticate($1); ...; COMMIT;"),
+        );
+    }
+    let rules = settings::rules();
+    let now = verified::transaction_now();
+    let claims =
+        verified::with_stored_keys(|keys| verify(token, keys, &verified::options(&rules, now)))
+            .unwrap_or_else(|e| raise_jwt(&e));
+    let value = serde_json::Value::Object(claims);
+    if let Some(first) = validate::validate_claims(&value, &rules, now).first() {
+        raise_jwt(&JwtError::invalid(format!(
+            "JWT claims failed validation: {first}"
+        )));
+    }
+    let role = match value.get("role") {
+        None => "anon".to_string(),
+        Some(serde_json::Value::String(r)) => r.clone(),
+        Some(_) => raise(
+            INVALID_AUTHORIZATION,
+            "JWT role claim is not a string",
+            None,
+        ),
+    };
+    if !rules.roles.iter().any(|r| r == &role) {
+        raise(
+            INVALID_AUTHORIZATION,
+            format!(
+                "JWT role '{}' is not accepted (insforge.jwt_roles: {})",
+                insforge_core::jwt::clean(&role),
+                rules.roles.join(",")
+            ),
+            None,
+        );
+    }
+    let payload = verified::payload_bytes(token);
+    let payload = String::from_utf8_lossy(&payload).into_owned();
+    set_local("role", &role, pg_sys::GucContext::PGC_USERSET);
+    set_local(
+        "request.jwt.claims",
+        &payload,
+        pg_sys::GucContext::PGC_USERSET,
+    );
+    set_local(
+        "insforge.verified_claims",
+        &payload,
+        pg_sys::GucContext::PGC_SUSET,
+    );
+    claims::current()
+        .sub
+        .as_deref()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+}
+
+/// `set_config(name, value, true)` with the given context (SUSET for the
+/// extension's own verified-claims setting).
+fn set_local(name: &str, value: &str, context: pg_sys::GucContext::Type) {
+    let (Ok(n), Ok(v)) = (CString::new(name), CString::new(value)) else {
+        raise(
+            INVALID_AUTHORIZATION,
+            format!("{name} value contains a NUL byte"),
+            None,
+        );
+    };
+    // SAFETY: NUL-terminated strings; errors (e.g. SET ROLE without
+    // membership, 42501) are raised by Postgres itself.
+    unsafe {
+        pg_sys::set_config_option(
+            n.as_ptr(),
+            v.as_ptr(),
+            context,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            0,
+            false,
+        );
+    }
+}
