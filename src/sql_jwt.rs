@@ -110,6 +110,13 @@ fn auth_provider(claims: default!(Option<JsonB>, "NULL")) -> Option<&'static str
     }
 }
 
+/// Diagnostic: how many bearer tokens this backend has verified in
+/// `claims_source = verified` mode (a per-row policy verifies once per token).
+#[pg_extern(volatile, parallel_safe)]
+fn token_verification_count() -> i64 {
+    verified::verification_count() as i64
+}
+
 /// Stores the verification key for this database: an HMAC secret, a PEM
 /// public key, a JWK or a JWKS (PostgREST's jwt-secret vocabulary). NULL
 /// removes it. Superuser only; no other role can read it back.

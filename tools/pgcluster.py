@@ -112,10 +112,11 @@ class Cluster:
 
 @contextlib.contextmanager
 def postgrest_request(conn: psycopg.Connection, claims: dict | str | None, role: str | None = None,
-                      method: str = "GET", path: str = "/notes"):
+                      method: str = "GET", path: str = "/notes", token: str | None = None):
     """One request the way PostgREST 12 runs it: a transaction whose first statement
     sets role, request.jwt.claims, request.method, request.path and request.headers
-    transaction-locally. Yields a cursor; commits when the block ends without error."""
+    transaction-locally (with `authorization: Bearer <token>` when a token is given).
+    Yields a cursor; commits when the block ends without error."""
     if isinstance(claims, dict):
         role = role or claims.get("role")
         claims_text = json.dumps(claims)
@@ -123,8 +124,8 @@ def postgrest_request(conn: psycopg.Connection, claims: dict | str | None, role:
         claims_text = claims
     role = role or "anon"
     headers = {"accept": "application/json", "host": "localhost:3000"}
-    if claims_text is not None:
-        headers["authorization"] = "Bearer <token>"
+    if token is not None:
+        headers["authorization"] = "Bearer " + token
     with conn.transaction():
         cur = conn.cursor()
         cur.execute(

@@ -76,6 +76,13 @@ thread_local! {
     static KEY: RefCell<Option<KeyCacheEntry>> = const { RefCell::new(None) };
 }
 
+static VERIFICATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many bearer tokens this backend has verified (cache misses).
+pub fn verification_count() -> u64 {
+    VERIFICATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Forgets cached verifications and the parsed key (after `set_jwt_secret`).
 pub fn forget() {
     TOKEN.with(|t| t.borrow_mut().take());
@@ -96,6 +103,7 @@ fn verify_cached(token: &str) -> Result<Vec<u8>, JwtError> {
     if let Some(result) = hit {
         return result;
     }
+    VERIFICATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let result = with_stored_keys(|keys| {
         verify(token, keys, &options(&rules, now)).map(|_| payload_bytes(token))
     });

@@ -1,0 +1,73 @@
+//! x402 core: header codec, EVM addresses, uint256, EIP-712 / EIP-3009
+//! hashing, secp256k1 signer recovery, and facilitator-style verification of
+//! `exact` EVM payments (x402 v1 and v2).
+//!
+//! Pure Rust: no pgrx, no Postgres, no network. Every function returns a
+//! value or a typed [`X402Error`] for any input; nothing panics (enforced by
+//! the lints below for non-test code).
+//!
+//! # API overview
+//!
+//! | need | call |
+//! | --- | --- |
+//! | decode / encode a `PAYMENT-*` / `X-PAYMENT` header | [`decode_header`], [`decode_named_header`], [`encode_header`] |
+//! | validate / checksum an address | [`checksum_address`], [`Address`] |
+//! | uint256 from / to decimal | [`U256::parse_decimal`], [`U256::from_json`], [`U256::to_decimal_string`] |
+//! | bytes32 (nonce) from hex | [`parse_bytes32`] |
+//! | network to chain id | [`parse_network`], [`caip2`], [`LEGACY_NETWORKS`] |
+//! | EIP-712 hashes | [`domain_separator`], [`transfer_with_authorization_hash`], [`eip712_digest`], [`Eip712Domain`] |
+//! | signer of a digest | [`parse_signature`], [`recover_signer`], [`recover_address`] |
+//! | who signed a payment | [`recover_payer`] |
+//! | verify a payment | [`verify_payment`] → [`VerifyResult`] with an [`InvalidReason`] |
+//! | normalized parts | [`PaymentPayload::parse`], [`extract_authorization`], [`effective_requirements`], [`PaymentRequirements::parse`], [`select_requirements`], [`payload_version`] |
+//!
+//! Errors carry an [`ErrorKind`] whose [`ErrorKind::sqlstate`] is the
+//! SQLSTATE to raise: `Malformed` and `InvalidSignature` 22023,
+//! `OutOfRange` 22003, `Unsupported` 0A000.
+//!
+//! The check order of [`verify_payment`] is documented on that function.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
+mod address;
+mod authorization;
+mod codec;
+mod eip712;
+mod error;
+mod network;
+mod payment;
+mod signature;
+mod uint;
+mod util;
+
+pub use address::{checksum_address, Address};
+pub use authorization::Authorization;
+pub use codec::{
+    decode_header, decode_named_header, encode_header, PAYMENT_REQUIRED_HEADER,
+    PAYMENT_RESPONSE_HEADER, PAYMENT_SIGNATURE_HEADER, X_PAYMENT_HEADER, X_PAYMENT_RESPONSE_HEADER,
+};
+pub use eip712::{
+    domain_separator, eip712_digest, keccak256, transfer_with_authorization_hash, Eip712Domain,
+    EIP712_DOMAIN_TYPE, TRANSFER_WITH_AUTHORIZATION_TYPE,
+};
+pub use error::{ErrorKind, Result, X402Error};
+pub use network::{caip2, parse_network, LEGACY_NETWORKS};
+pub use payment::{
+    effective_requirements, extract_authorization, payload_version, recover_payer,
+    select_requirements, verify_payment, AssetInfo, InvalidReason, NonceKey, PaymentPayload,
+    PaymentRequirements, VerifyResult, SCHEME_EXACT,
+};
+pub use signature::{address_of_key, parse_signature, recover_address, recover_signer};
+pub use uint::U256;
+pub use util::parse_bytes32;

@@ -1,0 +1,942 @@
+//! x402 payment payloads and requirements (v1 and v2), payer recovery and
+//! facilitator-style verification of the `exact` EVM scheme (EIP-3009).
+//!
+//! Shapes accepted:
+//!
+//! * v2 payload: `{x402Version: 2, resource?, accepted: {requirements},
+//!   payload: {signature, authorization}, extensions?}`;
+//!   v2 requirements: `{scheme, network, amount, asset, payTo,
+//!   maxTimeoutSeconds, extra: {name, version}}`.
+//! * v1 payload: `{x402Version: 1, scheme, network?, payload: {signature,
+//!   authorization}}` (`network` is optional: OKX's facilitator API omits it
+//!   and sends the chain separately); v1 requirements: `{scheme, network,
+//!   maxAmountRequired, resource, description, mimeType, payTo,
+//!   maxTimeoutSeconds, asset, extra: {name, version}}`. A v1 requirements
+//!   object that has `amount` instead of `maxAmountRequired` (as OKX's
+//!   guide sends it) is accepted; the v1 rule `value >= amount` applies.
+//! * `network` is CAIP-2 `eip155:<chainId>` or a legacy v1 name
+//!   ([`LEGACY_NETWORKS`](super::LEGACY_NETWORKS)).
+//! * uint256 fields are decimal strings (JSON integers are tolerated).
+
+use std::fmt;
+
+use serde_json::{json, Map, Value};
+
+use super::address::Address;
+use super::authorization::Authorization;
+use super::eip712::Eip712Domain;
+use super::error::{Result, X402Error};
+use super::network::{caip2, parse_network};
+use super::signature::{parse_signature, recover_signer};
+use super::uint::U256;
+use super::util::{as_obj, field, hex0x, req_obj, req_str, show, type_name};
+
+/// The only scheme supported: `exact` (EIP-3009 `transferWithAuthorization`).
+pub const SCHEME_EXACT: &str = "exact";
+
+const PAYLOAD: &str = "paymentPayload";
+const INNER: &str = "paymentPayload.payload";
+const AUTHORIZATION: &str = "paymentPayload.payload.authorization";
+const REQUIREMENTS: &str = "paymentRequirements";
+const ACCEPTED: &str = "paymentPayload.accepted";
+
+/// Why [`verify_payment`] rejected a payment: the x402 spec's reason codes
+/// (see [`InvalidReason::as_str`]), plus the dedicated
+/// `invalid_exact_evm_payload_eip712_domain_mismatch`.
+///
+/// Variants are listed in the order in which [`verify_payment`] checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvalidReason {
+    /// `invalid_payload`: the payment payload is not a JSON object; later
+    /// also malformed payload fields (see the check order).
+    InvalidPayload,
+    /// `invalid_x402_version`: not 1 or 2, or payload and requirements of
+    /// different versions.
+    InvalidX402Version,
+    /// `invalid_scheme`: not `exact`, or payload and requirements differ.
+    InvalidScheme,
+    /// `invalid_network`: unparseable/unsupported, or payload and
+    /// requirements differ.
+    InvalidNetwork,
+    /// `invalid_payment_requirements`: missing, or a malformed field.
+    InvalidPaymentRequirements,
+    /// `invalid_exact_evm_payload_eip712_domain_mismatch`: the requirements'
+    /// `extra.name`/`extra.version` differ from the registered asset's.
+    Eip712DomainMismatch,
+    /// `invalid_exact_evm_payload_signature`: unusable, high-s, or does not
+    /// recover to `authorization.from`.
+    InvalidSignature,
+    /// `invalid_exact_evm_payload_recipient_mismatch`: `to != payTo`.
+    RecipientMismatch,
+    /// `invalid_exact_evm_payload_authorization_value_mismatch` (v2):
+    /// `value != amount`.
+    AuthorizationValueMismatch,
+    /// `invalid_exact_evm_payload_authorization_value` (v1):
+    /// `value < maxAmountRequired`.
+    AuthorizationValue,
+    /// `invalid_exact_evm_payload_authorization_valid_after`:
+    /// `now < validAfter`.
+    AuthorizationValidAfter,
+    /// `invalid_exact_evm_payload_authorization_valid_before`:
+    /// `now >= validBefore`.
+    AuthorizationValidBefore,
+    /// `invalid_exact_evm_payload_nonce_already_used`: the caller reports the
+    /// nonce as already recorded for this payer and asset.
+    NonceAlreadyUsed,
+}
+
+impl InvalidReason {
+    /// Every reason, in check order.
+    pub const ALL: [InvalidReason; 13] = [
+        InvalidReason::InvalidPayload,
+        InvalidReason::InvalidX402Version,
+        InvalidReason::InvalidScheme,
+        InvalidReason::InvalidNetwork,
+        InvalidReason::InvalidPaymentRequirements,
+        InvalidReason::Eip712DomainMismatch,
+        InvalidReason::InvalidSignature,
+        InvalidReason::RecipientMismatch,
+        InvalidReason::AuthorizationValueMismatch,
+        InvalidReason::AuthorizationValue,
+        InvalidReason::AuthorizationValidAfter,
+        InvalidReason::AuthorizationValidBefore,
+        InvalidReason::NonceAlreadyUsed,
+    ];
+
+    /// The wire reason code, e.g. `invalid_exact_evm_payload_signature`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InvalidReason::InvalidPayload => "invalid_payload",
+            InvalidReason::InvalidX402Version => "invalid_x402_version",
+            InvalidReason::InvalidScheme => "invalid_scheme",
+            InvalidReason::InvalidNetwork => "invalid_network",
+            InvalidReason::InvalidPaymentRequirements => "invalid_payment_requirements",
+            InvalidReason::Eip712DomainMismatch => {
+                "invalid_exact_evm_payload_eip712_domain_mismatch"
+            }
+            InvalidReason::InvalidSignature => "invalid_exact_evm_payload_signature",
+            InvalidReason::RecipientMismatch => "invalid_exact_evm_payload_recipient_mismatch",
+            InvalidReason::AuthorizationValueMismatch => {
+                "invalid_exact_evm_payload_authorization_value_mismatch"
+            }
+            InvalidReason::AuthorizationValue => "invalid_exact_evm_payload_authorization_value",
+            InvalidReason::AuthorizationValidAfter => {
+                "invalid_exact_evm_payload_authorization_valid_after"
+            }
+            InvalidReason::AuthorizationValidBefore => {
+                "invalid_exact_evm_payload_authorization_valid_before"
+            }
+            InvalidReason::NonceAlreadyUsed => "invalid_exact_evm_payload_nonce_already_used",
+        }
+    }
+}
+
+impl fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The registered EIP-712 domain of an asset (looked up by the caller for the
+/// requirements' network and asset address, e.g. USDG on X Layer:
+/// name `Global Dollar`, version `1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetInfo {
+    /// The token's EIP-712 domain name.
+    pub name: String,
+    /// The token's EIP-712 domain version.
+    pub version: String,
+}
+
+impl AssetInfo {
+    /// A new asset domain.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        AssetInfo {
+            name: name.into(),
+            version: version.into(),
+        }
+    }
+}
+
+/// What identifies an EIP-3009 nonce on-chain: the token contract (on its
+/// chain), the payer and the 32-byte nonce. Handed to the nonce callback of
+/// [`verify_payment`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NonceKey {
+    /// The chain id of the requirements' network.
+    pub chain_id: u64,
+    /// The token contract (requirements' `asset`).
+    pub asset: Address,
+    /// The payer (`authorization.from`, equal to the signer at that point).
+    pub payer: Address,
+    /// The EIP-3009 nonce.
+    pub nonce: [u8; 32],
+}
+
+impl NonceKey {
+    /// The nonce as `0x` + 64 lowercase hex digits.
+    pub fn nonce_hex(&self) -> String {
+        hex0x(&self.nonce)
+    }
+}
+
+/// The outcome of [`verify_payment`], like a facilitator's `/verify` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyResult {
+    /// Whether every check passed.
+    pub is_valid: bool,
+    /// The first failed check, `None` when valid.
+    pub invalid_reason: Option<InvalidReason>,
+    /// What exactly failed, `None` when valid.
+    pub invalid_message: Option<String>,
+    /// The checksummed address the signature recovers to: set whenever the
+    /// signature check ran and recovered a key (so for every outcome from
+    /// the signature check on, including a signature that recovers to
+    /// another address than `authorization.from`); `None` before that.
+    pub payer: Option<String>,
+}
+
+impl VerifyResult {
+    /// The reason code as text (`invalid_payload`, ...), `None` when valid.
+    pub fn invalid_reason_str(&self) -> Option<&'static str> {
+        self.invalid_reason.map(InvalidReason::as_str)
+    }
+
+    /// The facilitator-style JSON: `{"isValid", "invalidReason"?,
+    /// "invalidMessage"?, "payer"?}` (absent fields omitted).
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("isValid".to_owned(), Value::Bool(self.is_valid));
+        if let Some(r) = self.invalid_reason {
+            out.insert("invalidReason".to_owned(), json!(r.as_str()));
+        }
+        if let Some(m) = &self.invalid_message {
+            out.insert("invalidMessage".to_owned(), json!(m));
+        }
+        if let Some(p) = &self.payer {
+            out.insert("payer".to_owned(), json!(p));
+        }
+        Value::Object(out)
+    }
+}
+
+/// Normalized payment requirements (one entry of `accepts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequirements {
+    /// The scheme as sent (`exact` expected).
+    pub scheme: String,
+    /// The network as sent (`eip155:196`, `base-sepolia`, ...).
+    pub network: String,
+    /// The network's chain id.
+    pub chain_id: u64,
+    /// v2 `amount` (exact price); v1 `maxAmountRequired` (or `amount` when
+    /// only that is present): the minimum accepted value.
+    pub amount: U256,
+    /// The token contract (EIP-712 verifying contract).
+    pub asset: Address,
+    /// The recipient.
+    pub pay_to: Address,
+    /// `maxTimeoutSeconds`, when present.
+    pub max_timeout_seconds: Option<u64>,
+    /// `extra.name`: the token's EIP-712 domain name.
+    pub eip712_name: String,
+    /// `extra.version`: the token's EIP-712 domain version.
+    pub eip712_version: String,
+}
+
+impl PaymentRequirements {
+    /// Parses requirements for a payload of `x402_version` (1 or 2; decides
+    /// between `amount` and `maxAmountRequired`). Does not check that the
+    /// scheme is `exact`.
+    pub fn parse(requirements: &Value, x402_version: u8) -> Result<Self> {
+        let obj = as_obj(requirements, REQUIREMENTS)?;
+        Self::from_map(obj, REQUIREMENTS, x402_version)
+    }
+
+    fn from_map(obj: &Map<String, Value>, path: &str, x402_version: u8) -> Result<Self> {
+        let scheme = req_str(obj, path, "scheme")?.to_owned();
+        let (network, chain_id) = read_network(obj, path)?;
+        let f = read_requirement_fields(obj, path, x402_version)?;
+        Ok(PaymentRequirements {
+            scheme,
+            network: network.to_owned(),
+            chain_id,
+            amount: f.amount,
+            asset: f.asset,
+            pay_to: f.pay_to,
+            max_timeout_seconds: f.max_timeout_seconds,
+            eip712_name: f.name,
+            eip712_version: f.version,
+        })
+    }
+
+    /// The EIP-712 domain a payer signs in for these requirements.
+    pub fn domain(&self) -> Eip712Domain {
+        Eip712Domain {
+            name: self.eip712_name.clone(),
+            version: self.eip712_version.clone(),
+            chain_id: U256::from(self.chain_id),
+            verifying_contract: self.asset,
+        }
+    }
+}
+
+/// A parsed payment payload (v1 or v2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentPayload {
+    /// 1 or 2.
+    pub x402_version: u8,
+    /// v1: `scheme`; v2: `accepted.scheme`.
+    pub scheme: String,
+    /// v1: `network` (optional); v2: `accepted.network`.
+    pub network: Option<String>,
+    /// The chain id of [`network`](Self::network).
+    pub chain_id: Option<u64>,
+    /// `payload.signature`, 65 bytes `r || s || v`.
+    pub signature: [u8; 65],
+    /// `payload.authorization`, normalized.
+    pub authorization: Authorization,
+}
+
+impl PaymentPayload {
+    /// Parses a v1 or v2 payment payload (e.g. a decoded `PAYMENT-SIGNATURE`
+    /// or `X-PAYMENT` header). Does not verify anything.
+    pub fn parse(payload: &Value) -> Result<Self> {
+        let view = payload_view(payload).map_err(|f| f.error)?;
+        let (head, head_path) = view.head();
+        let scheme = req_str(head, head_path, "scheme")?.to_owned();
+        let (network, chain_id) = match (view.accepted, field(view.obj, "network")) {
+            (None, None) => (None, None),
+            _ => {
+                let (n, id) = read_network(head, head_path)?;
+                (Some(n.to_owned()), Some(id))
+            }
+        };
+        let (signature, authorization) = read_inner(view.obj)?;
+        Ok(PaymentPayload {
+            x402_version: view.version,
+            scheme,
+            network,
+            chain_id,
+            signature,
+            authorization,
+        })
+    }
+}
+
+/// The normalized `payload.authorization` of a v1 or v2 payment payload.
+pub fn extract_authorization(payload: &Value) -> Result<Authorization> {
+    let obj = as_obj(payload, PAYLOAD)?;
+    let inner = req_obj(obj, PAYLOAD, "payload")?;
+    Authorization::from_map(req_obj(inner, INNER, "authorization")?, AUTHORIZATION)
+}
+
+/// `x402Version` of a payment payload (1 or 2).
+pub fn payload_version(payload: &Value) -> Result<u8> {
+    read_version(as_obj(payload, PAYLOAD)?, PAYLOAD)
+}
+
+/// The requirements that apply to `payload`, parsed: `requirements` when
+/// given, else the v2 payload's `accepted` (a v1 payload carries none).
+pub fn effective_requirements(
+    payload: &Value,
+    requirements: Option<&Value>,
+) -> Result<PaymentRequirements> {
+    let view = payload_view(payload).map_err(|f| f.error)?;
+    let (req, path) = pick_requirements(&view, requirements)?;
+    PaymentRequirements::from_map(req, path, view.version)
+}
+
+/// Picks, from a `PAYMENT-REQUIRED` object `{x402Version, accepts: [...]}`,
+/// the entry a payload answers: for v2 the entry equal to the payload's
+/// `accepted`, otherwise the first entry with the payload's scheme and (when
+/// the payload names one) the same chain id.
+pub fn select_requirements<'a>(payment_required: &'a Value, payload: &Value) -> Result<&'a Value> {
+    let accepts = match as_obj(payment_required, "PAYMENT-REQUIRED")?.get("accepts") {
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(X402Error::malformed(format!(
+                "PAYMENT-REQUIRED.accepts must be an array, got {}",
+                type_name(other)
+            )))
+        }
+        None => return Err(X402Error::malformed("PAYMENT-REQUIRED.accepts is missing")),
+    };
+    let view = payload_view(payload).map_err(|f| f.error)?;
+    if let Some(accepted) = view.accepted {
+        if let Some(hit) = accepts.iter().find(|e| e.as_object() == Some(accepted)) {
+            return Ok(hit);
+        }
+    }
+    let (head, head_path) = view.head();
+    let scheme = req_str(head, head_path, "scheme")?;
+    let chain = match (view.accepted, field(view.obj, "network")) {
+        (None, None) => None,
+        _ => Some(read_network(head, head_path)?.1),
+    };
+    accepts
+        .iter()
+        .find(|entry| {
+            let Some(e) = entry.as_object() else {
+                return false;
+            };
+            let same_scheme = field(e, "scheme").and_then(Value::as_str) == Some(scheme);
+            let same_chain = match chain {
+                None => true,
+                Some(id) => read_network(e, "accepts[]").map(|(_, c)| c).ok() == Some(id),
+            };
+            same_scheme && same_chain
+        })
+        .ok_or_else(|| {
+            X402Error::malformed(format!(
+                "PAYMENT-REQUIRED.accepts has no entry for scheme {} on the payload's network",
+                show(scheme)
+            ))
+        })
+}
+
+/// Recovers who signed a payment: the checksummed address the payload's
+/// signature recovers to over the EIP-712 digest of its authorization.
+///
+/// The domain comes from the requirements (`extra.name`, `extra.version`,
+/// chain id of `network`, `asset` as verifying contract); with `None`, from
+/// the v2 payload's `accepted` (a v1 payload needs requirements). This does
+/// not compare with `authorization.from`: [`verify_payment`] does.
+pub fn recover_payer(payload: &Value, requirements: Option<&Value>) -> Result<String> {
+    let view = payload_view(payload).map_err(|f| f.error)?;
+    let (req, path) = pick_requirements(&view, requirements)?;
+    let domain = requirements_domain(req, path)?;
+    let (signature, authorization) = read_inner(view.obj)?;
+    let digest = domain.transfer_with_authorization_digest(&authorization);
+    recover_signer(&digest, &signature)
+        .map(|a| a.to_checksum())
+        .map_err(|e| e.context(&format!("{INNER}.signature")))
+}
+
+/// Verifies an x402 `exact` EVM payment like a facilitator's `/verify`,
+/// without any network call.
+///
+/// * `payload`: the payment payload (decoded `PAYMENT-SIGNATURE`/`X-PAYMENT`).
+/// * `requirements`: the requirements the server issued (one `accepts`
+///   entry); `None` uses a v2 payload's `accepted`. When given, they are
+///   authoritative: `accepted` only has to agree on scheme and network.
+/// * `at_unix_seconds`: "now" for the validity window.
+/// * `known_asset`: the registered EIP-712 domain of the requirements'
+///   asset on its network, if the caller knows it.
+/// * `nonce_already_used`: called at most once, last, only when everything
+///   else passed; returns whether the nonce is already recorded for that
+///   payer and asset.
+///
+/// Checks, in this order (the first failure is reported):
+///
+/// 1. structure: payload is an object (`invalid_payload`); requirements, if
+///    given, are an object and not a whole `PAYMENT-REQUIRED`
+///    (`invalid_payment_requirements`);
+/// 2. version: `x402Version` is 1 or 2, the payload's shape matches it, and
+///    the requirements are not of the other version (`invalid_x402_version`);
+/// 3. scheme: payload and requirements schemes are `exact` (`invalid_scheme`);
+/// 4. network: payload and requirements networks parse and name the same
+///    chain (`invalid_network`);
+/// 5. requirements: present (v1 needs them), amount, `asset`, `payTo`,
+///    `extra.name`, `extra.version`, `maxTimeoutSeconds`
+///    (`invalid_payment_requirements`);
+/// 6. payload fields: `payload.signature` (hex, 65 bytes),
+///    `payload.authorization` fields (`invalid_payload`);
+/// 7. domain: `known_asset` name/version equal `extra`
+///    (`invalid_exact_evm_payload_eip712_domain_mismatch`);
+/// 8. signature: usable, low-s, recovers to `authorization.from`
+///    (`invalid_exact_evm_payload_signature`);
+/// 9. recipient: `authorization.to == payTo`
+///    (`invalid_exact_evm_payload_recipient_mismatch`);
+/// 10. value: v2 `value == amount`
+///     (`invalid_exact_evm_payload_authorization_value_mismatch`), v1
+///     `value >= maxAmountRequired`
+///     (`invalid_exact_evm_payload_authorization_value`);
+/// 11. `at >= validAfter` (`invalid_exact_evm_payload_authorization_valid_after`);
+/// 12. `at < validBefore` (`invalid_exact_evm_payload_authorization_valid_before`);
+/// 13. nonce unused (`invalid_exact_evm_payload_nonce_already_used`).
+///
+/// Payload fields are checked after scheme and network because their shape
+/// is scheme-specific. Never panics; every input gives a result.
+pub fn verify_payment<F>(
+    payload: &Value,
+    requirements: Option<&Value>,
+    at_unix_seconds: i64,
+    known_asset: Option<&AssetInfo>,
+    nonce_already_used: F,
+) -> VerifyResult
+where
+    F: FnOnce(&NonceKey) -> bool,
+{
+    match verify_steps(
+        payload,
+        requirements,
+        at_unix_seconds,
+        known_asset,
+        nonce_already_used,
+    ) {
+        Ok(payer) => VerifyResult {
+            is_valid: true,
+            invalid_reason: None,
+            invalid_message: None,
+            payer: Some(payer.to_checksum()),
+        },
+        Err(f) => VerifyResult {
+            is_valid: false,
+            invalid_reason: Some(f.reason),
+            invalid_message: Some(f.error.message),
+            payer: f.payer.map(|p| p.to_checksum()),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------
+// internals
+
+struct Failure {
+    reason: InvalidReason,
+    error: X402Error,
+    payer: Option<Address>,
+}
+
+type Step<T> = std::result::Result<T, Failure>;
+
+trait Tag<T> {
+    fn tag(self, reason: InvalidReason) -> Step<T>;
+}
+
+impl<T> Tag<T> for Result<T> {
+    fn tag(self, reason: InvalidReason) -> Step<T> {
+        self.map_err(|error| Failure {
+            reason,
+            error,
+            payer: None,
+        })
+    }
+}
+
+fn failure(reason: InvalidReason, error: X402Error, payer: Option<Address>) -> Failure {
+    Failure {
+        reason,
+        error,
+        payer,
+    }
+}
+
+struct PayloadView<'a> {
+    obj: &'a Map<String, Value>,
+    version: u8,
+    /// v2 only.
+    accepted: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> PayloadView<'a> {
+    /// Where scheme and network live: v2 `accepted`, v1 the payload itself.
+    fn head(&self) -> (&'a Map<String, Value>, &'static str) {
+        match self.accepted {
+            Some(a) => (a, ACCEPTED),
+            None => (self.obj, PAYLOAD),
+        }
+    }
+}
+
+fn read_version(obj: &Map<String, Value>, path: &str) -> Result<u8> {
+    let v = field(obj, "x402Version")
+        .ok_or_else(|| X402Error::malformed(format!("{path}.x402Version is missing")))?;
+    match v.as_u64() {
+        Some(1) => Ok(1),
+        Some(2) => Ok(2),
+        Some(n) => Err(X402Error::unsupported(format!(
+            "{path}.x402Version is {n}; supported versions are 1 and 2"
+        ))),
+        None => Err(X402Error::malformed(format!(
+            "{path}.x402Version must be the integer 1 or 2, got {}",
+            show(&v.to_string())
+        ))),
+    }
+}
+
+fn payload_view(payload: &Value) -> Step<PayloadView<'_>> {
+    use InvalidReason::{InvalidPayload, InvalidX402Version};
+    let obj = as_obj(payload, PAYLOAD).tag(InvalidPayload)?;
+    let version = read_version(obj, PAYLOAD).tag(InvalidX402Version)?;
+    let has_scheme = field(obj, "scheme").is_some();
+    let accepted = match (version, field(obj, "accepted")) {
+        (2, Some(Value::Object(a))) => Some(a),
+        (2, Some(other)) => {
+            return Err(X402Error::malformed(format!(
+                "{ACCEPTED} must be an object, got {}",
+                type_name(other)
+            )))
+            .tag(InvalidPayload)
+        }
+        (2, None) if has_scheme => {
+            return Err(X402Error::malformed(format!(
+                "{PAYLOAD} has x402Version 2 but the x402Version 1 shape \
+                 (top-level scheme, no accepted)"
+            )))
+            .tag(InvalidX402Version)
+        }
+        (2, None) => {
+            return Err(X402Error::malformed(format!(
+                "{ACCEPTED} is missing (required for x402Version 2)"
+            )))
+            .tag(InvalidPayload)
+        }
+        (_, Some(_)) if !has_scheme => {
+            return Err(X402Error::malformed(format!(
+                "{PAYLOAD} has x402Version 1 but the x402Version 2 shape \
+                 (accepted, no top-level scheme)"
+            )))
+            .tag(InvalidX402Version)
+        }
+        _ => None,
+    };
+    Ok(PayloadView {
+        obj,
+        version,
+        accepted,
+    })
+}
+
+fn requirements_object(requirements: &Value) -> Result<&Map<String, Value>> {
+    let obj = as_obj(requirements, REQUIREMENTS)?;
+    if field(obj, "accepts").is_some() && field(obj, "scheme").is_none() {
+        return Err(X402Error::malformed(format!(
+            "{REQUIREMENTS} is a whole PAYMENT-REQUIRED object; pass one entry of its accepts array"
+        )));
+    }
+    Ok(obj)
+}
+
+fn pick_requirements<'a>(
+    view: &PayloadView<'a>,
+    requirements: Option<&'a Value>,
+) -> Result<(&'a Map<String, Value>, &'static str)> {
+    match (requirements, view.accepted) {
+        (Some(r), _) => Ok((requirements_object(r)?, REQUIREMENTS)),
+        (None, Some(a)) => Ok((a, ACCEPTED)),
+        (None, None) => Err(X402Error::malformed(format!(
+            "{REQUIREMENTS} are missing: an x402Version 1 payload carries none, so they must be given"
+        ))),
+    }
+}
+
+fn check_requirements_version(req: &Map<String, Value>, version: u8) -> Result<()> {
+    if let Some(v) = field(req, "x402Version") {
+        if v.as_u64() != Some(u64::from(version)) {
+            return Err(X402Error::malformed(format!(
+                "{REQUIREMENTS}.x402Version is {} but {PAYLOAD}.x402Version is {version}",
+                show(&v.to_string())
+            )));
+        }
+    }
+    if version == 2 && field(req, "amount").is_none() && field(req, "maxAmountRequired").is_some() {
+        return Err(X402Error::malformed(format!(
+            "{REQUIREMENTS} has the x402Version 1 shape (maxAmountRequired, no amount) \
+             but {PAYLOAD}.x402Version is 2"
+        )));
+    }
+    Ok(())
+}
+
+fn check_scheme(obj: &Map<String, Value>, path: &str) -> Result<()> {
+    let scheme = req_str(obj, path, "scheme")?;
+    if scheme != SCHEME_EXACT {
+        return Err(X402Error::unsupported(format!(
+            "{path}.scheme is \"{}\"; only \"{SCHEME_EXACT}\" is supported",
+            show(scheme)
+        )));
+    }
+    Ok(())
+}
+
+fn read_network<'a>(obj: &'a Map<String, Value>, path: &str) -> Result<(&'a str, u64)> {
+    let network = req_str(obj, path, "network")?;
+    let id = parse_network(network).map_err(|e| e.context(&format!("{path}.network")))?;
+    Ok((network, id))
+}
+
+struct RequirementFields {
+    amount: U256,
+    amount_key: &'static str,
+    asset: Address,
+    pay_to: Address,
+    max_timeout_seconds: Option<u64>,
+    name: String,
+    version: String,
+}
+
+fn read_requirement_fields(
+    req: &Map<String, Value>,
+    path: &str,
+    x402_version: u8,
+) -> Result<RequirementFields> {
+    // v1 falls back to `amount` when only that is present (OKX's v1 shape).
+    let v1_uses_amount =
+        field(req, "maxAmountRequired").is_none() && field(req, "amount").is_some();
+    let amount_key = if x402_version == 2 || v1_uses_amount {
+        "amount"
+    } else {
+        "maxAmountRequired"
+    };
+    let amount = field(req, amount_key)
+        .ok_or_else(|| X402Error::malformed(format!("{path}.{amount_key} is missing")))
+        .and_then(|v| U256::from_json(v).map_err(|e| e.context(&format!("{path}.{amount_key}"))))?;
+    let address = |key: &str| -> Result<Address> {
+        Address::parse(req_str(req, path, key)?).map_err(|e| e.context(&format!("{path}.{key}")))
+    };
+    let asset = address("asset")?;
+    let pay_to = address("payTo")?;
+    let extra = match field(req, "extra") {
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            return Err(X402Error::malformed(format!(
+                "{path}.extra must be an object, got {}",
+                type_name(other)
+            )))
+        }
+        None => {
+            return Err(X402Error::malformed(format!(
+                "{path}.extra is missing; it must carry the token's EIP-712 domain \
+                 as {{\"name\": ..., \"version\": ...}}"
+            )))
+        }
+    };
+    let extra_path = format!("{path}.extra");
+    let name = req_str(extra, &extra_path, "name")?.to_owned();
+    let version = req_str(extra, &extra_path, "version")?.to_owned();
+    let max_timeout_seconds = match field(req, "maxTimeoutSeconds") {
+        None => None,
+        Some(v) => {
+            let ctx = format!("{path}.maxTimeoutSeconds");
+            let u = U256::from_json(v).map_err(|e| e.context(&ctx))?;
+            Some(
+                u.to_u64()
+                    .ok_or_else(|| X402Error::out_of_range(format!("{ctx} {u} is above 2^64-1")))?,
+            )
+        }
+    };
+    Ok(RequirementFields {
+        amount,
+        amount_key,
+        asset,
+        pay_to,
+        max_timeout_seconds,
+        name,
+        version,
+    })
+}
+
+fn requirements_domain(req: &Map<String, Value>, path: &str) -> Result<Eip712Domain> {
+    let (_, chain_id) = read_network(req, path)?;
+    let asset = Address::parse(req_str(req, path, "asset")?)
+        .map_err(|e| e.context(&format!("{path}.asset")))?;
+    let extra_path = format!("{path}.extra");
+    let extra = req_obj(req, path, "extra")?;
+    Ok(Eip712Domain {
+        name: req_str(extra, &extra_path, "name")?.to_owned(),
+        version: req_str(extra, &extra_path, "version")?.to_owned(),
+        chain_id: U256::from(chain_id),
+        verifying_contract: asset,
+    })
+}
+
+fn read_inner(obj: &Map<String, Value>) -> Result<([u8; 65], Authorization)> {
+    let inner = req_obj(obj, PAYLOAD, "payload")?;
+    let sig_hex = req_str(inner, INNER, "signature")?;
+    let signature =
+        parse_signature(sig_hex).map_err(|e| e.context(&format!("{INNER}.signature")))?;
+    let authorization =
+        Authorization::from_map(req_obj(inner, INNER, "authorization")?, AUTHORIZATION)?;
+    Ok((signature, authorization))
+}
+
+fn verify_steps<F>(
+    payload: &Value,
+    requirements: Option<&Value>,
+    at_unix_seconds: i64,
+    known_asset: Option<&AssetInfo>,
+    nonce_already_used: F,
+) -> Step<Address>
+where
+    F: FnOnce(&NonceKey) -> bool,
+{
+    use InvalidReason::*;
+
+    // 1-2. structure and version.
+    as_obj(payload, PAYLOAD).tag(InvalidPayload)?;
+    let given = requirements
+        .map(requirements_object)
+        .transpose()
+        .tag(InvalidPaymentRequirements)?;
+    let view = payload_view(payload)?;
+    if let Some(req) = given {
+        check_requirements_version(req, view.version).tag(InvalidX402Version)?;
+    }
+
+    // 3. scheme.
+    let (head, head_path) = view.head();
+    check_scheme(head, head_path).tag(InvalidScheme)?;
+    if let Some(req) = given {
+        check_scheme(req, REQUIREMENTS).tag(InvalidScheme)?;
+    }
+
+    // 4. network.
+    let payload_network = match (view.accepted, field(view.obj, "network")) {
+        (None, None) => None,
+        _ => Some(read_network(head, head_path).tag(InvalidNetwork)?),
+    };
+    let required_network = given
+        .map(|req| read_network(req, REQUIREMENTS))
+        .transpose()
+        .tag(InvalidNetwork)?;
+    if let (Some((pn, pc)), Some((rn, rc))) = (payload_network, required_network) {
+        if pc != rc {
+            return Err(X402Error::malformed(format!(
+                "{head_path}.network {} (chain {pc}) does not match {REQUIREMENTS}.network {} (chain {rc})",
+                show(pn),
+                show(rn)
+            )))
+            .tag(InvalidNetwork);
+        }
+    }
+
+    // 5. requirements.
+    let (req, req_path) = pick_requirements(&view, requirements).tag(InvalidPaymentRequirements)?;
+    let chain_id = match required_network.or(payload_network) {
+        Some((_, id)) => id,
+        None => {
+            return Err(X402Error::malformed(format!(
+                "{req_path}.network is missing"
+            )))
+            .tag(InvalidNetwork)
+        }
+    };
+    let fields =
+        read_requirement_fields(req, req_path, view.version).tag(InvalidPaymentRequirements)?;
+
+    // 6. payload fields.
+    let (signature, auth) = read_inner(view.obj).tag(InvalidPayload)?;
+
+    // 7. EIP-712 domain against the registered asset.
+    if let Some(known) = known_asset {
+        if known.name != fields.name || known.version != fields.version {
+            return Err(X402Error::malformed(format!(
+                "{req_path}.extra declares the EIP-712 domain name \"{}\" version \"{}\", \
+                 but asset {} on {} is registered with name \"{}\" version \"{}\"; \
+                 a signature over the declared domain cannot be settled",
+                show(&fields.name),
+                show(&fields.version),
+                fields.asset,
+                caip2(chain_id),
+                show(&known.name),
+                show(&known.version)
+            )))
+            .tag(Eip712DomainMismatch);
+        }
+    }
+
+    // 8. signature.
+    let domain = Eip712Domain {
+        name: fields.name.clone(),
+        version: fields.version.clone(),
+        chain_id: U256::from(chain_id),
+        verifying_contract: fields.asset,
+    };
+    let digest = domain.transfer_with_authorization_digest(&auth);
+    let payer = recover_signer(&digest, &signature)
+        .map_err(|e| e.context(&format!("{INNER}.signature")))
+        .tag(InvalidSignature)?;
+    if payer != auth.from {
+        return Err(failure(
+            InvalidSignature,
+            X402Error::invalid_signature(format!(
+                "{INNER}.signature recovers to {payer}, not to authorization.from {}: \
+                 signed by another key, or over another message or EIP-712 domain \
+                 (name \"{}\", version \"{}\", chain {chain_id}, contract {})",
+                auth.from,
+                show(&fields.name),
+                show(&fields.version),
+                fields.asset
+            )),
+            Some(payer),
+        ));
+    }
+    let fail = |reason: InvalidReason, message: String| {
+        Err(failure(reason, X402Error::malformed(message), Some(payer)))
+    };
+
+    // 9. recipient.
+    if auth.to != fields.pay_to {
+        return fail(
+            RecipientMismatch,
+            format!(
+                "{AUTHORIZATION}.to {} does not match {req_path}.payTo {}",
+                auth.to, fields.pay_to
+            ),
+        );
+    }
+
+    // 10. value.
+    if view.version == 2 && auth.value != fields.amount {
+        return fail(
+            AuthorizationValueMismatch,
+            format!(
+                "{AUTHORIZATION}.value {} does not equal {req_path}.{} {}",
+                auth.value, fields.amount_key, fields.amount
+            ),
+        );
+    }
+    if view.version == 1 && auth.value < fields.amount {
+        return fail(
+            AuthorizationValue,
+            format!(
+                "{AUTHORIZATION}.value {} is below {req_path}.{} {}",
+                auth.value, fields.amount_key, fields.amount
+            ),
+        );
+    }
+
+    // 11-12. validity window.
+    let now = u64::try_from(at_unix_seconds).ok().map(U256::from);
+    if now.is_none_or(|n| n < auth.valid_after) {
+        return fail(
+            AuthorizationValidAfter,
+            format!(
+                "authorization is not valid yet: validAfter is {}, now is {at_unix_seconds}",
+                auth.valid_after
+            ),
+        );
+    }
+    if now.is_some_and(|n| n >= auth.valid_before) {
+        return fail(
+            AuthorizationValidBefore,
+            format!(
+                "authorization has expired: validBefore is {}, now is {at_unix_seconds}",
+                auth.valid_before
+            ),
+        );
+    }
+
+    // 13. nonce.
+    let key = NonceKey {
+        chain_id,
+        asset: fields.asset,
+        payer: auth.from,
+        nonce: auth.nonce,
+    };
+    if nonce_already_used(&key) {
+        return fail(
+            NonceAlreadyUsed,
+            format!(
+                "{AUTHORIZATION}.nonce {} was already used by {} for asset {} on {}",
+                key.nonce_hex(),
+                key.payer,
+                key.asset,
+                caip2(chain_id)
+            ),
+        );
+    }
+    Ok(payer)
+}

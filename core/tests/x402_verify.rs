@@ -1,0 +1,846 @@
+//! x402 payment verification: the spec's v2 example, v1 shapes, and one test
+//! per `verify_payment` reason code.
+
+use base64::Engine;
+use insforge_core::x402::*;
+use k256::ecdsa::SigningKey;
+use serde_json::{json, Value};
+
+// The x402 v2 specification's example payment (Base Sepolia USDC).
+const FROM: &str = "0x857b06519E91e3A54538791bDbb0E22373e36b66";
+const TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
+const ASSET: &str = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
+const NONCE: &str = "0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480";
+const SIG: &str = "0x2d6a7588d6acca505cbf0d9a4a227e0c52c6c34008c8e8986a1283259764173608a2ce6496642e377d6da8dbbf5836e9bd15092f9ecab05ded3d6293af148b571c";
+const AFTER: i64 = 1_740_672_089;
+const BEFORE: i64 = 1_740_672_154;
+const NOW: i64 = 1_740_672_100;
+
+fn requirements_v2() -> Value {
+    json!({
+        "scheme": "exact",
+        "network": "eip155:84532",
+        "amount": "10000",
+        "asset": ASSET,
+        "payTo": TO,
+        "maxTimeoutSeconds": 60,
+        "extra": {"name": "USDC", "version": "2"}
+    })
+}
+
+fn requirements_v1() -> Value {
+    json!({
+        "scheme": "exact",
+        "network": "base-sepolia",
+        "maxAmountRequired": "10000",
+        "resource": "https://api.example.com/premium-data",
+        "description": "Access to premium market data",
+        "mimeType": "application/json",
+        "payTo": TO,
+        "maxTimeoutSeconds": 60,
+        "asset": ASSET,
+        "extra": {"name": "USDC", "version": "2"}
+    })
+}
+
+fn inner() -> Value {
+    json!({
+        "signature": SIG,
+        "authorization": {
+            "from": FROM,
+            "to": TO,
+            "value": "10000",
+            "validAfter": "1740672089",
+            "validBefore": "1740672154",
+            "nonce": NONCE
+        }
+    })
+}
+
+fn payload_v2() -> Value {
+    json!({
+        "x402Version": 2,
+        "resource": {
+            "url": "https://api.example.com/premium-data",
+            "description": "Access to premium market data",
+            "mimeType": "application/json"
+        },
+        "accepted": requirements_v2(),
+        "payload": inner(),
+        "extensions": {}
+    })
+}
+
+fn payload_v1() -> Value {
+    json!({"x402Version": 1, "scheme": "exact", "network": "base-sepolia", "payload": inner()})
+}
+
+fn verify(payload: &Value, requirements: Option<&Value>) -> VerifyResult {
+    verify_payment(payload, requirements, NOW, None, |_| false)
+}
+
+fn reason_of(r: &VerifyResult) -> &'static str {
+    assert!(!r.is_valid, "expected a rejection, got {r:?}");
+    assert!(r.invalid_message.is_some());
+    r.invalid_reason_str().unwrap()
+}
+
+/// Sets `value` at a `/`-separated JSON pointer (creating nothing).
+fn set(v: &mut Value, pointer: &str, value: Value) {
+    *v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer}")) = value;
+}
+
+fn remove(v: &mut Value, pointer: &str) {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    v.pointer_mut(parent)
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove(key);
+}
+
+// ---------------------------------------------------------------- vectors
+
+#[test]
+fn spec_vector_recovers_from() {
+    let p = payload_v2();
+    assert_eq!(recover_payer(&p, None).unwrap(), FROM);
+    assert_eq!(recover_payer(&p, Some(&requirements_v2())).unwrap(), FROM);
+    assert_eq!(
+        recover_payer(&payload_v1(), Some(&requirements_v1())).unwrap(),
+        FROM
+    );
+
+    let mut wrong = requirements_v2();
+    set(&mut wrong, "/extra/name", json!("USD Coin"));
+    let other = recover_payer(&p, Some(&wrong)).unwrap();
+    assert_ne!(other, FROM);
+    assert_eq!(checksum_address(&other).unwrap(), other);
+}
+
+#[test]
+fn spec_vector_verifies_v2_and_v1() {
+    for (p, r) in [
+        (payload_v2(), None),
+        (payload_v2(), Some(requirements_v2())),
+        (payload_v1(), Some(requirements_v1())),
+    ] {
+        let res = verify(&p, r.as_ref());
+        assert!(res.is_valid, "{res:?}");
+        assert_eq!(res.payer.as_deref(), Some(FROM));
+        assert_eq!(res.invalid_reason, None);
+        assert_eq!(res.to_json(), json!({"isValid": true, "payer": FROM}));
+    }
+}
+
+#[test]
+fn v0_1_and_27_28_give_the_same_payer() {
+    let mut p = payload_v2();
+    let mut sig = parse_signature(SIG).unwrap();
+    sig[64] -= 27;
+    set(&mut p, "/payload/signature", json!(hex::encode(sig)));
+    assert_eq!(recover_payer(&p, None).unwrap(), FROM);
+    assert!(verify(&p, None).is_valid);
+}
+
+#[test]
+fn lowercase_and_uppercase_addresses_are_accepted() {
+    let mut p = payload_v2();
+    set(
+        &mut p,
+        "/payload/authorization/from",
+        json!(FROM.to_lowercase()),
+    );
+    set(
+        &mut p,
+        "/payload/authorization/to",
+        json!(format!("0x{}", TO[2..].to_uppercase())),
+    );
+    set(&mut p, "/accepted/asset", json!(ASSET.to_lowercase()));
+    set(&mut p, "/accepted/payTo", json!(TO.to_lowercase()));
+    let r = verify(&p, None);
+    assert!(r.is_valid, "{r:?}");
+}
+
+#[test]
+fn okx_v1_shape_without_network_and_with_amount() {
+    // OKX's v1 facilitator API: payload without network, requirements with
+    // `amount` and a CAIP-2 network.
+    let p = json!({"x402Version": 1, "scheme": "exact", "payload": inner()});
+    let mut r = requirements_v2();
+    r.as_object_mut()
+        .unwrap()
+        .insert("resource".into(), json!("https://x"));
+    let res = verify(&p, Some(&r));
+    assert!(res.is_valid, "{res:?}");
+    set(&mut r, "/amount", json!("10001"));
+    assert_eq!(
+        reason_of(&verify(&p, Some(&r))),
+        "invalid_exact_evm_payload_authorization_value"
+    );
+}
+
+#[test]
+fn headers_end_to_end() {
+    let p = payload_v2();
+    let header = encode_header(&p).unwrap();
+    let decoded = decode_named_header(PAYMENT_SIGNATURE_HEADER, &header).unwrap();
+    assert_eq!(decoded, p);
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&payload_v1()).unwrap());
+    let decoded = decode_named_header(X_PAYMENT_HEADER, &url).unwrap();
+    assert!(verify(&decoded, Some(&requirements_v1())).is_valid);
+}
+
+#[test]
+fn extraction_helpers() {
+    let p = payload_v2();
+    let auth = extract_authorization(&p).unwrap();
+    assert_eq!(auth.from.to_string(), FROM);
+    assert_eq!(auth.nonce_hex(), NONCE);
+    assert_eq!(
+        auth.to_json(),
+        json!({"from": FROM, "to": TO, "value": "10000", "validAfter": "1740672089",
+               "validBefore": "1740672154", "nonce": NONCE})
+    );
+    assert_eq!(auth.valid_before.to_u64(), Some(BEFORE as u64));
+
+    let parsed = PaymentPayload::parse(&p).unwrap();
+    assert_eq!(parsed.x402_version, 2);
+    assert_eq!(parsed.scheme, "exact");
+    assert_eq!(parsed.chain_id, Some(84532));
+    assert_eq!(parsed.authorization, auth);
+    let v1 = PaymentPayload::parse(&payload_v1()).unwrap();
+    assert_eq!((v1.x402_version, v1.chain_id), (1, Some(84532)));
+    assert_eq!(payload_version(&payload_v1()).unwrap(), 1);
+
+    let req = effective_requirements(&p, None).unwrap();
+    assert_eq!(req.chain_id, 84532);
+    assert_eq!(req.asset.to_string(), ASSET);
+    assert_eq!(req.pay_to.to_string(), TO);
+    assert_eq!(req.amount.to_string(), "10000");
+    assert_eq!(req.max_timeout_seconds, Some(60));
+    assert_eq!(
+        (req.eip712_name.as_str(), req.eip712_version.as_str()),
+        ("USDC", "2")
+    );
+    let req1 = PaymentRequirements::parse(&requirements_v1(), 1).unwrap();
+    assert_eq!(req1.amount, req.amount);
+    assert_eq!(req1.domain(), req.domain());
+    assert!(effective_requirements(&payload_v1(), None).is_err());
+
+    let other = json!({"scheme": "exact", "network": "eip155:8453", "amount": "1",
+                       "asset": ASSET, "payTo": TO, "extra": {"name": "USDC", "version": "2"}});
+    let required = json!({"x402Version": 2, "accepts": [other, requirements_v2()]});
+    assert_eq!(
+        select_requirements(&required, &p).unwrap(),
+        &requirements_v2()
+    );
+    let required_v1 = json!({"x402Version": 1, "accepts": [requirements_v1()]});
+    assert_eq!(
+        select_requirements(&required_v1, &payload_v1()).unwrap(),
+        &requirements_v1()
+    );
+    assert!(select_requirements(&json!({"accepts": [other]}), &payload_v1()).is_err());
+}
+
+// ------------------------------------------------------- one per reason
+
+#[test]
+fn reason_invalid_payload() {
+    assert_eq!(reason_of(&verify(&json!([1]), None)), "invalid_payload");
+    let cases: Vec<(&str, Option<Value>)> = vec![
+        ("/payload", None),
+        ("/payload/signature", Some(json!("0xzz"))),
+        ("/payload/signature", Some(json!("0x1234"))),
+        ("/payload/signature", Some(json!(format!("{SIG}00")))),
+        ("/payload/signature", Some(json!(12))),
+        ("/payload/authorization/nonce", None),
+        ("/payload/authorization/nonce", Some(json!("0x1234"))),
+        ("/payload/authorization/from", Some(json!("0x12"))),
+        ("/payload/authorization/value", Some(json!("-1"))),
+        ("/payload/authorization/value", Some(json!(1.5))),
+        ("/payload/authorization/validBefore", Some(json!("1e9"))),
+        ("/accepted", None),
+        ("/accepted", Some(json!("exact"))),
+    ];
+    for (ptr, replacement) in cases {
+        let mut p = payload_v2();
+        match replacement {
+            Some(v) => set(&mut p, ptr, v),
+            None => remove(&mut p, ptr),
+        }
+        let r = verify(&p, Some(&requirements_v2()));
+        assert_eq!(reason_of(&r), "invalid_payload", "{ptr}: {r:?}");
+        assert_eq!(r.payer, None);
+    }
+    let r = verify(
+        &json!({"x402Version": 2, "accepted": requirements_v2()}),
+        None,
+    );
+    assert_eq!(
+        r.invalid_message.as_deref(),
+        Some("paymentPayload.payload is missing")
+    );
+}
+
+#[test]
+fn reason_invalid_x402_version() {
+    for version in [json!(3), json!(0), json!("2"), json!(null), json!(2.5)] {
+        let mut p = payload_v2();
+        set(&mut p, "/x402Version", version.clone());
+        assert_eq!(
+            reason_of(&verify(&p, None)),
+            "invalid_x402_version",
+            "{version}"
+        );
+    }
+    // v2 payload with v1 requirements, and the reverse declared explicitly.
+    assert_eq!(
+        reason_of(&verify(&payload_v2(), Some(&requirements_v1()))),
+        "invalid_x402_version"
+    );
+    let mut r = requirements_v1();
+    r.as_object_mut()
+        .unwrap()
+        .insert("x402Version".into(), json!(2));
+    assert_eq!(
+        reason_of(&verify(&payload_v1(), Some(&r))),
+        "invalid_x402_version"
+    );
+    // Shapes that contradict the declared version.
+    let mut p = payload_v1();
+    set(&mut p, "/x402Version", json!(2));
+    assert_eq!(
+        reason_of(&verify(&p, Some(&requirements_v2()))),
+        "invalid_x402_version"
+    );
+    let mut p = payload_v2();
+    set(&mut p, "/x402Version", json!(1));
+    assert_eq!(
+        reason_of(&verify(&p, Some(&requirements_v1()))),
+        "invalid_x402_version"
+    );
+}
+
+#[test]
+fn reason_invalid_scheme() {
+    let mut p = payload_v2();
+    set(&mut p, "/accepted/scheme", json!("upto"));
+    assert_eq!(reason_of(&verify(&p, None)), "invalid_scheme");
+    let mut r = requirements_v2();
+    set(&mut r, "/scheme", json!("upto"));
+    assert_eq!(
+        reason_of(&verify(&payload_v2(), Some(&r))),
+        "invalid_scheme"
+    );
+    let mut p = payload_v1();
+    set(&mut p, "/scheme", json!("Exact"));
+    assert_eq!(
+        reason_of(&verify(&p, Some(&requirements_v1()))),
+        "invalid_scheme"
+    );
+    let mut r = requirements_v1();
+    remove(&mut r, "/scheme");
+    assert_eq!(
+        reason_of(&verify(&payload_v1(), Some(&r))),
+        "invalid_scheme"
+    );
+}
+
+#[test]
+fn reason_invalid_network() {
+    for network in [
+        "eip155:abc",
+        "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
+        "nowhere",
+        "",
+    ] {
+        let mut p = payload_v2();
+        set(&mut p, "/accepted/network", json!(network));
+        assert_eq!(reason_of(&verify(&p, None)), "invalid_network", "{network}");
+    }
+    let mut p = payload_v2();
+    set(&mut p, "/accepted/network", json!("eip155:8453"));
+    let r = verify(&p, Some(&requirements_v2()));
+    assert_eq!(reason_of(&r), "invalid_network");
+    assert!(r.invalid_message.unwrap().contains("does not match"));
+    let mut p = payload_v1();
+    set(&mut p, "/network", json!("base"));
+    assert_eq!(
+        reason_of(&verify(&p, Some(&requirements_v1()))),
+        "invalid_network"
+    );
+    // A legacy name and its CAIP-2 form are the same network.
+    set(&mut p, "/network", json!("eip155:84532"));
+    assert!(verify(&p, Some(&requirements_v1())).is_valid);
+    let mut r = requirements_v2();
+    remove(&mut r, "/network");
+    assert_eq!(
+        reason_of(&verify(&payload_v2(), Some(&r))),
+        "invalid_network"
+    );
+}
+
+#[test]
+fn reason_invalid_payment_requirements() {
+    assert_eq!(
+        reason_of(&verify(&payload_v1(), None)),
+        "invalid_payment_requirements"
+    );
+    assert_eq!(
+        reason_of(&verify(&payload_v2(), Some(&json!("x")))),
+        "invalid_payment_requirements"
+    );
+    let whole = json!({"x402Version": 2, "accepts": [requirements_v2()]});
+    assert_eq!(
+        reason_of(&verify(&payload_v2(), Some(&whole))),
+        "invalid_payment_requirements"
+    );
+    let cases: Vec<(&str, Option<Value>, &str)> = vec![
+        ("/asset", None, "paymentRequirements.asset is missing"),
+        (
+            "/asset",
+            Some(json!("0x12")),
+            "paymentRequirements.asset: address 0x12 has 1 byte, expected 20",
+        ),
+        (
+            "/payTo",
+            Some(json!("0x209693bc6afc0C5328bA36FaF03C514EF312287C")),
+            "invalid EIP-55 checksum",
+        ),
+        ("/extra", None, "paymentRequirements.extra is missing"),
+        (
+            "/extra/name",
+            None,
+            "paymentRequirements.extra.name is missing",
+        ),
+        (
+            "/extra/version",
+            Some(json!(2)),
+            "paymentRequirements.extra.version must be a string",
+        ),
+        (
+            "/amount",
+            Some(json!("ten")),
+            "paymentRequirements.amount: uint256 \"ten\" is not a decimal integer",
+        ),
+        ("/amount", None, "paymentRequirements.amount is missing"),
+        (
+            "/maxTimeoutSeconds",
+            Some(json!(-5)),
+            "paymentRequirements.maxTimeoutSeconds",
+        ),
+    ];
+    for (ptr, replacement, message) in cases {
+        let mut r = requirements_v2();
+        match replacement {
+            Some(v) => set(&mut r, ptr, v),
+            None => remove(&mut r, ptr),
+        }
+        let res = verify(&payload_v2(), Some(&r));
+        assert_eq!(reason_of(&res), "invalid_payment_requirements", "{ptr}");
+        let m = res.invalid_message.unwrap();
+        assert!(m.contains(message), "{ptr}: {m}");
+    }
+    // Without requirements, the v2 payload's accepted is checked the same way.
+    let mut p = payload_v2();
+    remove(&mut p, "/accepted/asset");
+    let res = verify(&p, None);
+    assert_eq!(reason_of(&res), "invalid_payment_requirements");
+    assert_eq!(
+        res.invalid_message.as_deref(),
+        Some("paymentPayload.accepted.asset is missing")
+    );
+    let mut r = requirements_v1();
+    remove(&mut r, "/maxAmountRequired");
+    assert_eq!(
+        reason_of(&verify(&payload_v1(), Some(&r))),
+        "invalid_payment_requirements"
+    );
+}
+
+#[test]
+fn reason_eip712_domain_mismatch() {
+    let usdc = AssetInfo::new("USDC", "2");
+    let r = verify_payment(&payload_v2(), None, NOW, Some(&usdc), |_| false);
+    assert!(r.is_valid, "{r:?}");
+    for known in [AssetInfo::new("USD Coin", "2"), AssetInfo::new("USDC", "1")] {
+        let r = verify_payment(&payload_v2(), None, NOW, Some(&known), |_| false);
+        assert_eq!(
+            reason_of(&r),
+            "invalid_exact_evm_payload_eip712_domain_mismatch"
+        );
+        assert_eq!(r.payer, None);
+    }
+}
+
+#[test]
+fn reason_invalid_signature() {
+    // A changed message recovers to someone else: payer is that someone.
+    let mut p = payload_v2();
+    set(&mut p, "/payload/authorization/value", json!("10001"));
+    let mut r = requirements_v2();
+    set(&mut r, "/amount", json!("10001"));
+    let res = verify(&p, Some(&r));
+    assert_eq!(reason_of(&res), "invalid_exact_evm_payload_signature");
+    let payer = res.payer.unwrap();
+    assert_ne!(payer, FROM);
+    assert!(res.invalid_message.unwrap().contains(&payer));
+
+    // The wrong domain name (as the "Invalid Authority" case) fails here
+    // when no registered asset is known.
+    let mut r = requirements_v2();
+    set(&mut r, "/extra/name", json!("USD Coin"));
+    assert_eq!(
+        reason_of(&verify(&payload_v2(), Some(&r))),
+        "invalid_exact_evm_payload_signature"
+    );
+
+    // High s (n - s, v flipped) is rejected with its own message.
+    let sig = parse_signature(SIG).unwrap();
+    let mut high = sig;
+    high[32..64].copy_from_slice(&n_minus(&sig[32..64]));
+    high[64] = if sig[64] == 27 { 28 } else { 27 };
+    let mut p = payload_v2();
+    set(
+        &mut p,
+        "/payload/signature",
+        json!(format!("0x{}", hex::encode(high))),
+    );
+    let res = verify(&p, None);
+    assert_eq!(reason_of(&res), "invalid_exact_evm_payload_signature");
+    assert!(res.invalid_message.unwrap().contains("high s"));
+    assert_eq!(res.payer, None);
+    assert!(recover_payer(&p, None).is_err());
+
+    // v outside {0, 1, 27, 28}.
+    let mut bad_v = sig;
+    bad_v[64] = 29;
+    let mut p = payload_v2();
+    set(&mut p, "/payload/signature", json!(hex::encode(bad_v)));
+    assert_eq!(
+        reason_of(&verify(&p, None)),
+        "invalid_exact_evm_payload_signature"
+    );
+}
+
+#[test]
+fn reason_recipient_mismatch() {
+    let mut r = requirements_v2();
+    set(&mut r, "/payTo", json!(FROM));
+    let res = verify(&payload_v2(), Some(&r));
+    assert_eq!(
+        reason_of(&res),
+        "invalid_exact_evm_payload_recipient_mismatch"
+    );
+    assert_eq!(res.payer.as_deref(), Some(FROM));
+}
+
+#[test]
+fn reason_authorization_value_mismatch_v2() {
+    for amount in ["9999", "10001", "0"] {
+        let mut r = requirements_v2();
+        set(&mut r, "/amount", json!(amount));
+        let res = verify(&payload_v2(), Some(&r));
+        assert_eq!(
+            reason_of(&res),
+            "invalid_exact_evm_payload_authorization_value_mismatch",
+            "{amount}"
+        );
+        assert_eq!(res.payer.as_deref(), Some(FROM));
+    }
+    // Leading zeros are the same number.
+    let mut r = requirements_v2();
+    set(&mut r, "/amount", json!("0010000"));
+    assert!(verify(&payload_v2(), Some(&r)).is_valid);
+}
+
+#[test]
+fn reason_authorization_value_v1() {
+    let mut r = requirements_v1();
+    set(&mut r, "/maxAmountRequired", json!("10001"));
+    assert_eq!(
+        reason_of(&verify(&payload_v1(), Some(&r))),
+        "invalid_exact_evm_payload_authorization_value"
+    );
+    set(&mut r, "/maxAmountRequired", json!("9999"));
+    assert!(verify(&payload_v1(), Some(&r)).is_valid);
+}
+
+#[test]
+fn reason_valid_after() {
+    let at = |t: i64| verify_payment(&payload_v2(), None, t, None, |_| false);
+    assert_eq!(
+        reason_of(&at(AFTER - 1)),
+        "invalid_exact_evm_payload_authorization_valid_after"
+    );
+    assert_eq!(
+        reason_of(&at(-1)),
+        "invalid_exact_evm_payload_authorization_valid_after"
+    );
+    assert_eq!(
+        reason_of(&at(i64::MIN)),
+        "invalid_exact_evm_payload_authorization_valid_after"
+    );
+    assert!(at(AFTER).is_valid);
+}
+
+#[test]
+fn reason_valid_before() {
+    let at = |t: i64| verify_payment(&payload_v2(), None, t, None, |_| false);
+    assert_eq!(
+        reason_of(&at(BEFORE)),
+        "invalid_exact_evm_payload_authorization_valid_before"
+    );
+    assert_eq!(
+        reason_of(&at(i64::MAX)),
+        "invalid_exact_evm_payload_authorization_valid_before"
+    );
+    assert!(at(BEFORE - 1).is_valid);
+}
+
+#[test]
+fn reason_nonce_already_used() {
+    let mut seen = None;
+    let res = verify_payment(&payload_v2(), None, NOW, None, |k: &NonceKey| {
+        seen = Some(k.clone());
+        true
+    });
+    assert_eq!(
+        reason_of(&res),
+        "invalid_exact_evm_payload_nonce_already_used"
+    );
+    assert_eq!(res.payer.as_deref(), Some(FROM));
+    let key = seen.unwrap();
+    assert_eq!(key.chain_id, 84532);
+    assert_eq!(key.asset.to_string(), ASSET);
+    assert_eq!(key.payer.to_string(), FROM);
+    assert_eq!(key.nonce_hex(), NONCE);
+
+    // The callback is not consulted when an earlier check fails.
+    let mut called = false;
+    let res = verify_payment(&payload_v2(), None, BEFORE, None, |_| {
+        called = true;
+        true
+    });
+    assert!(!res.is_valid && !called);
+}
+
+#[test]
+fn every_reason_code_is_distinct_and_covered() {
+    let codes: std::collections::BTreeSet<_> =
+        InvalidReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(codes.len(), 13);
+    for code in codes {
+        assert!(code.starts_with("invalid_"), "{code}");
+    }
+}
+
+// ------------------------------------------------------------ X Layer
+
+const N: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+];
+
+fn n_minus(s: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = N[i] as i16 - s[i] as i16 - borrow;
+        borrow = i16::from(d < 0);
+        if d < 0 {
+            d += 256;
+        }
+        out[i] = d as u8;
+    }
+    out
+}
+
+const USDG: &str = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8";
+
+/// A USDG payment on X Layer signed over the given domain name/version.
+fn signed_usdg(name: &str, version: &str) -> (Value, String) {
+    let key = SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let payer = address_of_key(key.verifying_key()).unwrap();
+    let auth = json!({
+        "from": payer.to_string(), "to": TO, "value": "123",
+        "validAfter": "0", "validBefore": "4102444800",
+        "nonce": format!("0x{}", "ab".repeat(32)),
+    });
+    let parsed = Authorization::from_json(&auth, "authorization").unwrap();
+    let domain = Eip712Domain {
+        name: name.into(),
+        version: version.into(),
+        chain_id: U256::from(196u64),
+        verifying_contract: Address::parse(USDG).unwrap(),
+    };
+    let digest = domain.transfer_with_authorization_digest(&parsed);
+    let (sig, recid) = key.sign_prehash_recoverable(&digest).unwrap();
+    let mut bytes = sig.to_bytes().to_vec();
+    bytes.push(27 + recid.to_byte());
+    let payload = json!({
+        "x402Version": 1, "scheme": "exact", "network": "xlayer",
+        "payload": {"signature": format!("0x{}", hex::encode(bytes)), "authorization": auth},
+    });
+    (payload, payer.to_string())
+}
+
+#[test]
+fn x_layer_usdg_domain() {
+    let global_dollar = AssetInfo::new("Global Dollar", "1");
+    let (payload, payer) = signed_usdg("Global Dollar", "1");
+    let req = |name: &str, version: &str| {
+        json!({"scheme": "exact", "network": "eip155:196", "maxAmountRequired": "123",
+               "asset": USDG, "payTo": TO, "maxTimeoutSeconds": 300,
+               "extra": {"name": name, "version": version}})
+    };
+    let ok = verify_payment(
+        &payload,
+        Some(&req("Global Dollar", "1")),
+        NOW,
+        Some(&global_dollar),
+        |_| false,
+    );
+    assert!(ok.is_valid, "{ok:?}");
+    assert_eq!(ok.payer.as_deref(), Some(payer.as_str()));
+
+    // Requirements that declare the wrong domain are caught before any
+    // signature work when the registered asset is known.
+    let (payload2, _) = signed_usdg("USDG", "2");
+    let bad = verify_payment(
+        &payload2,
+        Some(&req("USDG", "2")),
+        NOW,
+        Some(&global_dollar),
+        |_| false,
+    );
+    assert_eq!(
+        reason_of(&bad),
+        "invalid_exact_evm_payload_eip712_domain_mismatch"
+    );
+    let msg = bad.invalid_message.unwrap();
+    assert!(
+        msg.contains("Global Dollar") && msg.contains("eip155:196"),
+        "{msg}"
+    );
+    // Without the registry the same payment looks valid off-chain.
+    assert!(verify_payment(&payload2, Some(&req("USDG", "2")), NOW, None, |_| false).is_valid);
+}
+
+// ------------------------------------------------------- hostile input
+
+/// Small deterministic PRNG (xorshift64*), to avoid a dev-dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+fn pointers(v: &Value, prefix: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let p = format!("{prefix}/{k}");
+                out.push(p.clone());
+                pointers(child, p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let p = format!("{prefix}/{i}");
+                out.push(p.clone());
+                pointers(child, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn hostile_inputs_never_panic() {
+    let replacements = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1.5e300),
+        json!(u64::MAX),
+        json!(""),
+        json!("0x"),
+        json!("0x00"),
+        json!("\u{0}\n\u{7f}"),
+        json!("9".repeat(100)),
+        json!("f".repeat(10_000)),
+        json!(format!("0x{}", "ff".repeat(65))),
+        json!(format!("0x{}", "00".repeat(65))),
+        json!(format!("0x{}", "00".repeat(32))),
+        json!("eip155:18446744073709551616"),
+        json!("eip155:0"),
+        json!([]),
+        json!({}),
+        json!([{"a": [null]}]),
+    ];
+    let mut rng = Rng(0x402_402_402);
+    let bases = [
+        (payload_v2(), requirements_v2()),
+        (payload_v1(), requirements_v1()),
+    ];
+    for round in 0..1500 {
+        let (base_p, base_r) = rng.pick(&bases).clone();
+        let (mut p, mut r) = (base_p, base_r);
+        for _ in 0..(1 + rng.next() % 3) {
+            let target = if rng.next().is_multiple_of(2) {
+                &mut p
+            } else {
+                &mut r
+            };
+            let mut ptrs = Vec::new();
+            pointers(target, String::new(), &mut ptrs);
+            if ptrs.is_empty() {
+                continue;
+            }
+            let ptr = rng.pick(&ptrs).clone();
+            if rng.next().is_multiple_of(5) {
+                if let Some((parent, key)) = ptr.rsplit_once('/') {
+                    if let Some(Value::Object(m)) = target.pointer_mut(parent) {
+                        m.remove(key);
+                    }
+                }
+            } else if let Some(slot) = target.pointer_mut(&ptr) {
+                *slot = rng.pick(&replacements).clone();
+            }
+        }
+        let at = *rng.pick(&[i64::MIN, -1, 0, NOW, i64::MAX]);
+        let known = AssetInfo::new("USDC", "2");
+        for req in [None, Some(&r)] {
+            let res = verify_payment(&p, req, at, Some(&known), |_| false);
+            assert_eq!(res.is_valid, res.invalid_reason.is_none(), "round {round}");
+            let _ = recover_payer(&p, req);
+            let _ = effective_requirements(&p, req);
+        }
+        let _ = PaymentPayload::parse(&p);
+        let _ = extract_authorization(&p);
+        let _ = encode_header(&p).map(|h| decode_header(&h));
+    }
+    // Random bytes as header values.
+    for _ in 0..2000 {
+        let len = (rng.next() % 64) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = decode_header(&text);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let _ = decode_header(&b64);
+        let _ = checksum_address(&text);
+        let _ = parse_network(&text);
+        let _ = U256::parse_decimal(&text);
+    }
+}
