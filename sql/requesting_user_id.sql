@@ -1,11 +1,13 @@
 -- public.requesting_user_id(): the name every InsForge integration guide writes in
 -- its policies (`using (user_id = requesting_user_id())`).
 --
--- It is deliberately NOT a member of the extension: policies depend on it, and
--- DROP EXTENSION (even with CASCADE) must never take a user's policy with it.
--- A fresh database gets the native function; a database that already has the
--- guide's SQL helper keeps it until insforge.adopt_requesting_user_id() swaps its
--- body in place (same OID, so no policy is touched).
+-- The native function is a member of the extension, so pg_dump leaves it to
+-- CREATE EXTENSION and a restore recreates it. Policies depend on it, so DROP
+-- EXTENSION must not take them along: the event trigger at the end of this file
+-- first turns it back into an equivalent SQL helper that belongs to nobody (same
+-- OID, so every policy keeps working), and only then does the extension go.
+-- A database that already has the guide's SQL helper keeps it until
+-- insforge.adopt_requesting_user_id() swaps its body in place.
 
 CREATE FUNCTION insforge.native_requesting_user_id_installed() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -19,6 +21,41 @@ CREATE FUNCTION insforge.native_requesting_user_id_installed() RETURNS boolean
 $$;
 COMMENT ON FUNCTION insforge.native_requesting_user_id_installed() IS
 'True when public.requesting_user_id() runs the native implementation.';
+
+-- The comment release_requesting_user_id() leaves on the SQL helper it writes;
+-- CREATE EXTENSION recognises it and switches back to native without a word.
+CREATE FUNCTION insforge._released_marker() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT 'SQL helper left by insforge_integrations: nullif(request.jwt.claims ->> sub, ''''). CREATE EXTENSION insforge_integrations makes it native again.'::text $$;
+
+CREATE FUNCTION insforge._requesting_user_id_is_member() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+                    WHERE d.classid = 'pg_catalog.pg_proc'::regclass
+                      AND d.objid = pg_catalog.to_regprocedure('public.requesting_user_id()')
+                      AND d.deptype = 'e' AND e.extname = 'insforge_integrations')
+$$;
+
+-- Makes the existing public.requesting_user_id() native, in place (same OID:
+-- pg_policy rows keep pointing at it and are not rewritten), and a member.
+CREATE FUNCTION insforge._make_native_in_place() RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF NOT insforge._requesting_user_id_is_member() THEN
+        ALTER EXTENSION insforge_integrations ADD FUNCTION public.requesting_user_id();
+    END IF;
+    CREATE OR REPLACE FUNCTION public.requesting_user_id() RETURNS text
+        LANGUAGE c STABLE PARALLEL SAFE
+        AS 'MODULE_PATHNAME', 'insforge_requesting_user_id';
+    COMMENT ON FUNCTION public.requesting_user_id() IS
+        'Native insforge_integrations helper: nullif(request.jwt.claims ->> ''sub'', ''''). See insforge.requesting_user_id().';
+END
+$fn$;
+REVOKE ALL ON FUNCTION insforge._make_native_in_place() FROM PUBLIC;
 
 CREATE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -38,11 +75,13 @@ BEGIN
         CREATE FUNCTION public.requesting_user_id() RETURNS text
             LANGUAGE c STABLE PARALLEL SAFE
             AS 'MODULE_PATHNAME', 'insforge_requesting_user_id';
-        COMMENT ON FUNCTION public.requesting_user_id() IS
-            'Native insforge_integrations helper: nullif(request.jwt.claims ->> ''sub'', ''''). See insforge.requesting_user_id().';
+        PERFORM insforge._make_native_in_place();
         RETURN 'created: public.requesting_user_id() runs the native implementation';
     END IF;
     IF insforge.native_requesting_user_id_installed() THEN
+        IF NOT insforge._requesting_user_id_is_member() THEN
+            ALTER EXTENSION insforge_integrations ADD FUNCTION public.requesting_user_id();
+        END IF;
         RETURN 'unchanged: public.requesting_user_id() already runs the native implementation';
     END IF;
     SELECT * INTO p FROM pg_catalog.pg_proc WHERE oid = fn;
@@ -72,12 +111,7 @@ BEGIN
             USING ERRCODE = '55000',
                   HINT = 'The native helper returns nullif(request.jwt.claims ->> ''sub'', ''''). If that is what this function should return, run SELECT insforge.adopt_requesting_user_id(force => true);';
     END IF;
-    -- Same OID: pg_policy rows keep pointing at it and are not touched.
-    CREATE OR REPLACE FUNCTION public.requesting_user_id() RETURNS text
-        LANGUAGE c STABLE PARALLEL SAFE
-        AS 'MODULE_PATHNAME', 'insforge_requesting_user_id';
-    COMMENT ON FUNCTION public.requesting_user_id() IS
-        'Native insforge_integrations helper: nullif(request.jwt.claims ->> ''sub'', ''''). See insforge.requesting_user_id().';
+    PERFORM insforge._make_native_in_place();
     RETURN 'adopted: public.requesting_user_id() now runs the native implementation (same function, policies untouched)';
 END
 $fn$;
@@ -93,39 +127,66 @@ BEGIN
     IF NOT insforge.native_requesting_user_id_installed() THEN
         RETURN 'unchanged: public.requesting_user_id() does not run the native implementation';
     END IF;
+    IF insforge._requesting_user_id_is_member() THEN
+        ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+    END IF;
     CREATE OR REPLACE FUNCTION public.requesting_user_id() RETURNS text
         LANGUAGE sql STABLE PARALLEL SAFE
         AS $sql$ SELECT nullif(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', '') $sql$;
-    COMMENT ON FUNCTION public.requesting_user_id() IS
-        'SQL helper (InsForge guide): nullif(request.jwt.claims ->> ''sub'', '''').';
+    EXECUTE pg_catalog.format('COMMENT ON FUNCTION public.requesting_user_id() IS %L', insforge._released_marker());
     RETURN 'released: public.requesting_user_id() is the SQL helper again (same function, policies untouched)';
 END
 $fn$;
 COMMENT ON FUNCTION insforge.release_requesting_user_id() IS
-'Switches public.requesting_user_id() back to an equivalent SQL helper in place, e.g. before removing the extension''s library. Superuser or the function''s owner.';
+'Switches public.requesting_user_id() back to an equivalent SQL helper in place (same OID, policies untouched) that no longer belongs to the extension. DROP EXTENSION does this by itself. Superuser only.';
 REVOKE ALL ON FUNCTION insforge.release_requesting_user_id() FROM PUBLIC;
 
 -- At CREATE EXTENSION time. Postgres raises client_min_messages to WARNING while
--- an extension script runs; the notices below are meant to be read, so they lower
--- it again for the rest of this script only (set_config(..., true) is undone when
--- the script's GUC level ends).
+-- an extension script runs; the notices below are meant to be read, so they
+-- lower it for themselves and restore it.
 DO $do$
+DECLARE
+    level text := pg_catalog.current_setting('client_min_messages');
 BEGIN
-    PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
     IF pg_catalog.to_regnamespace('public') IS NULL THEN
+        PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
         RAISE NOTICE 'insforge_integrations: schema public does not exist, so public.requesting_user_id() was not created'
             USING HINT = 'Create schema public, then run SELECT insforge.adopt_requesting_user_id();';
     ELSIF pg_catalog.to_regprocedure('public.requesting_user_id()') IS NULL THEN
+        -- Created here, so a member of the extension.
         CREATE FUNCTION public.requesting_user_id() RETURNS text
             LANGUAGE c STABLE PARALLEL SAFE
             AS 'MODULE_PATHNAME', 'insforge_requesting_user_id';
         COMMENT ON FUNCTION public.requesting_user_id() IS
             'Native insforge_integrations helper: nullif(request.jwt.claims ->> ''sub'', ''''). See insforge.requesting_user_id().';
-        -- Not a member: DROP EXTENSION must leave it (and the policies using it) alone.
-        ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
-    ELSIF NOT insforge.native_requesting_user_id_installed() THEN
+    ELSIF pg_catalog.obj_description(pg_catalog.to_regprocedure('public.requesting_user_id()'), 'pg_proc')
+          IS NOT DISTINCT FROM insforge._released_marker() THEN
+        -- Our own helper, released by an earlier DROP EXTENSION: take it back, in place.
+        PERFORM insforge._make_native_in_place();
+    ELSE
+        PERFORM pg_catalog.set_config('client_min_messages', 'notice', true);
         RAISE NOTICE 'insforge_integrations: public.requesting_user_id() already exists and is not the native implementation; it was left as it is'
             USING HINT = 'To switch it (and every policy that calls it) to the native implementation in place, run: SELECT insforge.adopt_requesting_user_id();';
     END IF;
+    PERFORM pg_catalog.set_config('client_min_messages', level, true);
 END
 $do$;
+
+-- DROP EXTENSION must never take a user's policy with it. Before the drop runs,
+-- hand public.requesting_user_id() back as an equivalent SQL helper that is no
+-- longer a member. An event trigger cannot see which extension a DROP EXTENSION
+-- names, so it reads the statement; releasing when in doubt is harmless.
+CREATE FUNCTION insforge._release_before_drop() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF pg_catalog.current_query() ~* 'insforge_integrations'
+       AND insforge.native_requesting_user_id_installed() THEN
+        PERFORM insforge.release_requesting_user_id();
+    END IF;
+END
+$fn$;
+CREATE EVENT TRIGGER insforge_release_requesting_user_id ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION insforge._release_before_drop();

@@ -11,6 +11,7 @@ mod errors;
 mod settings;
 mod sql_identity;
 mod sql_jwt;
+mod sql_x402;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -26,6 +27,7 @@ extension_sql_file!(
     requires = ["identity"]
 );
 extension_sql_file!("../sql/jwt.sql", name = "jwt", requires = ["jwt_secret"]);
+extension_sql_file!("../sql/x402.sql", name = "x402", requires = ["identity"]);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -1,6 +1,8 @@
 """public.requesting_user_id(): created native in a fresh database, adopted in
-place where the guide's SQL helper already backs policies, never dropped with
-the extension."""
+place where the guide's SQL helper already backs policies, handed back as SQL
+(never dropped) with the extension, and restored by pg_restore."""
+import subprocess
+
 import psycopg
 import pytest
 from conftest import claims_for
@@ -55,11 +57,11 @@ def seed_notes(c):
     c.execute("insert into notes(user_id, body) values ('user_a', 'a'), ('user_b', 'b'), ('user_b', 'b2')")
 
 
-def test_fresh_database_gets_native_non_member_helper(cluster, db):
+def test_fresh_database_gets_native_helper(cluster, db):
     with cluster.connect(db) as c:
         oid, lang, src = fn_state(c)
         assert (lang, src) == ("c", "insforge_requesting_user_id")
-        assert not is_member(c)
+        assert is_member(c)  # so pg_dump leaves it to CREATE EXTENSION
         assert c.execute("select insforge.native_requesting_user_id_installed()").fetchone() == (True,)
         seed_notes(c)
     assert sees(cluster, db, "user_b") == [("user_b", 2)]
@@ -76,12 +78,13 @@ def test_existing_guide_helper_is_adopted_in_place(cluster, bare_db, helper):
         assert fn_before[1] == "sql"
         c.execute("create extension insforge_integrations")
         assert any("adopt_requesting_user_id()" in n for n in notices), notices
-        assert fn_state(c) == fn_before  # left as it was until asked
+        assert fn_state(c) == fn_before and not is_member(c)  # left as it was until asked
         msg = c.execute("select insforge.adopt_requesting_user_id()").fetchone()[0]
         assert msg.startswith("adopted")
         oid, lang, src = fn_state(c)
         assert (oid, lang, src) == (fn_before[0], "c", "insforge_requesting_user_id")
         assert policy_state(c) == policies_before  # same rows, same xmin: never rewritten
+        assert is_member(c)
         assert c.execute("select insforge.adopt_requesting_user_id()").fetchone()[0].startswith("unchanged")
         assert fn_state(c)[0] == fn_before[0] and policy_state(c) == policies_before
     assert sees(cluster, bare_db, "user_b") == [("user_b", 2)]
@@ -140,16 +143,43 @@ def test_drop_extension_never_drops_a_policy(cluster, bare_db, cascade, adopted)
         fn, policies = fn_state(c), policy_state(c)
         assert len(policies) == 5
         c.execute("drop extension insforge_integrations" + (" cascade" if cascade else ""))
-        assert policy_state(c) == policies and fn_state(c) == fn
-    # Policies keep working after the drop.
+        # Same function (same OID), now an equivalent SQL helper owned by nobody; every policy intact.
+        assert policy_state(c) == policies and fn_state(c)[:2] == (fn[0], "sql") and not is_member(c)
+    # Policies keep working after the drop, without the extension.
     assert sees(cluster, bare_db, "user_b") == [("user_b", 2)]
+    assert sees(cluster, bare_db, "nobody") == []
     with cluster.connect(bare_db) as c:
-        # Installing again finds the native helper and says nothing.
+        # Installing again recognises its own released helper, makes it native again and says nothing.
         notices = []
         c.add_notice_handler(lambda d: notices.append(d.message_primary))
         c.execute("create extension insforge_integrations")
         assert not [n for n in notices if "requesting_user_id" in n]
-        assert policy_state(c) == policies and fn_state(c) == fn
+        assert policy_state(c) == policies and fn_state(c) == fn and is_member(c)
+
+
+@pytest.mark.parametrize("adopted", [False, True], ids=["fresh", "adopted"])
+def test_dump_and_restore_keep_policies_native(cluster, bare_db, adopted):
+    with cluster.connect(bare_db) as c:
+        if adopted:
+            c.execute(GUIDE_HELPERS[0])
+        c.execute("create extension insforge_integrations")
+        if adopted:
+            c.execute("select insforge.adopt_requesting_user_id()")
+        seed_notes(c)
+    dump = subprocess.run([str(cluster.bin / "pg_dump"), "-Fc", "-h", str(cluster.base), "-p", str(cluster.port),
+                           "-U", "postgres", bare_db], capture_output=True, check=True).stdout
+    with cluster.connect() as c:
+        c.execute('drop database if exists "restored_adopt" with (force)')
+        c.execute('create database "restored_adopt" template template0')
+    proc = subprocess.run([str(cluster.bin / "pg_restore"), "-h", str(cluster.base), "-p", str(cluster.port),
+                           "-U", "postgres", "-d", "restored_adopt", "--exit-on-error"], input=dump, capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    with cluster.connect("restored_adopt") as c:
+        assert fn_state(c)[1:] == ("c", "insforge_requesting_user_id") and is_member(c)
+        assert len(policy_state(c)) == 5
+    assert sees(cluster, "restored_adopt", "user_b") == [("user_b", 2)]
+    with cluster.connect() as c:
+        c.execute('drop database "restored_adopt" with (force)')
 
 
 def test_release_switches_back_in_place(cluster, db):
@@ -157,7 +187,7 @@ def test_release_switches_back_in_place(cluster, db):
         seed_notes(c)
         fn, policies = fn_state(c), policy_state(c)
         assert c.execute("select insforge.release_requesting_user_id()").fetchone()[0].startswith("released")
-        assert fn_state(c)[:2] == (fn[0], "sql") and policy_state(c) == policies
+        assert fn_state(c)[:2] == (fn[0], "sql") and policy_state(c) == policies and not is_member(c)
     assert sees(cluster, db, "user_b") == [("user_b", 2)]
     with cluster.connect(db) as c:
         assert c.execute("select insforge.adopt_requesting_user_id()").fetchone()[0].startswith("adopted")

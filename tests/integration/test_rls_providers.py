@@ -102,5 +102,6 @@ def test_volatility_and_parallel_safety(cluster, db):
             " join pg_extension e on e.oid = d.refobjid and e.extname = 'insforge_integrations'"
             " where p.proname in ('jwt','requesting_user_id','claim','claim_path','role','email','has_claim')"
         ).fetchall()
-        assert len(rows) == 7
+        # the seven in schema insforge, plus public.requesting_user_id() (a member too)
+        assert len(rows) == 8
         assert all(v == "s" and par == "s" for _, v, par in rows), rows

@@ -1,0 +1,289 @@
+//! SQL shells for x402 (schema `x402`). The logic is in `insforge_core::x402`;
+//! the ledger itself is plain SQL (`sql/x402_ledger.sql`).
+
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod x402 {
+    use crate::errors::raise;
+    use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
+    use pgrx::datum::{AnyNumeric, TimestampWithTimeZone};
+    use pgrx::prelude::*;
+    use pgrx::{JsonB, PgSqlErrorCode};
+    use serde_json::{json, Value};
+
+    /// Raises an x402 core error with its SQLSTATE.
+    fn fail(err: X402Error) -> ! {
+        let code = match err.kind {
+            ErrorKind::Malformed | ErrorKind::InvalidSignature => {
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+            }
+            ErrorKind::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            ErrorKind::Unsupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        };
+        raise(code, err.message, None)
+    }
+
+    fn ok<T>(r: xc::Result<T>) -> T {
+        r.unwrap_or_else(|e| fail(e))
+    }
+
+    fn object_arg<'a>(v: &'a Value, what: &str) -> &'a Value {
+        if !v.is_object() {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("{what} must be a JSON object"),
+                None,
+            );
+        }
+        v
+    }
+
+    /// Decodes a PAYMENT-SIGNATURE, X-PAYMENT, PAYMENT-REQUIRED or
+    /// PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or
+    /// not, of a JSON object. Anything else raises 22023.
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn decode_header(value: &str) -> JsonB {
+        JsonB(ok(xc::decode_header(value)))
+    }
+
+    /// Encodes a JSON object as a header value: standard padded base64 of
+    /// compact JSON (round-trips with decode_header).
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn encode_header(value: JsonB) -> String {
+        ok(xc::encode_header(&value.0))
+    }
+
+    /// The EIP-712 domain separator of EIP712Domain(string name,string
+    /// version,uint256 chainId,address verifyingContract): 32 bytes.
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn domain_separator(
+        name: &str,
+        version: &str,
+        chain_id: AnyNumeric,
+        verifying_contract: &str,
+    ) -> Vec<u8> {
+        let text = chain_id.to_string();
+        let digits = match text.split_once('.') {
+            Some((int, frac)) if frac.bytes().all(|b| b == b'0') => int.to_string(),
+            _ => text,
+        };
+        let chain = U256::parse_decimal(&digits).unwrap_or_else(|e| {
+            fail(X402Error {
+                kind: e.kind,
+                message: format!("chain_id {digits}: {}", e.message),
+            })
+        });
+        let contract = ok(xc::Address::parse(verifying_contract));
+        xc::domain_separator(name, version, chain, contract.to_bytes()).to_vec()
+    }
+
+    /// The EIP-55 checksummed form of an address; 22023 for a malformed
+    /// address or a mixed-case one whose checksum is wrong.
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn checksum_address(address: &str) -> String {
+        ok(xc::checksum_address(address))
+    }
+
+    /// The checksummed address that signed the payload's EIP-3009
+    /// TransferWithAuthorization under the requirements' EIP-712 domain (NULL
+    /// requirements: the v2 payload's `accepted`). v 27/28 or 0/1; high-s
+    /// signatures are refused (22023).
+    #[pg_extern(immutable, parallel_safe)]
+    fn recover_payer(payload: JsonB, requirements: default!(Option<JsonB>, "NULL")) -> String {
+        ok(xc::recover_payer(
+            object_arg(&payload.0, "payload"),
+            requirements.as_ref().map(|r| &r.0),
+        ))
+    }
+
+    /// Checks a payment like a facilitator's /verify, before any network
+    /// call: {"isValid", "invalidReason", "invalidMessage", "payer"}. Besides
+    /// the x402 reason codes, `invalid_exact_evm_payload_eip712_domain_mismatch`
+    /// (a registered asset in x402.assets has another EIP-712 name/version:
+    /// the facilitator's "Invalid Authority") and
+    /// `invalid_exact_evm_payload_nonce_already_used` (the ledger already
+    /// holds this payer's nonce for this asset).
+    #[pg_extern(stable, parallel_safe)]
+    fn verify_payment(
+        payload: JsonB,
+        requirements: default!(Option<JsonB>, "NULL"),
+        at: default!(TimestampWithTimeZone, "now()"),
+    ) -> JsonB {
+        let at_unix = i64::from(at.into_inner()).div_euclid(1_000_000) + 946_684_800;
+        let req = requirements.as_ref().map(|r| &r.0);
+        let known = xc::effective_requirements(&payload.0, req)
+            .ok()
+            .and_then(|r| registered_domain(&r));
+        let result = xc::verify_payment(&payload.0, req, at_unix, known.as_ref(), |key| {
+            nonce_recorded(
+                &xc::caip2(key.chain_id),
+                &key.asset.to_checksum(),
+                &key.payer.to_checksum(),
+                &key.nonce_hex(),
+            )
+        });
+        JsonB(json!({
+            "isValid": result.is_valid,
+            "invalidReason": result.invalid_reason_str(),
+            "invalidMessage": result.invalid_message,
+            "payer": result.payer,
+        }))
+    }
+
+    /// The EIP-712 domain registered in x402.assets for these requirements.
+    fn registered_domain(r: &xc::PaymentRequirements) -> Option<xc::AssetInfo> {
+        let row = Spi::get_two_with_args::<String, String>(
+            "SELECT eip712_name, eip712_version FROM x402.assets WHERE network = $1 AND asset = $2",
+            &[xc::caip2(r.chain_id).into(), r.asset.to_lower_hex().into()],
+        )
+        .ok()?;
+        match row {
+            (Some(name), Some(version)) => Some(xc::AssetInfo::new(name, version)),
+            _ => None,
+        }
+    }
+
+    fn nonce_recorded(network: &str, asset: &str, payer: &str, nonce: &str) -> bool {
+        Spi::get_one_with_args::<bool>(
+            "SELECT x402._nonce_recorded($1, $2, $3, $4)",
+            &[network.into(), asset.into(), payer.into(), nonce.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+    }
+
+    /// Internal (record_settlement): the normalized facts of a settlement and
+    /// every disagreement between payload, requirements and settlement.
+    /// Raises 22023 only when there is nothing to record: no transaction hash
+    /// or no payer.
+    #[pg_extern(immutable, parallel_safe)]
+    fn _settlement_facts(payload: JsonB, requirements: JsonB, settlement: JsonB) -> JsonB {
+        let (payload, requirements, settlement) = (
+            object_arg(&payload.0, "payload"),
+            object_arg(&requirements.0, "requirements"),
+            object_arg(&settlement.0, "settlement"),
+        );
+        JsonB(settlement_facts(payload, requirements, settlement).unwrap_or_else(|e| fail(e)))
+    }
+
+    fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+        v.get(k).and_then(Value::as_str)
+    }
+
+    pub(crate) fn settlement_facts(
+        payload: &Value,
+        requirements: &Value,
+        settlement: &Value,
+    ) -> xc::Result<Value> {
+        let tx = str_field(settlement, "transaction")
+            .or_else(|| str_field(settlement, "txHash"))
+            .unwrap_or("");
+        let tx_ok = tx.len() == 66
+            && tx.starts_with("0x")
+            && tx.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
+        if !tx_ok {
+            return Err(X402Error::malformed(format!(
+                "settlement.transaction is not a transaction hash (0x + 64 hex digits): {}",
+                json!(tx)
+            )));
+        }
+        let mut disputes: Vec<String> = Vec::new();
+        let auth = xc::extract_authorization(payload);
+        let version = xc::payload_version(payload).unwrap_or(2);
+        let req = xc::PaymentRequirements::parse(requirements, version);
+        if let Err(e) = &auth {
+            disputes.push(format!("payload: {}", e.message));
+        }
+        if let Err(e) = &req {
+            disputes.push(format!("requirements: {}", e.message));
+        }
+        let settled_payer = str_field(settlement, "payer")
+            .map(xc::checksum_address)
+            .transpose();
+        let settled_payer = settled_payer.unwrap_or_else(|e| {
+            disputes.push(format!("settlement.payer: {}", e.message));
+            None
+        });
+        let from = auth.as_ref().ok().map(|a| a.from.to_checksum());
+        let payer = match (&settled_payer, &from) {
+            (Some(p), Some(f)) if p != f => {
+                disputes.push(format!("settlement.payer {p} differs from authorization.from {f}"));
+                p.clone()
+            }
+            (Some(p), _) => p.clone(),
+            (None, Some(f)) => f.clone(),
+            (None, None) => {
+                return Err(X402Error::malformed(
+                    "no payer: neither settlement.payer nor payload.payload.authorization.from is readable",
+                ))
+            }
+        };
+        if settlement.get("success") == Some(&Value::Bool(false)) {
+            disputes.push("settlement reports success = false".to_string());
+        }
+        if let (Ok(a), Ok(r)) = (&auth, &req) {
+            match xc::recover_payer(payload, Some(requirements)) {
+                Ok(signer) if signer != a.from.to_checksum() => disputes.push(format!(
+                    "signature recovers to {signer}, not authorization.from {}",
+                    a.from
+                )),
+                Ok(_) => {}
+                Err(e) => disputes.push(format!("signature: {}", e.message)),
+            }
+            if a.to != r.pay_to {
+                disputes.push(format!(
+                    "authorization.to {} differs from payTo {}",
+                    a.to, r.pay_to
+                ));
+            }
+            let value_ok = if version == 1 {
+                a.value >= r.amount
+            } else {
+                a.value == r.amount
+            };
+            if !value_ok {
+                let want = if version == 1 { "at least" } else { "exactly" };
+                disputes.push(format!(
+                    "authorization.value {} is not {want} the required {}",
+                    a.value.to_decimal_string(),
+                    r.amount.to_decimal_string()
+                ));
+            }
+        }
+        let req_ok = req.as_ref().ok();
+        if let (Some(net), Some(r)) = (str_field(settlement, "network"), req_ok) {
+            match xc::parse_network(net) {
+                Ok(id) if id == r.chain_id => {}
+                _ => disputes.push(format!(
+                    "settlement.network {net} differs from requirements.network {}",
+                    r.network
+                )),
+            }
+        }
+        let amount = match (&auth, req_ok) {
+            (Ok(a), _) => a.value.to_decimal_string(),
+            (Err(_), Some(r)) => r.amount.to_decimal_string(),
+            (Err(e), None) => return Err(e.clone()),
+        };
+        let chain = req_ok.map(|r| {
+            xc::LEGACY_NETWORKS
+                .iter()
+                .find(|(_, id)| *id == r.chain_id)
+                .map_or_else(|| xc::caip2(r.chain_id), |(name, _)| (*name).to_string())
+        });
+        Ok(json!({
+            "tx_hash": tx.to_ascii_lowercase(),
+            "payer_address": payer,
+            "amount": amount,
+            "network": req_ok.map(|r| xc::caip2(r.chain_id)),
+            "chain": chain,
+            "asset": req_ok.map(|r| r.asset.to_checksum()),
+            "pay_to": req_ok.map(|r| r.pay_to.to_checksum()),
+            "nonce": auth.as_ref().ok().map(|a| a.nonce_hex()),
+            "status": if disputes.is_empty() { "settled" } else { "disputed" },
+            "dispute_reason": (!disputes.is_empty()).then(|| disputes.join("; ")),
+        }))
+    }
+}
