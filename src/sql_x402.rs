@@ -110,7 +110,7 @@ mod x402 {
         requirements: default!(Option<JsonB>, "NULL"),
         at: default!(TimestampWithTimeZone, "now()"),
     ) -> JsonB {
-        let at_unix = i64::from(at.into_inner()).div_euclid(1_000_000) + 946_684_800;
+        let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
         let req = requirements.as_ref().map(|r| &r.0);
         let known = xc::effective_requirements(&payload.0, req)
             .ok()
