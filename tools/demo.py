@@ -3,12 +3,12 @@ the extension installed, the guides' notes table, and one request per provider
 user run the way PostgREST 12 runs it. Prints what each user sees and fails
 loudly (exit 1) when anything differs from what the policies promise."""
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg  # noqa: E402
+import demo_advisor  # noqa: E402
 from pgcluster import FIXTURES, Cluster, postgrest_request  # noqa: E402
 
 USERS = [
@@ -38,12 +38,14 @@ def main():
     cluster.start()
     try:
         run(cluster)
+        failures.extend(demo_advisor.run(cluster))
     finally:
         cluster.cleanup()
     if failures:
         print(f"\nDEMO FAILED: {len(failures)} check(s) did not hold")
         return 1
-    print("\nDemo OK: every user saw, wrote, changed and deleted only their own notes.")
+    print("\nDemo OK: every user saw, wrote, changed and deleted only their own notes,"
+          " and insforge.advise() found exactly the mistakes that were made.")
     return 0
 
 
@@ -119,7 +121,6 @@ def run(cluster):
         check(before == after, "adopting leaves every policy untouched")
         check(c.execute("select insforge.native_requesting_user_id_installed()").fetchone()[0], "adopted helper is native")
         print(f"   {len(after)} policies, unchanged (same oid and xmin)")
-    print("\n" + json.dumps({"checks_failed": len(failures)}))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@
 -- returns only finding rows, which name where the key is, never the key.
 -- EXECUTE is revoked from PUBLIC and granted to project_admin (the role the
 -- service key and InsForge's dashboard use); insforge.advise() runs it when the
--- caller may, and otherwise reports that this rule was skipped. See docs/advisor.md.
+-- caller may, and otherwise reports that this rule was skipped. See README.md.
 CREATE FUNCTION insforge.lint_jwt_secret_exposed()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

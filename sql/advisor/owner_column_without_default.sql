@@ -3,7 +3,7 @@
 -- insert without an owner column (the guides rely on the default), so the insert
 -- fails: "null value ... violates not-null constraint" when the column is NOT NULL,
 -- "new row violates row-level security policy" when it is nullable (NULL = id is
--- never true). Both are reported; metadata.not_null says which. See docs/advisor.md.
+-- never true). Both are reported; metadata.not_null says which. See README.md.
 CREATE FUNCTION insforge.lint_owner_column_without_default()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

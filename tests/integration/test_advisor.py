@@ -38,7 +38,8 @@ REVOKE INSERT, UPDATE, DELETE ON public.x402_payments FROM anon, authenticated;
 """
 
 # A project that follows the guides: native helper (fresh database), text owner
-# columns defaulting to the requester, owner policies TO authenticated.
+# columns defaulting to the requester, owner policies TO authenticated, and the
+# x402 ledger from x402.install_ledger().
 GUIDE_PROJECT = (FIXTURES / "notes.sql").read_text() + """
 CREATE TABLE public.profiles (
     id bigserial PRIMARY KEY,
@@ -55,7 +56,8 @@ CREATE POLICY "Users update own profile" ON public.profiles FOR UPDATE TO authen
 CREATE TABLE public.countries (code text PRIMARY KEY, name text);
 CREATE FUNCTION public.note_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, public AS $$ SELECT count(*) FROM public.notes $$;
-""" + X402_LEDGER
+SELECT x402.install_ledger();
+"""
 
 
 def advise(cluster, db, *, as_project_admin=False, sql="select * from insforge.advise()"):
