@@ -1,0 +1,366 @@
+"""x402 benchmark (issue 4, item 8), one run, one throwaway cluster (port 55443):
+
+Part 1, payer recovery, server side. One query runs N calls over generate_series on a one-row
+  table holding the x402 payload (a column, so nothing is constant-folded); the time of a
+  loop-only query (same join, count(t.p)) is subtracted; median of interleaved runs; µs per call.
+    (a) x402.recover_payer(payload)           EIP-712 hashing + secp256k1 recovery (this extension)
+    (b) digest(payload::text, 'sha256')       pgcrypto, the same payload: the baseline
+    (c) x402.checksum_address(from)           one Keccak-256 of an address, for scale
+  For reference only (not a baseline): the same recovery in the app with eth-account (Python,
+  encode_typed_data + recover_message), µs per call.
+
+Part 2, recording a settlement under pgbench (2 clients): x402.record_settlement(...) against
+  a plain INSERT ... RETURNING of the same row into an identical table (CREATE TABLE ... LIKE
+  public.x402_payments INCLUDING ALL, with the same RLS policies). Both as project_admin (the
+  service key): pgbench connects as `authenticator` and each transaction is
+  BEGIN; SET LOCAL ROLE project_admin; <statement>; END (-M prepared). `--payments` payments are
+  pre-signed with eth-account (distinct payers' nonces, amounts); each transaction picks one at
+  random and records it under a transaction hash of its own, derived from the round, the client
+  id and a per-client counter (md5 prefix for random B-tree placement, then the three counters
+  in hex, so unique by construction). record_settlement does not check nonces, so one signed
+  payment can be recorded under several hashes. Rounds are interleaved (the order alternates),
+  TPS is the median over rounds. At the end the row count of each table must equal the
+  transactions pgbench reported (warm-up included), every ledger row must be `settled`.
+
+Settings as benches/rls_bench.py (tools/pgcluster.py defaults: fsync=off, Unix socket;
+shared_buffers=1GB; jit=off and no parallel workers for part 1).
+
+Usage: python3 benches/x402_bench.py [--calls 2000] [--runs 9] [--seconds 15] [--rounds 3]
+Install a release build first:
+  cargo pgrx install --release --pg-config /usr/lib/postgresql/15/bin/pg_config
+"""
+
+import argparse
+import hashlib
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from pgcluster import Cluster  # noqa: E402
+
+PORT = 55443
+USDG = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"  # Global Dollar on X Layer (eip155:196)
+MERCHANT = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+PAYERS = 16
+PLACEHOLDER_TX = "0x" + "00" * 32
+TYPES = {
+    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+    "TransferWithAuthorization": [{"name": "from", "type": "address"}, {"name": "to", "type": "address"},
+                                  {"name": "value", "type": "uint256"}, {"name": "validAfter", "type": "uint256"},
+                                  {"name": "validBefore", "type": "uint256"}, {"name": "nonce", "type": "bytes32"}]}
+
+
+def say(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _h(*parts) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+
+
+def typed_data(req, auth):
+    return {"types": TYPES, "primaryType": "TransferWithAuthorization",
+            "domain": {"name": req["extra"]["name"], "version": req["extra"]["version"],
+                       "chainId": int(req["network"].split(":")[1]), "verifyingContract": req["asset"]},
+            "message": {"from": auth["from"], "to": auth["to"], "value": int(auth["value"]),
+                        "validAfter": int(auth["validAfter"]), "validBefore": int(auth["validBefore"]),
+                        "nonce": bytes.fromhex(auth["nonce"][2:])}}
+
+
+def make_payments(n):
+    """n x402 v2 "exact" USDG payments signed with eth-account; deterministic."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+    accounts = [Account.from_key("0x" + _h("x402-bench-payer", i)) for i in range(PAYERS)]
+    out = []
+    for k in range(1, n + 1):
+        acct = accounts[k % PAYERS]
+        amount = str(1000 + int(_h("amount", k)[:8], 16) % 1_000_000)
+        req = {"scheme": "exact", "network": "eip155:196", "amount": amount, "asset": USDG, "payTo": MERCHANT,
+               "maxTimeoutSeconds": 300, "extra": {"name": "Global Dollar", "version": "1"}}
+        auth = {"from": acct.address, "to": MERCHANT, "value": amount, "validAfter": "0",
+                "validBefore": "4102444800", "nonce": "0x" + _h("nonce", k)}
+        signed = Account.sign_message(encode_typed_data(full_message=typed_data(req, auth)), acct.key)
+        payload = {"x402Version": 2, "accepted": req,
+                   "payload": {"signature": "0x" + signed.signature.hex().removeprefix("0x"), "authorization": auth}}
+        settle = {"success": True, "transaction": PLACEHOLDER_TX, "network": "eip155:196", "payer": acct.address}
+        out.append((k, payload, req, settle))
+    return out
+
+
+def library_state():
+    """sha256 of the installed library and whether it is the release build in target/."""
+    pkglib = subprocess.check_output(["/usr/lib/postgresql/15/bin/pg_config", "--pkglibdir"], text=True).strip()
+    lib = Path(pkglib) / "insforge_integrations.so"
+    rel = ROOT / "target" / "release" / "libinsforge_integrations.so"
+
+    def digest(p):
+        return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
+    installed = digest(lib)
+    return {"installed_sha256": installed, "size": lib.stat().st_size if lib.exists() else None,
+            "is_release": installed is not None and installed == digest(rel)}
+
+
+# -- part 1: per-call cost ---------------------------------------------------------------------------------
+
+CALL_QUERIES = {
+    "loop": "select count(t.p) from bench_rp t, generate_series(1, {n}) g",
+    "recover_payer": "select count(x402.recover_payer(t.p)) from bench_rp t, generate_series(1, {n}) g",
+    "sha256": "select count(digest(t.p::text, 'sha256')) from bench_rp t, generate_series(1, {n}) g",
+    "checksum_address": "select count(x402.checksum_address(t.a)) from bench_rp t, generate_series(1, {n}) g",
+}
+
+
+def per_call(conn, payload, calls, runs):
+    conn.execute("create extension if not exists pgcrypto")
+    conn.execute("create table bench_rp (p jsonb not null, a text not null)")
+    conn.execute("insert into bench_rp values (%s::jsonb, lower(%s))",
+                 (json.dumps(payload), payload["payload"]["authorization"]["from"]))
+    conn.execute("vacuum analyze bench_rp")
+    signer = conn.execute("select x402.recover_payer(p) from bench_rp").fetchone()[0]
+    if signer != payload["payload"]["authorization"]["from"]:
+        raise SystemExit(f"recover_payer gave {signer}")
+    conn.execute("set jit = off")
+    conn.execute("set max_parallel_workers_per_gather = 0")
+    times = {q: [] for q in CALL_QUERIES}
+    for q, sql in CALL_QUERIES.items():  # warm-up
+        conn.execute(sql.format(n=max(calls // 10, 1))).fetchone()
+    for _ in range(runs):
+        for q, sql in CALL_QUERIES.items():
+            t0 = time.perf_counter()
+            n = conn.execute(sql.format(n=calls)).fetchone()[0]
+            times[q].append(time.perf_counter() - t0)
+            if n != calls:
+                raise SystemExit(f"{q}: counted {n}, expected {calls}")
+    med = {q: statistics.median(ts) for q, ts in times.items()}
+    us = {q: (med[q] - med["loop"]) / calls * 1e6 for q in CALL_QUERIES if q != "loop"}
+    us["loop"] = med["loop"] / calls * 1e6
+    return us
+
+
+def app_side_recovery(payload, n=100):
+    """The same recovery in an app server with eth-account (reference only)."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+    auth, sig = payload["payload"]["authorization"], payload["payload"]["signature"]
+    t0 = time.perf_counter()
+    for _ in range(n):
+        got = Account.recover_message(encode_typed_data(full_message=typed_data(payload["accepted"], auth)),
+                                      signature=sig)
+    assert got == auth["from"]
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+# -- part 2: pgbench -------------------------------------------------------------------------------------------
+
+SETUP_SQL = """
+SELECT x402.install_ledger();
+CREATE TABLE public.bench_plain (LIKE public.x402_payments INCLUDING ALL);
+ALTER TABLE public.bench_plain ENABLE ROW LEVEL SECURITY;
+CREATE POLICY bench_plain_public_read ON public.bench_plain FOR SELECT USING (true);
+CREATE POLICY project_admin_policy ON public.bench_plain FOR ALL TO project_admin USING (true) WITH CHECK (true);
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.bench_plain FROM PUBLIC, anon, authenticated;
+GRANT SELECT ON public.bench_plain TO anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.bench_plain TO project_admin;
+CREATE TABLE public.bench_payments (k int PRIMARY KEY, payload jsonb NOT NULL, requirements jsonb NOT NULL,
+    settlement jsonb NOT NULL, payer_address text, amount numeric(78,0), chain text, status text, network text,
+    asset text, pay_to text, nonce text);
+GRANT SELECT ON public.bench_payments TO project_admin;
+"""
+
+# The facts record_settlement derives, computed once so the plain INSERT writes the same row.
+FACTS_SQL = """
+UPDATE public.bench_payments e SET payer_address = f ->> 'payer_address', amount = (f ->> 'amount')::numeric,
+       chain = f ->> 'chain', status = f ->> 'status', network = f ->> 'network', asset = f ->> 'asset',
+       pay_to = f ->> 'pay_to', nonce = f ->> 'nonce'
+  FROM (SELECT k, x402._settlement_facts(payload, requirements, settlement) AS f FROM public.bench_payments) x
+ WHERE x.k = e.k;
+"""
+
+TX = ("'0x' || md5((:round)::text || ':' || (:client_id)::text || ':' || (:n)::text)"
+      " || lpad(to_hex((:round)::int), 4, '0') || lpad(to_hex((:client_id)::int), 4, '0')"
+      " || lpad(to_hex((:n)::bigint), 24, '0')")
+
+SCRIPTS = {
+    "record_settlement": f"""\\set k random(1, :npay)
+\\set n :n + 1
+BEGIN;
+SET LOCAL ROLE project_admin;
+SELECT r.tx_hash, r.status
+  FROM public.bench_payments e, LATERAL (SELECT {TX} AS tx) h,
+       LATERAL x402.record_settlement(e.payload, e.requirements,
+                                      jsonb_set(e.settlement, '{{transaction}}', to_jsonb(h.tx)), '/bench') r
+ WHERE e.k = :k;
+END;
+""",
+    "plain_insert": f"""\\set k random(1, :npay)
+\\set n :n + 1
+BEGIN;
+SET LOCAL ROLE project_admin;
+INSERT INTO public.bench_plain (payer_address, endpoint, amount, tx_hash, chain, status, response_summary, network,
+                                asset, pay_to, nonce, dispute_reason, payload, requirements, settlement)
+SELECT e.payer_address, '/bench', e.amount, h.tx, e.chain, e.status, NULL, e.network, e.asset, e.pay_to, e.nonce,
+       NULL, e.payload, e.requirements, jsonb_set(e.settlement, '{{transaction}}', to_jsonb(h.tx))
+  FROM public.bench_payments e, LATERAL (SELECT {TX} AS tx) h
+ WHERE e.k = :k
+RETURNING tx_hash, status;
+END;
+""",
+}
+TABLES = {"record_settlement": "public.x402_payments", "plain_insert": "public.bench_plain"}
+
+
+def pgbench(cluster, db, workdir, variant, rnd, clients, seconds, npay):
+    script = workdir / f"{variant}.sql"
+    script.write_text(SCRIPTS[variant])
+    cmd = [str(cluster.bin / "pgbench"), "-n", "-M", "prepared", "-h", str(cluster.base), "-p", str(cluster.port),
+           "-U", "authenticator", "-c", str(clients), "-j", str(clients), "-T", str(seconds),
+           "-D", f"npay={npay}", "-D", "n=0", "-D", f"round={rnd}", "-f", str(script), db]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+
+    def grab(pattern, conv=int):
+        m = re.search(pattern, p.stdout)
+        return conv(m.group(1)) if m else None
+    out = {"variant": variant, "round": rnd, "returncode": p.returncode,
+           "processed": grab(r"number of transactions actually processed: (\d+)"),
+           "failed": grab(r"number of failed transactions: (\d+)") or 0,
+           "tps": grab(r"tps = ([0-9.]+) \(without initial connection time\)", float),
+           "latency_ms": grab(r"latency average = ([0-9.]+) ms", float),
+           "command": " ".join(cmd)}
+    if p.returncode != 0 or out["processed"] is None or out["failed"] or p.stderr.strip():
+        raise SystemExit(f"pgbench {variant} round {rnd} failed:\n{p.stdout}\n{p.stderr}")
+    return out
+
+
+def throughput(cluster, db, payments, clients, seconds, rounds, warmup):
+    with cluster.connect(db) as c:
+        c.execute(SETUP_SQL)
+        with c.cursor().copy("COPY public.bench_payments (k, payload, requirements, settlement) FROM STDIN") as cp:
+            for k, payload, req, settle in payments:
+                cp.write_row((k, json.dumps(payload), json.dumps(req), json.dumps(settle)))
+        c.execute(FACTS_SQL)
+        bad = c.execute("SELECT count(*) FROM public.bench_payments WHERE status IS DISTINCT FROM 'settled'"
+                        " OR payer_address IS NULL").fetchone()[0]
+        if bad:
+            raise SystemExit(f"{bad} pre-signed payments are not clean settlements")
+        c.execute("VACUUM ANALYZE public.bench_payments")
+    workdir = Path(tempfile.mkdtemp(prefix="x402-bench-"))
+    runs = []
+    for v in SCRIPTS:  # warm-up, round 0: counted in the row check, not in the TPS
+        runs.append(pgbench(cluster, db, workdir, v, 0, clients, warmup, len(payments)))
+    for rnd in range(1, rounds + 1):
+        order = list(SCRIPTS) if rnd % 2 else list(reversed(SCRIPTS))
+        for v in order:
+            r = pgbench(cluster, db, workdir, v, rnd, clients, seconds, len(payments))
+            say(f"  round {rnd} {v}: {r['processed']} transactions, {r['tps']:.0f} TPS, {r['latency_ms']} ms")
+            runs.append(r)
+    check = {}
+    with cluster.connect(db) as c:
+        for v, table in TABLES.items():
+            rows, distinct, settled = c.execute(
+                f"SELECT count(*), count(DISTINCT tx_hash), count(*) FILTER (WHERE status = 'settled') FROM {table}"
+            ).fetchone()
+            reported = sum(r["processed"] for r in runs if r["variant"] == v)
+            check[v] = {"rows": rows, "distinct_tx_hashes": distinct, "settled": settled, "pgbench_transactions": reported,
+                        "ok": rows == reported == distinct == settled}
+        # The two tables hold the same facts for the same pre-signed payment.
+        check["same_facts"] = c.execute(
+            "SELECT count(*) = 0 FROM (SELECT DISTINCT payer_address, amount, chain, status, network, asset, pay_to, nonce,"
+            " payload, requirements, settlement - 'transaction' AS s FROM public.x402_payments"
+            " EXCEPT SELECT payer_address, amount, chain, status, network, asset, pay_to, nonce, payload, requirements,"
+            " settlement - 'transaction' FROM public.bench_plain) x").fetchone()[0]
+    tps = {v: statistics.median(r["tps"] for r in runs if r["variant"] == v and r["round"] > 0) for v in SCRIPTS}
+    by_round = {(r["variant"], r["round"]): r["tps"] for r in runs}
+    ratios = [by_round[("record_settlement", n)] / by_round[("plain_insert", n)] for n in range(1, rounds + 1)]
+    return {"tps": tps, "round_ratios": ratios, "runs": runs, "check": check, "command": runs[-1]["command"]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=2000, help="calls per timed query (part 1)")
+    ap.add_argument("--runs", type=int, default=9, help="interleaved runs (part 1)")
+    ap.add_argument("--payments", type=int, default=2000, help="pre-signed payments (part 2)")
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--seconds", type=int, default=15, help="pgbench -T per round (part 2)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved pgbench rounds per variant (part 2)")
+    ap.add_argument("--warmup", type=int, default=3, help="pgbench -T of the warm-up round")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = ap.parse_args()
+
+    lib_before = library_state()
+    if not lib_before["is_release"]:
+        say("WARNING: the installed insforge_integrations.so is not target/release's build")
+    t = time.time()
+    payments = make_payments(args.payments)
+    say(f"signed {len(payments)} payments with eth-account in {time.time() - t:.1f} s")
+
+    cluster = Cluster(port=PORT, settings={"shared_buffers": "1GB"})
+    cluster.start()
+    try:
+        cluster.create_database("bench")
+        with cluster.connect("bench") as c:
+            server = c.execute("show server_version").fetchone()[0]
+            say(f"part 1: {args.calls} calls per query, {args.runs} interleaved runs")
+            us = per_call(c, payments[0][1], args.calls, args.runs)
+        app_us = app_side_recovery(payments[0][1])
+        say(f"part 2: pgbench, {args.clients} clients, {args.rounds} rounds of {args.seconds} s per variant")
+        tp = throughput(cluster, "bench", payments, args.clients, args.seconds, args.rounds, args.warmup)
+    finally:
+        cluster.cleanup()
+    lib_after = library_state()
+    result = {"server": server, "library": lib_before, "library_changed_during_run": lib_before != lib_after,
+              "args": vars(args), "us_per_call": {k: round(v, 2) for k, v in us.items()},
+              "eth_account_us_per_call": round(app_us, 1),
+              "recover_over_sha256": round(us["recover_payer"] / us["sha256"], 2),
+              "recover_over_checksum": round(us["recover_payer"] / us["checksum_address"], 2),
+              "tps": {k: round(v, 1) for k, v in tp["tps"].items()},
+              "record_over_insert": round(tp["tps"]["record_settlement"] / tp["tps"]["plain_insert"], 3),
+              "round_ratios": [round(x, 3) for x in tp["round_ratios"]],
+              "check": tp["check"], "pgbench_command": tp["command"],
+              "pgbench_runs": [{k: r[k] for k in ("variant", "round", "processed", "tps", "latency_ms")}
+                               for r in tp["runs"]]}
+    ok = all(v["ok"] for k, v in tp["check"].items() if k != "same_facts") and tp["check"]["same_facts"]
+    if args.json:
+        print(json.dumps(result))
+    else:
+        tps, c = result["tps"], tp["check"]
+        print(f"x402 benchmark, PostgreSQL {server}, library sha256 {lib_before['installed_sha256'][:12]}"
+              f" ({'release' if lib_before['is_release'] else 'NOT the release build'})")
+        print("| measurement | this extension | baseline | ratio |")
+        print("|---|---:|---:|---:|")
+        print(f"| µs per call, median of {args.runs} × {args.calls} calls, loop overhead"
+              f" ({us['loop']:.2f} µs) subtracted | `recover_payer(payload)`: {us['recover_payer']:.1f} |"
+              f" `digest(payload::text, 'sha256')`: {us['sha256']:.2f} | {result['recover_over_sha256']:.1f} |")
+        print(f"| (same, for scale) | `recover_payer(payload)`: {us['recover_payer']:.1f} |"
+              f" `checksum_address(from)`: {us['checksum_address']:.2f} | {result['recover_over_checksum']:.1f} |")
+        print(f"| (reference) the same recovery in the app, eth-account, µs | | {app_us:.0f} |"
+              f" {app_us / us['recover_payer']:.0f}× slower |")
+        print(f"| TPS, pgbench {args.clients} clients, median of {args.rounds} × {args.seconds} s"
+              f" | `record_settlement`: {tps['record_settlement']:.0f} | plain INSERT: {tps['plain_insert']:.0f} |"
+              f" {result['record_over_insert']:.2f} |")
+        print()
+        print("record_settlement / plain INSERT per round: "
+              + ", ".join(f"{x:.2f}" for x in tp["round_ratios"])
+              + f" (median {statistics.median(tp['round_ratios']):.2f})")
+        for v in TABLES:
+            print(f"{v}: {c[v]['rows']} rows, {c[v]['distinct_tx_hashes']} distinct tx hashes, {c[v]['settled']} settled,"
+                  f" pgbench reported {c[v]['pgbench_transactions']} transactions (warm-up included): "
+                  f"{'OK' if c[v]['ok'] else 'MISMATCH'}")
+        print(f"same facts in both tables: {'OK' if c['same_facts'] else 'MISMATCH'}")
+        print(f"pgbench command (last round): {tp['command']}")
+        if result["library_changed_during_run"]:
+            print("WARNING: the installed library changed during the run; numbers are suspect")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
