@@ -53,7 +53,12 @@ CREATE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text,
 DECLARE
     found boolean;
 BEGIN
-    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+    -- No ledger yet, or a guide-made one not yet upgraded by x402.install_ledger():
+    -- nothing is recorded in the shape this check reads. (No EXCEPTION block: that
+    -- would be a subtransaction, which parallel workers may not start.)
+    IF (SELECT count(*) FROM pg_catalog.pg_attribute
+         WHERE attrelid = pg_catalog.to_regclass('public.x402_payments')
+           AND attname IN ('network', 'asset', 'payer_address', 'nonce') AND NOT attisdropped) < 4 THEN
         RETURN false;
     END IF;
     EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.x402_payments
@@ -61,8 +66,6 @@ BEGIN
                                AND lower(payer_address) = lower($3) AND nonce = lower($4))'
         INTO found USING p_network, p_asset, p_payer, p_nonce;
     RETURN found;
-EXCEPTION WHEN undefined_column THEN
-    RETURN false;  -- a guide-made ledger not yet upgraded by x402.install_ledger()
 END
 $fn$;
 

@@ -12,6 +12,7 @@ mod settings;
 mod sql_identity;
 mod sql_jwt;
 mod sql_x402;
+mod sqljson;
 
 ::pgrx::pg_module_magic!(name, version);
 

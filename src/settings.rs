@@ -112,8 +112,28 @@ pub fn list(setting: &GucString) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The validation rules the settings describe.
+/// The validation rules the settings describe, parsed once per generation
+/// (every change of an `insforge.*` setting bumps it).
 pub fn rules() -> insforge_core::validate::Rules {
+    thread_local! {
+        static RULES: std::cell::RefCell<Option<(u64, insforge_core::validate::Rules)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let generation = claims_generation();
+    RULES.with(|r| {
+        let mut slot = r.borrow_mut();
+        match slot.as_ref() {
+            Some((g, rules)) if *g == generation => rules.clone(),
+            _ => {
+                let rules = parse_rules();
+                *slot = Some((generation, rules.clone()));
+                rules
+            }
+        }
+    })
+}
+
+fn parse_rules() -> insforge_core::validate::Rules {
     insforge_core::validate::Rules {
         audiences: list(&JWT_AUDIENCE),
         issuers: list(&JWT_ISSUERS),

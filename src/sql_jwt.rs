@@ -1,15 +1,16 @@
 //! SQL shells for claim validation, JWT verification and direct-connection
 //! authentication (issue 3). The logic is in `insforge_core::{jwt, validate}`.
 
-use crate::claims::{self, verified};
+use crate::claims::{self, pgjson, verified};
 use crate::errors::{
     raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_AUTHORIZATION, NO_TRANSACTION,
 };
 use crate::settings::{self, bump_generation};
+use crate::sqljson::Jsonb;
 use insforge_core::jwt::{verify, JwtError, KeySet};
 use insforge_core::validate::{self, parse_list};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{pg_sys, JsonB};
 use std::cell::RefCell;
 use std::ffi::CString;
 
@@ -41,11 +42,12 @@ fn with_arg_keys<T>(text: &str, f: impl FnOnce(&KeySet) -> T) -> T {
 /// raises 28000 naming it, a malformed key 22023.
 #[pg_extern(stable, parallel_safe)]
 fn verify_jwt(
-    token: &str,
-    key: &str,
+    token: Option<&str>,
+    key: Option<&str>,
     audience: default!(Option<&str>, "NULL"),
     issuer: default!(Option<&str>, "NULL"),
-) -> JsonB {
+) -> Option<JsonbDatum> {
+    let (token, key) = (token?, key?);
     let mut rules = settings::rules();
     if let Some(a) = audience {
         rules.audiences = parse_list(a);
@@ -55,16 +57,61 @@ fn verify_jwt(
     }
     let opts = verified::options(&rules, verified::transaction_now());
     match with_arg_keys(key, |keys| verify(token, keys, &opts)) {
-        Ok(claims) => JsonB(serde_json::Value::Object(claims)),
+        Ok(claims) => Some(JsonbDatum(pgjson::object_to_jsonb(&claims).unwrap_or_else(
+            || {
+                // SAFETY: CurrentMemoryContext is the caller's; the payload decoded.
+                pgjson::parse_in(&verified::payload_bytes(token), unsafe {
+                    pg_sys::CurrentMemoryContext
+                })
+            },
+        ))),
         Err(e) => raise_jwt(&e),
     }
+}
+
+/// A jsonb datum built by Postgres's own code (no serde text round trip).
+pub struct JsonbDatum(pg_sys::Datum);
+
+impl pgrx::datum::IntoDatum for JsonbDatum {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
+// SAFETY: returns the datum through the fcinfo as pgrx's own JsonB does.
+unsafe impl pgrx::callconv::BoxRet for JsonbDatum {
+    unsafe fn box_into<'fcx>(
+        self,
+        fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
+    ) -> pgrx::datum::Datum<'fcx> {
+        fcinfo.return_raw_datum(self.0)
+    }
+}
+
+unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for JsonbDatum {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDatum);
+    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
+    const ARGUMENT_SQL: Result<
+        pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef,
+        pgrx::pgrx_sql_entity_graph::metadata::ArgumentError,
+    > = Ok(pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal("jsonb"));
+    const RETURN_SQL: Result<
+        pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef,
+        pgrx::pgrx_sql_entity_graph::metadata::ReturnsError,
+    > = Ok(pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef::One(
+        pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal("jsonb"),
+    ));
 }
 
 /// The problems found in `claims` under the insforge.jwt_* settings, in this
 /// order: missing_sub, expired, not_yet_valid, audience, issuer, role,
 /// provider_mismatch. Empty when none.
 #[pg_extern(stable, parallel_safe)]
-fn validate_claims(claims: JsonB) -> Vec<String> {
+fn validate_claims(claims: Jsonb) -> Vec<String> {
     validate::validate_claims(&claims.0, &settings::rules(), verified::transaction_now())
         .into_iter()
         .map(String::from)
@@ -103,7 +150,7 @@ fn require_valid_claims() {
 /// The identity provider behind `claims` (NULL: the current request's):
 /// clerk, auth0, workos, kinde, stytch, better_auth, insforge, or NULL.
 #[pg_extern(stable, parallel_safe)]
-fn auth_provider(claims: default!(Option<JsonB>, "NULL")) -> Option<&'static str> {
+fn auth_provider(claims: default!(Option<Jsonb>, "NULL")) -> Option<&'static str> {
     match claims {
         Some(c) => validate::auth_provider(&c.0),
         None => validate::auth_provider(&claims::current().to_value()),
@@ -128,6 +175,14 @@ fn set_jwt_secret(key: Option<&str>) {
             INSUFFICIENT_PRIVILEGE,
             "only a superuser can set the JWT key",
             None,
+        );
+    }
+    // SAFETY: plain read of the recovery state.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        raise(
+            pgrx::PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            "cannot set the JWT key on a standby",
+            Some("Set it on the primary; the standby receives it by replication."),
         );
     }
     match key {

@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 #[pg_schema]
 mod x402 {
     use crate::errors::raise;
+    use crate::sqljson::Jsonb;
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
     use pgrx::datum::{AnyNumeric, TimestampWithTimeZone};
     use pgrx::prelude::*;
@@ -50,7 +51,7 @@ mod x402 {
     /// Encodes a JSON object as a header value: standard padded base64 of
     /// compact JSON (round-trips with decode_header).
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn encode_header(value: JsonB) -> String {
+    fn encode_header(value: Jsonb) -> String {
         ok(xc::encode_header(&value.0))
     }
 
@@ -90,11 +91,15 @@ mod x402 {
     /// requirements: the v2 payload's `accepted`). v 27/28 or 0/1; high-s
     /// signatures are refused (22023).
     #[pg_extern(immutable, parallel_safe)]
-    fn recover_payer(payload: JsonB, requirements: default!(Option<JsonB>, "NULL")) -> String {
-        ok(xc::recover_payer(
+    fn recover_payer(
+        payload: Option<Jsonb>,
+        requirements: default!(Option<Jsonb>, "NULL"),
+    ) -> Option<String> {
+        let payload = payload?;
+        Some(ok(xc::recover_payer(
             object_arg(&payload.0, "payload"),
             requirements.as_ref().map(|r| &r.0),
-        ))
+        )))
     }
 
     /// Checks a payment like a facilitator's /verify, before any network
@@ -106,10 +111,11 @@ mod x402 {
     /// holds this payer's nonce for this asset).
     #[pg_extern(stable, parallel_safe)]
     fn verify_payment(
-        payload: JsonB,
-        requirements: default!(Option<JsonB>, "NULL"),
-        at: default!(TimestampWithTimeZone, "now()"),
-    ) -> JsonB {
+        payload: Option<Jsonb>,
+        requirements: default!(Option<Jsonb>, "NULL"),
+        at: default!(Option<TimestampWithTimeZone>, "now()"),
+    ) -> Option<JsonB> {
+        let (payload, at) = (payload?, at?);
         let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
         let req = requirements.as_ref().map(|r| &r.0);
         let known = xc::effective_requirements(&payload.0, req)
@@ -123,20 +129,30 @@ mod x402 {
                 &key.nonce_hex(),
             )
         });
-        JsonB(json!({
+        Some(JsonB(json!({
             "isValid": result.is_valid,
             "invalidReason": result.invalid_reason_str(),
             "invalidMessage": result.invalid_message,
             "payer": result.payer,
-        }))
+        })))
     }
 
     /// The EIP-712 domain registered in x402.assets for these requirements.
+    ///
+    /// Reads go through `SpiClient::select`, never pgrx's `Spi::get_*`
+    /// helpers: those run as updates and take a transaction id, which fails on
+    /// a hot standby and in parallel workers (this function is PARALLEL SAFE).
     fn registered_domain(r: &xc::PaymentRequirements) -> Option<xc::AssetInfo> {
-        let row = Spi::get_two_with_args::<String, String>(
-            "SELECT eip712_name, eip712_version FROM x402.assets WHERE network = $1 AND asset = $2",
-            &[xc::caip2(r.chain_id).into(), r.asset.to_lower_hex().into()],
-        )
+        let (network, asset) = (xc::caip2(r.chain_id), r.asset.to_lower_hex());
+        let row = Spi::connect(|c| {
+            c.select(
+                "SELECT eip712_name, eip712_version FROM x402.assets WHERE network = $1 AND asset = $2",
+                Some(1),
+                &[network.as_str().into(), asset.as_str().into()],
+            )?
+            .first()
+            .get_two::<String, String>()
+        })
         .ok()?;
         match row {
             (Some(name), Some(version)) => Some(xc::AssetInfo::new(name, version)),
@@ -145,10 +161,15 @@ mod x402 {
     }
 
     fn nonce_recorded(network: &str, asset: &str, payer: &str, nonce: &str) -> bool {
-        Spi::get_one_with_args::<bool>(
-            "SELECT x402._nonce_recorded($1, $2, $3, $4)",
-            &[network.into(), asset.into(), payer.into(), nonce.into()],
-        )
+        Spi::connect(|c| {
+            c.select(
+                "SELECT x402._nonce_recorded($1, $2, $3, $4)",
+                Some(1),
+                &[network.into(), asset.into(), payer.into(), nonce.into()],
+            )?
+            .first()
+            .get_one::<bool>()
+        })
         .ok()
         .flatten()
         .unwrap_or(false)
@@ -159,7 +180,7 @@ mod x402 {
     /// Raises 22023 only when there is nothing to record: no transaction hash
     /// or no payer.
     #[pg_extern(immutable, parallel_safe)]
-    fn _settlement_facts(payload: JsonB, requirements: JsonB, settlement: JsonB) -> JsonB {
+    fn _settlement_facts(payload: Jsonb, requirements: Jsonb, settlement: Jsonb) -> JsonB {
         let (payload, requirements, settlement) = (
             object_arg(&payload.0, "payload"),
             object_arg(&requirements.0, "requirements"),

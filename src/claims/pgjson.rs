@@ -130,3 +130,117 @@ pub fn jsonb_to_value(jsonb: pg_sys::Datum) -> serde_json::Value {
         serde_json::from_slice(text.to_bytes()).unwrap_or(serde_json::Value::Null)
     }
 }
+
+/// `jsonb` built directly from parsed claims with Postgres's `pushJsonbValue`
+/// (no text round trip), or None when the value cannot be represented exactly
+/// that way: a number that is not an integer (serde keeps only an f64 of it) or
+/// a string with a NUL. The caller then parses the original text instead, so
+/// the result is always what `::jsonb` of the payload gives.
+pub fn object_to_jsonb(obj: &serde_json::Map<String, serde_json::Value>) -> Option<pg_sys::Datum> {
+    if !obj.iter().all(|(k, v)| !k.contains('\0') && exact(v)) {
+        return None;
+    }
+    // SAFETY: every JsonbValue pushed points at palloc'd copies that live in
+    // the current memory context until JsonbValueToJsonb has serialised them.
+    unsafe {
+        let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
+        let root = push_object(&mut state, obj);
+        Some(pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(root)))
+    }
+}
+
+fn exact(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => !s.contains('\0'),
+        Value::Number(n) => n.is_i64() || n.is_u64(),
+        Value::Array(a) => a.iter().all(exact),
+        Value::Object(o) => o.iter().all(|(k, v)| !k.contains('\0') && exact(v)),
+        Value::Null | Value::Bool(_) => true,
+    }
+}
+
+unsafe fn string_jbv(s: &str) -> pg_sys::JsonbValue {
+    let copy = pg_sys::palloc(s.len().max(1)).cast::<std::ffi::c_char>();
+    std::ptr::copy_nonoverlapping(s.as_ptr().cast::<std::ffi::c_char>(), copy, s.len());
+    let mut jv: pg_sys::JsonbValue = std::mem::zeroed();
+    jv.type_ = pg_sys::jbvType::jbvString;
+    jv.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
+        len: s.len() as i32,
+        val: copy,
+    };
+    jv
+}
+
+unsafe fn scalar_jbv(v: &serde_json::Value) -> pg_sys::JsonbValue {
+    use serde_json::Value;
+    let mut jv: pg_sys::JsonbValue = std::mem::zeroed();
+    match v {
+        Value::String(s) => return string_jbv(s),
+        Value::Bool(b) => {
+            jv.type_ = pg_sys::jbvType::jbvBool;
+            jv.val.boolean = *b;
+        }
+        Value::Number(n) => {
+            let numeric = match n.as_i64() {
+                Some(i) => direct_function_call_as_datum(
+                    pg_sys::int8_numeric,
+                    &[Some(pg_sys::Datum::from(i))],
+                ),
+                None => {
+                    let digits = std::ffi::CString::new(n.to_string()).unwrap_or_default();
+                    direct_function_call_as_datum(
+                        pg_sys::numeric_in,
+                        &[
+                            Some(pg_sys::Datum::from(digits.as_ptr())),
+                            Some(pg_sys::Datum::from(pg_sys::InvalidOid)),
+                            Some(pg_sys::Datum::from(-1i32)),
+                        ],
+                    )
+                }
+            };
+            jv.type_ = pg_sys::jbvType::jbvNumeric;
+            jv.val.numeric = numeric
+                .unwrap_or(pg_sys::Datum::from(0usize))
+                .cast_mut_ptr();
+        }
+        _ => jv.type_ = pg_sys::jbvType::jbvNull,
+    }
+    jv
+}
+
+unsafe fn push_value(
+    state: &mut *mut pg_sys::JsonbParseState,
+    v: &serde_json::Value,
+    token: pg_sys::JsonbIteratorToken::Type,
+) -> *mut pg_sys::JsonbValue {
+    use pg_sys::JsonbIteratorToken::*;
+    match v {
+        serde_json::Value::Object(o) => push_object(state, o),
+        serde_json::Value::Array(a) => {
+            pg_sys::pushJsonbValue(state, WJB_BEGIN_ARRAY, std::ptr::null_mut());
+            for e in a {
+                push_value(state, e, WJB_ELEM);
+            }
+            pg_sys::pushJsonbValue(state, WJB_END_ARRAY, std::ptr::null_mut())
+        }
+        scalar => {
+            let mut jv = scalar_jbv(scalar);
+            pg_sys::pushJsonbValue(state, token, &mut jv)
+        }
+    }
+}
+
+unsafe fn push_object(
+    state: &mut *mut pg_sys::JsonbParseState,
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> *mut pg_sys::JsonbValue {
+    use pg_sys::JsonbIteratorToken::*;
+    pg_sys::pushJsonbValue(state, WJB_BEGIN_OBJECT, std::ptr::null_mut());
+    for (k, v) in obj {
+        let mut key = string_jbv(k);
+        pg_sys::pushJsonbValue(state, WJB_KEY, &mut key);
+        push_value(state, v, WJB_VALUE);
+    }
+    pg_sys::pushJsonbValue(state, WJB_END_OBJECT, std::ptr::null_mut())
+}

@@ -393,3 +393,37 @@ def test_verified_mode_trusts_only_verified_claims(cluster, keyed_db):
             assert conn.execute("select count(*) from notes").fetchone() == (10000,)
         with conn.transaction():
             assert conn.execute("select requesting_user_id()").fetchone() == (None,)
+
+
+def test_verify_jwt_nulls_and_exact_claims(cluster, db, keys):
+    """NULL token or key gives NULL (never an internal error), and the claims returned are
+    exactly `payload::jsonb`, whichever way they are built."""
+    with cluster.connect(db) as conn:
+        assert conn.execute("select insforge.verify_jwt(NULL, %s), insforge.verify_jwt(%s, NULL)",
+                            (SECRET, sign("HS256", keys, None, claims()))).fetchone() == (None, None)
+        payloads = [
+            claims(), claims(ratio=1.5, tiny=1e-7, big=12345678901234567890123, neg=-42, zero=0),
+            claims(name="Zoë 😀 \"quoted\" \\ back", nested={"a": [1, {"b": None, "c": True}], "e": []}),
+            claims(permissions=["read:notes", "write:notes"], **{"https://insforge.dev/insforge_token": "x"}),
+            claims(u64=18446744073709551615, i64=-9223372036854775808),
+        ]
+        for payload in payloads:
+            token = sign("HS256", keys, None, payload)
+            body = token.split(".")[1]
+            raw = pyjwt.utils.base64url_decode(body.encode()).decode()
+            same = conn.execute("select insforge.verify_jwt(%s, %s) = %s::jsonb, insforge.verify_jwt(%s, %s)::text",
+                                (token, SECRET, raw, token, SECRET)).fetchone()
+            assert same[0], (raw, same[1])
+        # Duplicate keys: the last wins, as in jsonb.
+        h = pyjwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
+        p = pyjwt.utils.base64url_encode(b'{"sub":"a","sub":"b","exp":4102444800}').decode()
+        import hashlib
+        import hmac
+        sig = pyjwt.utils.base64url_encode(hmac.new(SECRET.encode(), f"{h}.{p}".encode(), hashlib.sha256).digest())
+        assert conn.execute("select insforge.verify_jwt(%s, %s) ->> 'sub'", (f"{h}.{p}.{sig.decode()}", SECRET)
+                            ).fetchone() == ("b",)
+        # A NUL in a claim: jsonb cannot hold it, and says so as ::jsonb does.
+        p = pyjwt.utils.base64url_encode(b'{"sub":"a\\u0000b"}').decode()
+        sig = pyjwt.utils.base64url_encode(hmac.new(SECRET.encode(), f"{h}.{p}".encode(), hashlib.sha256).digest())
+        with pytest.raises(psycopg.errors.UntranslatableCharacter):
+            conn.execute("select insforge.verify_jwt(%s, %s)", (f"{h}.{p}.{sig.decode()}", SECRET))

@@ -414,3 +414,11 @@ def test_enable_realtime(cluster, ledger_db):
                          " from realtime.sent").fetchall()
         assert sent == [("x402_payments", "INSERT_x402_payments", TX, str(row[0]))]
         assert c.execute("select pattern from realtime.channels").fetchall() == [("x402_payments",)]
+
+
+def test_null_arguments_give_null_not_internal_errors(cluster, db):
+    with cluster.connect(db) as c:
+        row = c.execute("select x402.recover_payer(NULL), x402.verify_payment(NULL, NULL),"
+                        " x402.verify_payment(%s::jsonb, NULL, NULL), x402.decode_header(NULL),"
+                        " x402.checksum_address(NULL)", (j(SPEC_PAYLOAD),)).fetchone()
+        assert row == (None, None, None, None, None)
