@@ -90,12 +90,13 @@ COMMENT ON FUNCTION insforge.advisor_mark_uid(text) IS
 -- casts on either side, in either order, or as `col = ANY (ARRAY[..., token, ...])`.
 -- Returns the token compared with, or NULL.
 CREATE FUNCTION insforge.advisor_uid_comparison(marked text, col text, tokens text[]) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 DECLARE
     c text := pg_catalog.regexp_replace(col, '([.*+?^${}()|\[\]\\])', '\\\1', 'g');
     t text;
+    te text;
     colre text;
     tokre text;
 BEGIN
@@ -104,10 +105,12 @@ BEGIN
     END IF;
     colre := '(\(' || c || '\)::[a-z ]+|' || c || ')';
     FOREACH t IN ARRAY tokens LOOP
-        tokre := '(\(' || t || '\)::[a-z ]+|' || t || ')';
+        CONTINUE WHEN t IS NULL;
+        te := pg_catalog.regexp_replace(t, '([.*+?^${}()|\[\]\\])', '\\\1', 'g');
+        tokre := '(\(' || te || '\)::[a-z ]+|' || te || ')';
         IF marked ~ ('(^|[ (\[,])' || colre || ' = ' || tokre || '([ )]|$)')
            OR marked ~ ('(^|[ (\[,])' || tokre || ' = ' || colre || '([ )]|$)')
-           OR marked ~ ('(^|[ (\[,])' || colre || ' = ANY \(ARRAY\[[^]]*' || t) THEN
+           OR marked ~ ('(^|[ (\[,])' || colre || ' = ANY \(ARRAY\[[^]]*' || te) THEN
             RETURN t;
         END IF;
     END LOOP;
