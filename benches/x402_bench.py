@@ -44,35 +44,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from pgcluster import Cluster  # noqa: E402
+from x402_sign import typed_data  # noqa: E402
 
 PORT = 55443
 USDG = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"  # Global Dollar on X Layer (eip155:196)
 MERCHANT = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
 PAYERS = 16
 PLACEHOLDER_TX = "0x" + "00" * 32
-TYPES = {
-    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-    "TransferWithAuthorization": [{"name": "from", "type": "address"}, {"name": "to", "type": "address"},
-                                  {"name": "value", "type": "uint256"}, {"name": "validAfter", "type": "uint256"},
-                                  {"name": "validBefore", "type": "uint256"}, {"name": "nonce", "type": "bytes32"}]}
-
-
 def say(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
 def _h(*parts) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
-
-
-def typed_data(req, auth):
-    return {"types": TYPES, "primaryType": "TransferWithAuthorization",
-            "domain": {"name": req["extra"]["name"], "version": req["extra"]["version"],
-                       "chainId": int(req["network"].split(":")[1]), "verifyingContract": req["asset"]},
-            "message": {"from": auth["from"], "to": auth["to"], "value": int(auth["value"]),
-                        "validAfter": int(auth["validAfter"]), "validBefore": int(auth["validBefore"]),
-                        "nonce": bytes.fromhex(auth["nonce"][2:])}}
 
 
 def make_payments(n):

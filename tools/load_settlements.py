@@ -34,6 +34,7 @@ from pathlib import Path
 
 import psycopg
 
+import x402_sign
 from pgcluster import Cluster, _as_postgres
 
 USDG = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"  # Global Dollar on X Layer (eip155:196), in x402.assets
@@ -65,30 +66,6 @@ def requirements_for(amount: int) -> dict:
             "maxTimeoutSeconds": 300, "extra": {"name": "Global Dollar", "version": "1"}}
 
 
-def sign_payment(account, req: dict, nonce: str, valid_after: int = 0, valid_before: int = 4102444800) -> dict:
-    """An x402 v2 "exact" payload: EIP-3009 TransferWithAuthorization signed with eth-account."""
-    from eth_account import Account
-    from eth_account.messages import encode_typed_data
-
-    typed = {
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-            "TransferWithAuthorization": [{"name": "from", "type": "address"}, {"name": "to", "type": "address"},
-                                          {"name": "value", "type": "uint256"}, {"name": "validAfter", "type": "uint256"},
-                                          {"name": "validBefore", "type": "uint256"}, {"name": "nonce", "type": "bytes32"}]},
-        "primaryType": "TransferWithAuthorization",
-        "domain": {"name": req["extra"]["name"], "version": req["extra"]["version"],
-                   "chainId": int(req["network"].split(":")[1]), "verifyingContract": req["asset"]},
-        "message": {"from": account.address, "to": req["payTo"], "value": int(req["amount"]),
-                    "validAfter": valid_after, "validBefore": valid_before, "nonce": bytes.fromhex(nonce[2:])}}
-    signed = Account.sign_message(encode_typed_data(full_message=typed), account.key)
-    auth = {"from": account.address, "to": req["payTo"], "value": req["amount"], "validAfter": str(valid_after),
-            "validBefore": str(valid_before), "nonce": nonce}
-    return {"x402Version": 2, "accepted": req,
-            "payload": {"signature": "0x" + signed.signature.hex().removeprefix("0x"), "authorization": auth}}
-
-
 @functools.lru_cache(maxsize=None)
 def _account(seed: int, i: int):
     from eth_account import Account
@@ -104,7 +81,7 @@ def _one_settlement(args: tuple[int, int, bool]) -> Settlement:
         amount, nonce = amount + 1, "0x" + _h("conflict-nonce", seed, k)
     tx = "0x" + _h("tx", seed, k)
     req = requirements_for(amount)
-    payload = sign_payment(account, req, nonce)
+    payload = x402_sign.sign_payment(account, req, nonce=nonce)
     settle = {"success": True, "transaction": tx, "network": "eip155:196", "payer": account.address}
     return Settlement(k, tx, amount, account.address, nonce, payload, req, settle)
 
@@ -114,7 +91,7 @@ CACHE = Path(os.environ.get("INSFORGE_RELIABILITY_CACHE", "/tmp/insforge-reliabi
 
 def _cache_file(n: int, seed: int, conflicts: int) -> Path:
     import inspect
-    code = inspect.getsource(sign_payment) + inspect.getsource(_one_settlement) + inspect.getsource(requirements_for)
+    code = inspect.getsource(x402_sign) + inspect.getsource(_one_settlement) + inspect.getsource(requirements_for)
     return CACHE / f"settlements-{seed}-{n}-{conflicts}-{_h(code)[:12]}.json"
 
 

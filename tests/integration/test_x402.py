@@ -9,9 +9,9 @@ import subprocess
 import psycopg
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import to_checksum_address
 from pgcluster import postgrest_request
+from x402_sign import sign_payment
 
 SPEC_REQ = {"scheme": "exact", "network": "eip155:84532", "amount": "10000",
             "asset": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
@@ -45,32 +45,6 @@ def usdg_requirements(pay_to, amount="1000", version=2, name="Global Dollar"):
         req.update({"maxAmountRequired": amount, "resource": "https://api.example.com/joke", "description": "a joke",
                     "mimeType": "application/json", "network": "xlayer"})
     return req
-
-
-def sign_payment(account, req, value=None, valid_after=0, valid_before=4102444800, nonce=None, version=2,
-                 domain_name=None):
-    """A payment payload signed with eth-account, the independent implementation."""
-    nonce = nonce or "0x" + os.urandom(32).hex()
-    chain = 196 if req["network"] in ("eip155:196", "xlayer") else int(req["network"].split(":")[1])
-    auth = {"from": account.address, "to": req["payTo"], "value": str(value or req.get("amount") or req["maxAmountRequired"]),
-            "validAfter": str(valid_after), "validBefore": str(valid_before), "nonce": nonce}
-    typed = {
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-            "TransferWithAuthorization": [{"name": "from", "type": "address"}, {"name": "to", "type": "address"},
-                                          {"name": "value", "type": "uint256"}, {"name": "validAfter", "type": "uint256"},
-                                          {"name": "validBefore", "type": "uint256"}, {"name": "nonce", "type": "bytes32"}]},
-        "primaryType": "TransferWithAuthorization",
-        "domain": {"name": domain_name or req["extra"]["name"], "version": req["extra"]["version"], "chainId": chain,
-                   "verifyingContract": req["asset"]},
-        "message": {"from": auth["from"], "to": auth["to"], "value": int(auth["value"]),
-                    "validAfter": valid_after, "validBefore": valid_before, "nonce": bytes.fromhex(nonce[2:])}}
-    signed = Account.sign_message(encode_typed_data(full_message=typed), account.key)
-    inner = {"signature": "0x" + signed.signature.hex().removeprefix("0x"), "authorization": auth}
-    if version == 2:
-        return {"x402Version": 2, "accepted": req, "payload": inner}
-    return {"x402Version": 1, "scheme": "exact", "network": req["network"], "payload": inner}
 
 
 # -- codecs, addresses, EIP-712 ------------------------------------------------------------------------------
