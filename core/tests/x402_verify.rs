@@ -6,6 +6,9 @@ use insforge_core::x402::*;
 use k256::ecdsa::SigningKey;
 use serde_json::{json, Value};
 
+mod common;
+use common::n_minus;
+
 // The x402 v2 specification's example payment (Base Sepolia USDC).
 const FROM: &str = "0x857b06519E91e3A54538791bDbb0E22373e36b66";
 const TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
@@ -639,25 +642,6 @@ fn every_reason_code_is_distinct_and_covered() {
 }
 
 // ------------------------------------------------------------ X Layer
-
-const N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
-    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
-];
-
-fn n_minus(s: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut d = N[i] as i16 - s[i] as i16 - borrow;
-        borrow = i16::from(d < 0);
-        if d < 0 {
-            d += 256;
-        }
-        out[i] = d as u8;
-    }
-    out
-}
 
 const USDG: &str = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8";
 
