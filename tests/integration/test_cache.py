@@ -140,7 +140,9 @@ def test_parallel_workers_see_the_claims(cluster, big_notes):
             assert '"Parallel Aware": true' in text and '"Workers Launched": 2' in text, text
             assert cur.execute("select count(*) from notes").fetchone() == (2000,)
             # Functions evaluated in workers directly, too.
-            cur.execute("SET LOCAL force_parallel_mode = on")
+            # force_parallel_mode was renamed debug_parallel_query in PostgreSQL 16.
+            newer = cur.execute("select current_setting('server_version_num')::int >= 160000").fetchone()[0]
+            cur.execute(f"SET LOCAL {'debug_parallel_query' if newer else 'force_parallel_mode'} = on")
             assert cur.execute("select insforge.requesting_user_id(), insforge.jwt() ->> 'sub', insforge.role()"
                                ).fetchone() == ("user_7", "user_7", "authenticated")
 

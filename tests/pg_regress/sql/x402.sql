@@ -171,8 +171,8 @@ SELECT x402.install_ledger() AS idempotent;
 SELECT id, payer_address, amount, tx_hash, chain, status, network FROM public.x402_payments;
 SELECT format_type(atttypid, atttypmod) AS amount_type FROM pg_attribute
  WHERE attrelid = 'public.x402_payments'::regclass AND attname = 'amount';
-SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
- WHERE conrelid = 'public.x402_payments'::regclass ORDER BY conname;
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint  -- (NOT NULLs are listed from PostgreSQL 18 on)
+ WHERE conrelid = 'public.x402_payments'::regclass AND contype <> 'n' ORDER BY conname;
 -- Clients read; only project_admin (the service key) writes, through record_settlement or directly.
 SELECT r AS role, has_table_privilege(r, 'public.x402_payments', 'SELECT') AS can_select,
        has_table_privilege(r, 'public.x402_payments', 'INSERT') AS can_insert,
