@@ -144,8 +144,10 @@ def test_rejections(cluster, db, keys):
 
 
 GUIDE_TOKENS = {
+    # nbf/exp are seconds from now, made absolute when the test runs (not at collection:
+    # a long session would otherwise reach the test with Clerk's 60 s token expired).
     "clerk": dict(sub=PROVIDER_USERS["clerk"], iss="https://demo-app.clerk.accounts.dev",
-                  azp="https://app.example.com", sid="sess_2xPnG8KxVQrT5mZbN3aHcLdE9fJ", nbf=now() - 5, exp=now() + 60),
+                  azp="https://app.example.com", sid="sess_2xPnG8KxVQrT5mZbN3aHcLdE9fJ", nbf=-5, exp=60),
     "auth0": {"sub": PROVIDER_USERS["auth0"], "email": "ada@example.com",
               "https://insforge.dev/insforge_token": "eyJ.inner.token"},
     "workos": dict(sub=PROVIDER_USERS["workos"], user_email="linus@example.com"),
@@ -158,7 +160,7 @@ GUIDE_TOKENS = {
 
 @pytest.mark.parametrize("provider", GUIDE_TOKENS)
 def test_tokens_as_the_guides_mint_them(cluster, db, keys, provider):
-    payload = claims(**GUIDE_TOKENS[provider])
+    payload = claims(**{k: now() + v if k in ("nbf", "exp") else v for k, v in GUIDE_TOKENS[provider].items()})
     token = sign("HS256", keys, None, payload)
     with cluster.connect(db) as conn:
         got = verify(conn, token, SECRET, "insforge-api")
