@@ -123,6 +123,16 @@ if [ "${1:-}" = --locked-part ]; then
 fi
 
 deb="dist/${PKG}_$(crate_version)_$(dpkg --print-architecture).deb"
+
+# docker/Dockerfile (which cannot be built here: no Docker engine) must copy this
+# very .deb and install it with this very script.
+copied=$(sed -n 's#^COPY \(dist/[^ ]*\.deb\) .*#\1#p' docker/Dockerfile)
+copied=${copied//'${PACKAGE_VERSION}'/$(crate_version)}
+[ "$copied" = "$deb" ] || { echo "package_test.sh: docker/Dockerfile copies '$copied', not $deb" >&2; exit 1; }
+grep -q '^RUN sh /tmp/insforge-integrations/install-package.sh /tmp/insforge-integrations/\*\.deb' docker/Dockerfile || {
+  echo "package_test.sh: docker/Dockerfile does not install with docker/install-package.sh" >&2
+  exit 1
+}
 if [ "${1:-}" != --no-build ]; then
   bash scripts/package.sh --pg 15
 fi
