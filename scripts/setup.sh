@@ -37,5 +37,22 @@ say "cargo pgrx install ${1:-} (into $("$PG_CONFIG" --pkglibdir))"
 install_flags=(--pg-config "$PG_CONFIG")
 [ "${1:-}" = "--release" ] && install_flags+=(--release)
 [ -n "$SUDO" ] && install_flags+=(--sudo)
-cargo pgrx install "${install_flags[@]}" 2>&1 | grep -E '^\s*(error|warning)|Finished|Installing' || true
-test -f "$("$PG_CONFIG" --sharedir)/extension/insforge_integrations.control"
+log=$(mktemp)
+if ! cargo pgrx install "${install_flags[@]}" >"$log" 2>&1; then
+  cat "$log"; rm -f "$log"
+  echo "setup.sh: cargo pgrx install failed" >&2
+  exit 1
+fi
+grep -E '^\s*(error|warning)|Finished|Installing' "$log" || true
+rm -f "$log"
+# cargo pgrx installs only the current version's install script and the update
+# scripts (sql/<ext>--A--B.sql); the released versions' install scripts
+# (sql/<ext>--X.Y.Z.sql) are installed here, so older versions stay installable.
+extdir="$("$PG_CONFIG" --sharedir)/extension"
+for f in sql/insforge_integrations--*.sql; do
+  case "$(basename "$f")" in
+    insforge_integrations--*--*) ;;
+    *) $SUDO install -m 644 "$f" "$extdir/" ;;
+  esac
+done
+test -f "$extdir/insforge_integrations.control"
