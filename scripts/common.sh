@@ -91,6 +91,19 @@ pgrx_init_merge() {
   cargo pgrx init "${args[@]}"
 }
 
+# cargo pgrx install "$@", quiet unless it fails (then its whole output and exit 1).
+pgrx_install() {
+  local log
+  log=$(mktemp)
+  if ! cargo pgrx install "$@" >"$log" 2>&1; then
+    cat "$log"; rm -f "$log"
+    echo "cargo pgrx install $* failed" >&2
+    exit 1
+  fi
+  grep -E '^\s*(error|warning)|Finished|Installing' "$log" || true
+  rm -f "$log"
+}
+
 # The install scripts of released versions (sql/insforge_integrations--X.Y.Z.sql:
 # exactly one "--"), which `cargo pgrx install`/`package` do not copy: they only
 # write the current version's generated script and the A--B update scripts.

@@ -26,7 +26,7 @@ for v in "${versions[@]}"; do
   start=$SECONDS
   pg_config=$(bash scripts/pg_binaries.sh "$v")
   say "PostgreSQL $v: cargo pgrx install --pg-config $pg_config"
-  cargo pgrx install --pg-config "$pg_config" 2>&1 | grep -E '^\s*(error|warning)|Finished|Installing' || true
+  pgrx_install --pg-config "$pg_config"
   extdir="$("$pg_config" --sharedir)/extension"
   test -f "$extdir/$EXT--$(crate_version).sql" || { echo "matrix.sh: install into $extdir failed" >&2; exit 1; }
   install_released_scripts "$extdir"

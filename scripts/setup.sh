@@ -36,7 +36,7 @@ install_pg15() {
   local flags=(--pg-config "$PG_CONFIG")
   [ "$release" = 1 ] && flags+=(--release)
   [ -n "$SUDO" ] && flags+=(--sudo)
-  cargo pgrx install "${flags[@]}" 2>&1 | grep -E '^\s*(error|warning)|Finished|Installing' || true
+  pgrx_install "${flags[@]}"
   local extdir
   extdir="$("$PG_CONFIG" --sharedir)/extension"
   test -f "$extdir/$EXT.control"

@@ -16,3 +16,18 @@ CREATE FUNCTION insforge._jwt_key() RETURNS text
 REVOKE ALL ON FUNCTION insforge._jwt_key() FROM PUBLIC;
 COMMENT ON FUNCTION insforge._jwt_key() IS
 'Internal: the stored key, for the extension''s own verification code. Not executable by any role.';
+
+-- The operator's entry point (sql/operator.sql): checks the caller, then calls the
+-- SECURITY DEFINER insforge._set_jwt_secret() (src/sql_jwt.rs), which validates the
+-- key (22023 when malformed) and writes insforge.jwt_secret.
+CREATE FUNCTION insforge.set_jwt_secret(key text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('insforge.set_jwt_secret()', 'insforge._set_jwt_secret(text)');
+    PERFORM insforge._set_jwt_secret(key);
+END
+$fn$;
+COMMENT ON FUNCTION insforge.set_jwt_secret(text) IS
+'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed). NULL removes it. Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';

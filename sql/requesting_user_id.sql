@@ -57,8 +57,11 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION insforge._make_native_in_place() FROM PUBLIC;
 
-CREATE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) RETURNS text
-    LANGUAGE plpgsql VOLATILE
+-- The privileged part of insforge.adopt_requesting_user_id() (below): it defines a
+-- C-language function and changes the extension's membership, which only the
+-- extension's owner may do, so it runs as that owner (SECURITY DEFINER).
+CREATE FUNCTION insforge._adopt_requesting_user_id(force boolean) RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 DECLARE
@@ -115,12 +118,24 @@ BEGIN
     RETURN 'adopted: public.requesting_user_id() now runs the native implementation (same function, policies untouched)';
 END
 $fn$;
-COMMENT ON FUNCTION insforge.adopt_requesting_user_id(boolean) IS
-'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. Superuser only (it defines a C function).';
-REVOKE ALL ON FUNCTION insforge.adopt_requesting_user_id(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION insforge._adopt_requesting_user_id(boolean) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._adopt_requesting_user_id(boolean) IS
+'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.adopt_requesting_user_id().';
 
-CREATE FUNCTION insforge.release_requesting_user_id() RETURNS text
+CREATE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) RETURNS text
     LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('insforge.adopt_requesting_user_id()', 'insforge._adopt_requesting_user_id(boolean)');
+    RETURN insforge._adopt_requesting_user_id(force);
+END
+$fn$;
+COMMENT ON FUNCTION insforge.adopt_requesting_user_id(boolean) IS
+'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. Operators only (project_admin or a superuser).';
+
+CREATE FUNCTION insforge._release_requesting_user_id() RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
@@ -137,9 +152,21 @@ BEGIN
     RETURN 'released: public.requesting_user_id() is the SQL helper again (same function, policies untouched)';
 END
 $fn$;
+REVOKE ALL ON FUNCTION insforge._release_requesting_user_id() FROM PUBLIC;
+COMMENT ON FUNCTION insforge._release_requesting_user_id() IS
+'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.release_requesting_user_id(); also run by DROP EXTENSION''s event trigger.';
+
+CREATE FUNCTION insforge.release_requesting_user_id() RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('insforge.release_requesting_user_id()', 'insforge._release_requesting_user_id()');
+    RETURN insforge._release_requesting_user_id();
+END
+$fn$;
 COMMENT ON FUNCTION insforge.release_requesting_user_id() IS
-'Switches public.requesting_user_id() back to an equivalent SQL helper in place (same OID, policies untouched) that no longer belongs to the extension. DROP EXTENSION does this by itself. Superuser only.';
-REVOKE ALL ON FUNCTION insforge.release_requesting_user_id() FROM PUBLIC;
+'Switches public.requesting_user_id() back to an equivalent SQL helper in place (same OID, policies untouched) that no longer belongs to the extension. DROP EXTENSION does this by itself. Operators only (project_admin or a superuser).';
 
 -- At CREATE EXTENSION time. Postgres raises client_min_messages to WARNING while
 -- an extension script runs; the notices below are meant to be read, so they
@@ -183,7 +210,7 @@ CREATE FUNCTION insforge._release_before_drop() RETURNS event_trigger
 BEGIN
     IF pg_catalog.current_query() ~* 'insforge_integrations'
        AND insforge.native_requesting_user_id_installed() THEN
-        PERFORM insforge.release_requesting_user_id();
+        PERFORM insforge._release_requesting_user_id();
     END IF;
 END
 $fn$;

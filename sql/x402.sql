@@ -69,14 +69,23 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION x402.install_ledger() RETURNS regclass
-    LANGUAGE plpgsql VOLATILE
+-- The privileged part of x402.install_ledger() (below), run as the extension's
+-- owner. `owner` is the operator who called install_ledger(): a table it creates
+-- is handed to that role, as InsForge expects of public objects (project_admin
+-- owns what it creates); an existing table keeps its owner.
+CREATE FUNCTION x402._install_ledger(owner regrole) RETURNS regclass
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 DECLARE
     bad text;
     r text;
 BEGIN
+    IF owner IS NULL OR NOT (pg_catalog.has_function_privilege(owner, 'x402._install_ledger(regrole)', 'EXECUTE')
+                             OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner)) THEN
+        RAISE EXCEPTION 'the ledger''s owner must be an operator of insforge_integrations (project_admin or a superuser), not %', owner
+            USING ERRCODE = '42501';
+    END IF;
     IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
         CREATE TABLE public.x402_payments (
             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -91,6 +100,7 @@ BEGIN
         );
         COMMENT ON TABLE public.x402_payments IS
             'x402 settlements, one row per on-chain transaction; written by x402.record_settlement() (insforge_integrations).';
+        EXECUTE pg_catalog.format('ALTER TABLE public.x402_payments OWNER TO %s', owner);
     END IF;
 
     -- A guide-made table: check what would break before changing anything.
@@ -162,7 +172,6 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'project_admin') THEN
         GRANT SELECT, INSERT, UPDATE, DELETE ON public.x402_payments TO project_admin;
-        GRANT EXECUTE ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) TO project_admin;
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = 'public.x402_payments'::regclass
                           AND p.polcmd = '*' AND (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = 'project_admin') = ANY (p.polroles)) THEN
             CREATE POLICY project_admin_policy ON public.x402_payments FOR ALL TO project_admin USING (true) WITH CHECK (true);
@@ -171,9 +180,21 @@ BEGIN
     RETURN 'public.x402_payments'::regclass;
 END
 $fn$;
+REVOKE ALL ON FUNCTION x402._install_ledger(regrole) FROM PUBLIC;
+COMMENT ON FUNCTION x402._install_ledger(regrole) IS
+'Internal (SECURITY DEFINER, operators only): the privileged part of x402.install_ledger().';
+
+CREATE FUNCTION x402.install_ledger() RETURNS regclass
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('x402.install_ledger()', 'x402._install_ledger(regrole)');
+    RETURN x402._install_ledger(current_user::regrole);
+END
+$fn$;
 COMMENT ON FUNCTION x402.install_ledger() IS
-'Creates public.x402_payments, or upgrades a guide-made one in place keeping its rows (amount to numeric(78,0), unique lower-case tx_hash, the extra columns, RLS with public read, writes for project_admin only). Idempotent. The table is user data: pg_dump dumps it and DROP EXTENSION never removes it.';
-REVOKE ALL ON FUNCTION x402.install_ledger() FROM PUBLIC;
+'Creates public.x402_payments (owned by the caller), or upgrades a guide-made one in place keeping its rows (amount to numeric(78,0), unique lower-case tx_hash, the extra columns, RLS with public read, writes for project_admin only). Idempotent. The table is user data: pg_dump dumps it and DROP EXTENSION never removes it. Operators only (project_admin or a superuser).';
 
 CREATE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
                                        endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
@@ -229,13 +250,6 @@ $fn$;
 COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
 'Records a settled x402 payment exactly once and returns its row. The same settlement again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. Disagreements between payload, requirements and settlement never lose the payment: the row is written with status disputed and the reason. No tx hash or no payer: 22023, nothing written. Executable by project_admin (the service key) only.';
 REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'project_admin') THEN
-        GRANT EXECUTE ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) TO project_admin;
-    END IF;
-END
-$$;
 
 CREATE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
@@ -278,8 +292,8 @@ $fn$;
 COMMENT ON FUNCTION x402.publish_payment() IS
 'Trigger: publishes each new ledger row through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}).';
 
-CREATE FUNCTION x402.enable_realtime(channel text DEFAULT 'x402_payments') RETURNS text
-    LANGUAGE plpgsql VOLATILE
+CREATE FUNCTION x402._enable_realtime(channel text) RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
@@ -306,6 +320,18 @@ BEGIN
     RETURN pg_catalog.format('public.x402_payments publishes INSERT_x402_payments on channel %s', channel);
 END
 $fn$;
+REVOKE ALL ON FUNCTION x402._enable_realtime(text) FROM PUBLIC;
+COMMENT ON FUNCTION x402._enable_realtime(text) IS
+'Internal (SECURITY DEFINER, operators only): the privileged part of x402.enable_realtime().';
+
+CREATE FUNCTION x402.enable_realtime(channel text DEFAULT 'x402_payments') RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('x402.enable_realtime()', 'x402._enable_realtime(text)');
+    RETURN x402._enable_realtime(channel);
+END
+$fn$;
 COMMENT ON FUNCTION x402.enable_realtime(text) IS
-'Adds a trigger that publishes each new ledger row through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}), as the InsForge x402 guide does, and registers the channel in realtime.channels when that table exists.';
-REVOKE ALL ON FUNCTION x402.enable_realtime(text) FROM PUBLIC;
+'Adds a trigger that publishes each new ledger row through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}), as the InsForge x402 guide does, and registers the channel in realtime.channels when that table exists. Operators only (project_admin or a superuser).';

@@ -29,6 +29,9 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/jwt.sql", name = "jwt", requires = ["jwt_secret"]);
 extension_sql_file!("../sql/x402.sql", name = "x402", requires = ["identity"]);
+// Last: grants the operator privileges (project_admin) on functions defined above,
+// the SQL files' and the Rust shells' alike.
+extension_sql_file!("../sql/operator.sql", name = "operator", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -4,14 +4,22 @@
 //! |----------------------|----------|---------|-----------------|----------------|
 //! | `request.jwt.claims` | USERSET  | unset   | the session that set it | PostgREST's and InsForge's per-request claims. The extension *defines* it (it is otherwise a placeholder) so that every change runs [`claims_generation`]'s assign hook: the claims cache then knows, with one integer compare, whether the value it parsed is still current. Values set before the library loaded (placeholders, `SET LOCAL`, savepoint stacks) are carried over by Postgres. |
 //! | `request.headers`    | USERSET  | unset   | the session that set it | PostgREST's request headers (JSON, lower-case names). Observed the same way: in `claims_source = verified` mode the bearer token in `authorization` is what gets verified. |
-//! | `insforge.jwt_audience` | SUSET | `''` | everyone | accepted `aud` values, comma-separated; empty: not checked |
-//! | `insforge.jwt_issuers`  | SUSET | `''` | everyone | accepted `iss` values, comma-separated; empty: not checked |
-//! | `insforge.jwt_roles`    | SUSET | `anon,authenticated` | everyone | accepted `role` claims |
-//! | `insforge.jwt_leeway`   | SUSET | `30` | everyone | seconds of clock skew allowed on `exp`/`nbf` |
-//! | `insforge.jwt_providers`| SUSET | `''` | everyone | accepted providers (`clerk`, `auth0`, …); empty: any |
-//! | `insforge.strict`       | SUSET | `off` | everyone | `requesting_user_id()` raises 28000 for claims that fail validation |
-//! | `insforge.claims_source`| SUSET | `setting` | everyone | `setting` (trust `request.jwt.claims`) or `verified` (trust only verified tokens) |
-//! | `insforge.verified_claims` | SUSET, hidden | unset | the session | claims `insforge.authenticate()` verified, set transaction-locally; SUSET so that no ordinary role can forge it, and a setting so that parallel workers receive it |
+//! | `insforge_integrations.jwt_audience` | SUSET | `''` | everyone | accepted `aud` values, comma-separated; empty: not checked |
+//! | `insforge_integrations.jwt_issuers`  | SUSET | `''` | everyone | accepted `iss` values, comma-separated; empty: not checked |
+//! | `insforge_integrations.jwt_roles`    | SUSET | `anon,authenticated` | everyone | accepted `role` claims |
+//! | `insforge_integrations.jwt_leeway`   | SUSET | `30` | everyone | seconds of clock skew allowed on `exp`/`nbf` |
+//! | `insforge_integrations.jwt_providers`| SUSET | `''` | everyone | accepted providers (`clerk`, `auth0`, …); empty: any |
+//! | `insforge_integrations.strict`       | SUSET | `off` | everyone | `requesting_user_id()` raises 28000 for claims that fail validation |
+//! | `insforge_integrations.claims_source`| SUSET | `setting` | everyone | `setting` (trust `request.jwt.claims`) or `verified` (trust only verified tokens) |
+//! | `insforge_integrations.verified_claims` | SUSET, hidden | unset | the session | claims `insforge.authenticate()` verified, set transaction-locally; SUSET so that no ordinary role can forge it, and a setting so that parallel workers receive it |
+//!
+//! Names: the extension's own settings carry the library's name,
+//! `insforge_integrations.`, and only that prefix is reserved
+//! (`MarkGUCPrefixReserved`). The prefix `insforge.` is InsForge's
+//! (`insforge.internal_schemas`, and `insforge.extension_grant_role` etc. of its
+//! `insforge_pg_utils`): this library never defines, reserves or removes a
+//! setting there. Version 0.1.0 used `insforge.*`; the 0.1.0 -> 0.2.0 update
+//! script carries database and role settings over to the new names.
 //!
 //! No setting holds a secret: the JWT key lives in a superuser-only table
 //! (`insforge.jwt_secret`), because every setting is readable through `SHOW`,
@@ -86,7 +94,7 @@ impl<T: Copy> GucCell<T> {
     }
 }
 
-/// Which claims the identity functions trust (`insforge.claims_source`).
+/// Which claims the identity functions trust (`insforge_integrations.claims_source`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ClaimsSource {
     /// `request.jwt.claims`, as set by PostgREST or the backend (InsForge's behaviour).
@@ -113,7 +121,7 @@ pub fn list(setting: &GucString) -> Vec<String> {
 }
 
 /// The validation rules the settings describe, parsed once per generation
-/// (every change of an `insforge.*` setting bumps it).
+/// (every change of an `insforge_integrations.*` setting bumps it).
 pub fn rules() -> insforge_core::validate::Rules {
     thread_local! {
         static RULES: std::cell::RefCell<Option<(u64, insforge_core::validate::Rules)>> =
@@ -167,9 +175,9 @@ static CLAIMS_SOURCE_ENTRIES: EnumEntries = EnumEntries([
 static CLAIMS_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Changes whenever anything an identity function's answer depends on may
-/// have changed: `request.jwt.claims`, `request.headers`, any `insforge.*`
-/// setting (any assignment, transaction or savepoint rollback, RESET, DISCARD
-/// ALL, parallel worker start-up), or `insforge.authenticate()`. Never returns
+/// have changed: `request.jwt.claims`, `request.headers`, any
+/// `insforge_integrations.*` setting (any assignment, transaction or savepoint
+/// rollback, RESET, DISCARD ALL, parallel worker start-up), or `insforge.authenticate()`. Never returns
 /// 0, so 0 can mean "nothing cached".
 #[inline]
 pub fn claims_generation() -> u64 {
@@ -233,13 +241,13 @@ pub fn init() {
         define_string(
             c"request.headers",
             c"Headers of the current request, as JSON with lower-case names (set per transaction by PostgREST).",
-            c"With insforge.claims_source = verified, the bearer token in its authorization header is verified to establish the request's claims.",
+            c"With insforge_integrations.claims_source = verified, the bearer token in its authorization header is verified to establish the request's claims.",
             &REQUEST_HEADERS,
             None,
             PGC_USERSET,
         );
         pg_sys::DefineCustomStringVariable(
-            c"insforge.verified_claims".as_ptr(),
+            c"insforge_integrations.verified_claims".as_ptr(),
             c"Claims verified by insforge.authenticate() in this transaction (set by the extension only).".as_ptr(),
             c"".as_ptr(),
             VERIFIED_CLAIMS.0.get(),
@@ -251,7 +259,7 @@ pub fn init() {
             None,
         );
         define_string(
-            c"insforge.jwt_audience",
+            c"insforge_integrations.jwt_audience",
             c"Accepted JWT audiences (comma-separated); empty: audience not checked.",
             c"",
             &JWT_AUDIENCE,
@@ -259,17 +267,17 @@ pub fn init() {
             PGC_SUSET,
         );
         define_string(
-            c"insforge.jwt_issuers",
+            c"insforge_integrations.jwt_issuers",
             c"Accepted JWT issuers (comma-separated); empty: issuer not checked.",
             c"",
             &JWT_ISSUERS,
             Some(c""),
             PGC_SUSET,
         );
-        define_string(c"insforge.jwt_roles", c"Accepted role claims (comma-separated).", c"insforge.authenticate() only switches to these roles; validation reports any other role claim.", &JWT_ROLES, Some(c"anon,authenticated"), PGC_SUSET);
-        define_string(c"insforge.jwt_providers", c"Accepted identity providers (comma-separated: clerk, auth0, workos, kinde, stytch, better_auth, insforge); empty: any.", c"", &JWT_PROVIDERS, Some(c""), PGC_SUSET);
+        define_string(c"insforge_integrations.jwt_roles", c"Accepted role claims (comma-separated).", c"insforge.authenticate() only switches to these roles; validation reports any other role claim.", &JWT_ROLES, Some(c"anon,authenticated"), PGC_SUSET);
+        define_string(c"insforge_integrations.jwt_providers", c"Accepted identity providers (comma-separated: clerk, auth0, workos, kinde, stytch, better_auth, insforge); empty: any.", c"", &JWT_PROVIDERS, Some(c""), PGC_SUSET);
         pg_sys::DefineCustomIntVariable(
-            c"insforge.jwt_leeway".as_ptr(),
+            c"insforge_integrations.jwt_leeway".as_ptr(),
             c"Seconds of clock skew allowed when checking exp and nbf.".as_ptr(),
             c"".as_ptr(),
             JWT_LEEWAY.0.get(),
@@ -283,7 +291,7 @@ pub fn init() {
             None,
         );
         pg_sys::DefineCustomBoolVariable(
-            c"insforge.strict".as_ptr(),
+            c"insforge_integrations.strict".as_ptr(),
             c"requesting_user_id() raises 28000 when the current claims fail validation.".as_ptr(),
             c"Off by default: InsForge behaviour is unchanged unless a project opts in.".as_ptr(),
             STRICT.0.get(),
@@ -295,7 +303,7 @@ pub fn init() {
             None,
         );
         pg_sys::DefineCustomEnumVariable(
-            c"insforge.claims_source".as_ptr(),
+            c"insforge_integrations.claims_source".as_ptr(),
             c"Which claims the identity functions trust: setting (request.jwt.claims) or verified.".as_ptr(),
             c"verified: only claims established in this transaction by insforge.authenticate(), or by verifying the bearer token in request.headers with the stored key.".as_ptr(),
             CLAIMS_SOURCE.0.get(),
@@ -308,8 +316,8 @@ pub fn init() {
             None,
         );
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
-        pg_sys::MarkGUCPrefixReserved(c"insforge".as_ptr());
+        pg_sys::MarkGUCPrefixReserved(c"insforge_integrations".as_ptr());
         #[cfg(any(feature = "pg13", feature = "pg14"))]
-        pg_sys::EmitWarningsOnPlaceholders(c"insforge".as_ptr());
+        pg_sys::EmitWarningsOnPlaceholders(c"insforge_integrations".as_ptr());
     }
 }

@@ -100,7 +100,7 @@ unsafe fn jwt_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
 }
 v1_function!(pg_finfo_insforge_jwt, insforge_jwt, jwt_impl);
 
-/// The current claims; with `strict` and `insforge.strict = on`, raises 28000
+/// The current claims; with `strict` and `insforge_integrations.strict = on`, raises 28000
 /// when they fail validation (anonymous requests pass: they have no subject).
 fn checked_claims(strict: bool) -> &'static Claims {
     let claims = claims::current();
@@ -109,7 +109,7 @@ fn checked_claims(strict: bool) -> &'static Claims {
             let first = *first;
             raise(
                 INVALID_AUTHORIZATION,
-                format!("request claims failed validation: {first} (insforge.strict is on)"),
+                format!("request claims failed validation: {first} (insforge_integrations.strict is on)"),
                 Some("SELECT insforge.validate_claims(insforge.jwt()) lists every problem."),
             );
         }

@@ -37,7 +37,7 @@ fn with_arg_keys<T>(text: &str, f: impl FnOnce(&KeySet) -> T) -> T {
 
 /// Verifies a JWT's signature (HS256/384/512, RS256/384/512, PS256/384/512,
 /// ES256/384, EdDSA) with `key` (an HMAC secret, a PEM public key, a JWK or a
-/// JWKS) and checks exp/nbf (with insforge.jwt_leeway) and, when given or
+/// JWKS) and checks exp/nbf (with insforge_integrations.jwt_leeway) and, when given or
 /// configured, audience and issuer. Returns the claims; every failed check
 /// raises 28000 naming it, a malformed key 22023.
 #[pg_extern(stable, parallel_safe)]
@@ -107,7 +107,7 @@ unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for JsonbDatu
     ));
 }
 
-/// The problems found in `claims` under the insforge.jwt_* settings, in this
+/// The problems found in `claims` under the insforge_integrations.jwt_* settings, in this
 /// order: missing_sub, expired, not_yet_valid, audience, issuer, role,
 /// provider_mismatch. Empty when none.
 #[pg_extern(stable, parallel_safe)]
@@ -164,17 +164,24 @@ fn token_verification_count() -> i64 {
     verified::verification_count() as i64
 }
 
-/// Stores the verification key for this database: an HMAC secret, a PEM
-/// public key, a JWK or a JWKS (PostgREST's jwt-secret vocabulary). NULL
-/// removes it. Superuser only; no other role can read it back.
-#[pg_extern(volatile, parallel_unsafe)]
+/// Internal (SECURITY DEFINER, operators only): stores the verification key
+/// of this database, or removes it (NULL). Called by insforge.set_jwt_secret().
+///
+/// The SQL name is `_set_jwt_secret`; the Rust name keeps the C symbol
+/// `set_jwt_secret_wrapper` that 0.1.0's `insforge.set_jwt_secret()` names.
+/// The superuser check stays: under 0.2.0 it passes because the function runs
+/// as its owner (a superuser); in a database still on 0.1.0's catalog, where
+/// that symbol is reached by an ordinary SECURITY INVOKER function executable
+/// by everyone, it keeps non-superusers out until `ALTER EXTENSION ... UPDATE`.
+#[pg_extern(name = "_set_jwt_secret", volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn set_jwt_secret(key: Option<&str>) {
     // SAFETY: plain catalog check of the current user.
     if !unsafe { pg_sys::superuser() } {
         raise(
             INSUFFICIENT_PRIVILEGE,
-            "only a superuser can set the JWT key",
-            None,
+            "insforge.set_jwt_secret() may be run only by the operator: project_admin or a superuser",
+            Some("If the extension's library was upgraded, run ALTER EXTENSION insforge_integrations UPDATE so that project_admin may set the key."),
         );
     }
     // SAFETY: plain read of the recovery state.
@@ -208,7 +215,7 @@ fn set_jwt_secret(key: Option<&str>) {
 
 /// For direct connections: verifies `token` with the stored key, validates
 /// its claims, then for the rest of the transaction sets request.jwt.claims
-/// and the role from the role claim (only roles in insforge.jwt_roles;
+/// and the role from the role claim (only roles in insforge_integrations.jwt_roles;
 /// Postgres's SET ROLE rules apply), as PostgREST would. Returns the subject.
 #[pg_extern(volatile, parallel_unsafe)]
 fn authenticate(token: &str) -> Option<String> {
@@ -244,7 +251,7 @@ fn authenticate(token: &str) -> Option<String> {
         raise(
             INVALID_AUTHORIZATION,
             format!(
-                "JWT role '{}' is not accepted (insforge.jwt_roles: {})",
+                "JWT role '{}' is not accepted (insforge_integrations.jwt_roles: {})",
                 insforge_core::jwt::clean(&role),
                 rules.roles.join(",")
             ),
@@ -260,7 +267,7 @@ fn authenticate(token: &str) -> Option<String> {
         pg_sys::GucContext::PGC_USERSET,
     );
     set_local(
-        "insforge.verified_claims",
+        "insforge_integrations.verified_claims",
         &payload,
         pg_sys::GucContext::PGC_SUSET,
     );

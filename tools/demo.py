@@ -1,7 +1,9 @@
-"""The demo: a throwaway PostgreSQL 15 cluster shaped like an InsForge project,
-the extension installed, the guides' notes table, and one request per provider
-user run the way PostgREST 12 runs it. Prints what each user sees and fails
-loudly (exit 1) when anything differs from what the policies promise."""
+"""The demo: a throwaway PostgreSQL 15 cluster configured like InsForge's, a project
+database set up the way InsForge runs a project's SQL (as project_admin, never a
+superuser: CREATE EXTENSION, the guides' notes table, the JWT key, the ledger), and
+one request per provider user run the way PostgREST 12 runs it. Prints what each
+user sees and fails loudly (exit 1) when anything differs from what the policies
+promise."""
 
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg  # noqa: E402
 import demo_advisor  # noqa: E402
-from pgcluster import FIXTURES, Cluster, postgrest_request  # noqa: E402
+from pgcluster import FIXTURES, Cluster, as_operator, postgrest_request  # noqa: E402
 
 USERS = [
     ("Clerk", "user_2xPnG8KxVQrT5mZbN3aHcLdE9fJ",
@@ -49,19 +51,45 @@ def main():
     return 0
 
 
+SECRET = "demo-insforge-jwt-secret-0123456789abcdefghijklmnopqrstuv"
+
+
 def run(cluster):
-    cluster.create_database("demo")
+    print("== the project's setup, run the way InsForge runs a project's SQL:"
+          " BEGIN; SET LOCAL ROLE project_admin; ...")
+    cluster.create_database("demo")  # CREATE EXTENSION as project_admin (insforge_pg_utils runs it as the bootstrap superuser)
     with cluster.connect("demo") as c:
-        c.execute((FIXTURES / "notes.sql").read_text())
-        version = c.execute("select extversion from pg_extension where extname = 'insforge_integrations'").fetchone()
+        with as_operator(c):
+            who = c.execute("select current_user, (select rolsuper from pg_roles where rolname = current_user)").fetchone()
+            version = c.execute("select extversion from pg_extension where extname = 'insforge_integrations'").fetchone()
+            print(f"   as {who[0]} (superuser: {who[1]}): CREATE EXTENSION insforge_integrations ({version[0]})")
+            check(who == ("project_admin", False), "the setup runs as project_admin, not a superuser")
+            c.execute((FIXTURES / "notes.sql").read_text())
+            print("   CREATE TABLE notes (...) with the guides' owner policies")
+            c.execute("select insforge.set_jwt_secret(%s)", (SECRET,))
+            print(f"   SELECT insforge.set_jwt_secret(...);  configured: "
+                  f"{c.execute('select insforge.jwt_secret_configured()').fetchone()[0]}")
+            print(f"   SELECT x402.install_ledger();  -> {c.execute('select x402.install_ledger()').fetchone()[0]}")
+            findings = c.execute("select level, name from insforge.advise() where level in ('ERROR', 'WARN')").fetchall()
+            print(f"   SELECT ... FROM insforge.advise();  ERROR/WARN findings: {len(findings)}")
+            check(findings == [], f"a project set up as the README says has nothing to fix (got {findings})")
+            for name, sub, _ in USERS:
+                c.execute("insert into notes(user_id, body) values (%s, %s), (%s, %s)",
+                          (sub, f"{name}'s first note", sub, f"{name}'s second note"))
+            print(f"   seeded {2 * len(USERS)} notes (2 per user) as the service role")
         lang = c.execute("select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang"
                          " where p.oid = 'public.requesting_user_id()'::regprocedure").fetchone()[0]
-        print(f"== CREATE EXTENSION insforge_integrations ({version[0]}); public.requesting_user_id() is LANGUAGE {lang}")
+        print(f"   public.requesting_user_id() is LANGUAGE {lang}")
         check(lang == "c", "public.requesting_user_id() runs the native code")
-        for name, sub, _ in USERS:
-            c.execute("insert into notes(user_id, body) values (%s, %s), (%s, %s)",
-                      (sub, f"{name}'s first note", sub, f"{name}'s second note"))
-        print(f"== seeded {2 * len(USERS)} notes (2 per user) as the service role")
+    with cluster.connect("demo", user="authenticator") as conn:
+        with postgrest_request(conn, {"sub": USERS[0][1], "role": "authenticated"}) as cur:
+            try:
+                cur.execute("select insforge.set_jwt_secret('my-own-key-0123456789abcdef')")
+                refusal = "ALLOWED"
+            except psycopg.errors.InsufficientPrivilege as e:
+                refusal = e.diag.message_primary
+        print(f"   an authenticated user calling set_jwt_secret(): {refusal}")
+        check("only by the operator: project_admin" in refusal, "clients cannot run operator functions")
 
     print("\n== one PostgREST-style request per user (SET role + request.jwt.claims, transaction-local)")
     print(f"   {'provider':<15} {'sub':<48} {'sees':>4}  insert  update  delete  forge-other")
@@ -104,19 +132,22 @@ def run(cluster):
               f" claim_path(org, role)={row[2]!r} role()={row[3]!r}")
         check(row == ("eyJ...", True, "admin", "authenticated"), "claim accessors")
 
-    print("\n== a database that already has the guide's SQL helper: adopt it in place")
+    print("\n== a database that already has the guide's SQL helper: adopt it in place (as project_admin)")
     cluster.create_database("guide", extension=False)
     with cluster.connect("guide") as c:
-        c.execute("CREATE FUNCTION public.requesting_user_id() RETURNS text LANGUAGE sql STABLE"
-                  " AS $$ SELECT auth.jwt() ->> 'sub' $$")
-        c.execute((FIXTURES / "notes.sql").read_text())
+        with as_operator(c):
+            c.execute("CREATE FUNCTION public.requesting_user_id() RETURNS text LANGUAGE sql STABLE"
+                      " AS $$ SELECT auth.jwt() ->> 'sub' $$")
+            c.execute((FIXTURES / "notes.sql").read_text())
         before = c.execute("select oid, xmin::text from pg_policy order by oid").fetchall()
         notices = []
         c.add_notice_handler(lambda d: notices.append(f"{d.message_primary}\n   HINT: {d.message_hint}"))
-        c.execute("CREATE EXTENSION insforge_integrations")
+        with as_operator(c):
+            c.execute("CREATE EXTENSION insforge_integrations")
         for n in notices:
             print(f"   NOTICE: {n}")
-        print("   " + c.execute("select insforge.adopt_requesting_user_id()").fetchone()[0])
+        with as_operator(c):
+            print("   " + c.execute("select insforge.adopt_requesting_user_id()").fetchone()[0])
         after = c.execute("select oid, xmin::text from pg_policy order by oid").fetchall()
         check(before == after, "adopting leaves every policy untouched")
         check(c.execute("select insforge.native_requesting_user_id_installed()").fetchone()[0], "adopted helper is native")

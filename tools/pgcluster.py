@@ -22,6 +22,41 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 PG_CONFIG = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
 FIXTURES = ROOT / "tools" / "fixtures"
+TEST_UTILS = ROOT / "tests" / "insforge_pg_utils_stub"
+
+# The lines InsForge's deploy/docker-init/db/postgresql.conf adds (see ../shared/INSFORGE.md),
+# with our test stand-in for its preloaded insforge_pg_utils: insforge_test_utils lets
+# project_admin run CREATE/ALTER/DROP EXTENSION as the bootstrap superuser and defines
+# insforge.extension_grant_role, insforge.policy_grant_role and insforge.policy_grant_tables;
+# insforge.internal_schemas stays a plain placeholder, as in InsForge. (pg_cron and http are
+# not installed here; pgcrypto is.)
+INSFORGE_CONF = {
+    "shared_preload_libraries": "'pgcrypto,insforge_test_utils'",
+    "insforge.policy_grant_role": "'project_admin'",
+    "insforge.extension_grant_role": "'project_admin'",
+    "insforge.policy_grant_tables": "'storage.objects,realtime.channels,realtime.messages,"
+                                    "payments.stripe_checkout_sessions,payments.stripe_customer_portal_sessions,"
+                                    "payments.razorpay_orders,payments.razorpay_subscriptions'",
+    "insforge.internal_schemas": "'ai,auth,compute,deployments,email,functions,memory,payments,realtime,"
+                                 "schedules,storage,system'",
+}
+
+
+def install_test_utils(pg_config: str = PG_CONFIG) -> None:
+    """Builds tests/insforge_pg_utils_stub with PGXS (in a scratch copy) and installs it into
+    that PostgreSQL, when the installed library is missing or older than its source."""
+    libdir = Path(subprocess.check_output([pg_config, "--pkglibdir"], text=True).strip())
+    installed = libdir / "insforge_test_utils.so"
+    source = TEST_UTILS / "insforge_test_utils.c"
+    if installed.exists() and installed.stat().st_mtime >= source.stat().st_mtime:
+        return
+    with tempfile.TemporaryDirectory(prefix="insforge-test-utils-") as tmp:
+        for f in ("insforge_test_utils.c", "Makefile"):
+            shutil.copy(TEST_UTILS / f, tmp)
+        make = ["make", "-s", "-C", tmp, f"PG_CONFIG={pg_config}", "with_llvm=no"]
+        subprocess.run(make, check=True, stdout=subprocess.DEVNULL)
+        sudo = [] if os.access(libdir, os.W_OK) else ["sudo"]
+        subprocess.run(sudo + make + ["install"], check=True, stdout=subprocess.DEVNULL)
 
 
 def bindir() -> Path:
@@ -37,7 +72,8 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 class Cluster:
     """initdb + postgres in a fresh directory; stop() removes nothing, cleanup() does."""
 
-    def __init__(self, base: str | None = None, port: int | None = None, settings: dict | None = None):
+    def __init__(self, base: str | None = None, port: int | None = None, settings: dict | None = None,
+                 insforge: bool = True):
         self.base = Path(base or tempfile.mkdtemp(prefix="insforge-pg-"))
         self.data = self.base / "data"
         self.port = port or int(os.environ.get("INSFORGE_TEST_PORT", "55439"))
@@ -49,6 +85,8 @@ class Cluster:
             "shared_buffers": "256MB",
         }
         self.settings.update(settings or {})
+        # Configured like InsForge's cluster (INSFORGE_CONF, in postgresql.conf itself) unless asked not to.
+        self.insforge = insforge
         self.bin = bindir()
 
     # -- lifecycle -------------------------------------------------------------
@@ -62,6 +100,13 @@ class Cluster:
                 _as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                               "-E", "UTF8", "--locale=C"]),
                 check=True, stdout=subprocess.DEVNULL)
+            if self.insforge:
+                install_test_utils()
+                with open(self.data / "postgresql.conf", "a") as f:
+                    f.write("\n# InsForge (deploy/docker-init/db/postgresql.conf), with the test stand-in for insforge_pg_utils\n")
+                    for k, v in INSFORGE_CONF.items():
+                        if k not in self.settings:
+                            f.write(f"{k} = {v}\n")
             with open(self.data / "postgresql.auto.conf", "a") as f:
                 for k, v in self.settings.items():
                     f.write(f"{k} = {v}\n")
@@ -99,7 +144,9 @@ class Cluster:
                               input=sql, text=True, capture_output=True)
 
     def create_database(self, name: str, insforge: bool = True, extension: bool = True) -> None:
-        """A database shaped like an InsForge project (roles, auth.jwt(), ...), optionally with the extension."""
+        """A database shaped like an InsForge project (roles, auth.jwt(), ...), optionally with the
+        extension, created the way InsForge creates it: by project_admin (SET ROLE on a superuser's
+        connection), which the cluster's insforge_test_utils runs as the bootstrap superuser."""
         with self.connect() as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             c.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
@@ -107,7 +154,21 @@ class Cluster:
             if insforge:
                 c.execute((FIXTURES / "insforge_base.sql").read_text())
             if extension:
-                c.execute("CREATE EXTENSION insforge_integrations")
+                with as_operator(c):
+                    c.execute("CREATE EXTENSION insforge_integrations")
+
+
+@contextlib.contextmanager
+def as_operator(conn: psycopg.Connection):
+    """Runs the block the way InsForge runs a project's SQL: in a transaction on the superuser's
+    connection, after SET LOCAL ROLE project_admin and the claims InsForge sets for it (when the
+    cluster is InsForge-like and the role exists; otherwise as the superuser)."""
+    with conn.transaction():
+        if conn.execute("select to_regrole('project_admin') is not null"
+                        " and current_setting('insforge.extension_grant_role', true) is not null").fetchone()[0]:
+            conn.execute("SET LOCAL ROLE project_admin")
+            conn.execute("select set_config('request.jwt.claims', '{\"role\":\"project_admin\"}', true)")
+        yield conn
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ BEGIN
                ARRAY['SECURITY']::text[],
                'The jwt_secret_exposed rule reads the JWT key, so only roles granted EXECUTE on insforge.lint_jwt_secret_exposed() run it.'::text,
                pg_catalog.format('Role %I may not execute insforge.lint_jwt_secret_exposed(); the JWT secret was not looked for.', current_user),
-               'Run insforge.advise() as project_admin or a superuser, or GRANT EXECUTE ON FUNCTION insforge.lint_jwt_secret_exposed() TO the role.'::text,
+               'Run insforge.advise() as project_admin or a superuser, or make the role an operator: SELECT insforge.grant_operator(''the_role'');'::text,
                pg_catalog.jsonb_build_object('type', 'skipped', 'role', current_user::text),
                'jwt_secret_exposed_skipped'::text
         $q$;
@@ -39,8 +39,11 @@ BEGIN
         || ' UNION ALL SELECT * FROM insforge.lint_x402_tx_hash_not_unique()'
         || ' UNION ALL SELECT * FROM insforge.lint_x402_ledger_writable_by_clients()'
         || ' UNION ALL SELECT * FROM insforge.lint_security_definer_search_path()'
+        || ' UNION ALL SELECT * FROM insforge.lint_better_auth_tables_exposed()'
+        || ' UNION ALL SELECT * FROM insforge.lint_policy_reads_unforwarded_claim()'
+        || ' UNION ALL SELECT * FROM insforge.lint_validation_needs_unforwarded_claims()'
         || ') f ORDER BY CASE f.level WHEN ''ERROR'' THEN 0 WHEN ''WARN'' THEN 1 ELSE 2 END, f.name, f.cache_key';
 END
 $fn$;
 COMMENT ON FUNCTION insforge.advise() IS
-'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO. Rules: auth_uid_in_policy, uuid_owner_column, owner_column_without_default, rls_disabled_with_owner_column, rls_enabled_no_policy, policy_without_role, sql_requesting_user_id, jwt_secret_exposed, x402_tx_hash_not_unique, x402_ledger_writable_by_clients, security_definer_search_path.';
+'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO. Rules: auth_uid_in_policy, uuid_owner_column, owner_column_without_default, rls_disabled_with_owner_column, rls_enabled_no_policy, policy_without_role, sql_requesting_user_id, jwt_secret_exposed, x402_tx_hash_not_unique, x402_ledger_writable_by_clients, security_definer_search_path, better_auth_tables_exposed, policy_reads_unforwarded_claim, validation_needs_unforwarded_claims.';

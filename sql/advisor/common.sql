@@ -9,12 +9,29 @@
 -- Schemas PostgREST serves. It always serves public in InsForge; a project that
 -- exposes more sets PostgREST's in-database configuration `pgrst.db_schemas`
 -- (ALTER ROLE authenticator SET pgrst.db_schemas = 'public, api'), which lands in
--- the world-readable pg_db_role_setting, or sets it for the session.
+-- the world-readable pg_db_role_setting, or sets it for the session. InsForge
+-- itself serves every schema but Postgres's, its internal ones
+-- (insforge.internal_schemas) and extension-owned ones, decided by its
+-- system.is_exposed_schema(text) (an event trigger writes the result into
+-- pgrst.db_schemas); where that function exists and the caller may run it, its
+-- answer counts too.
 CREATE FUNCTION insforge.advisor_exposed_schemas() RETURNS name[]
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT pg_catalog.array_agg(DISTINCT s.nspname::name ORDER BY s.nspname::name)
+    AS $fn$
+DECLARE
+    insforge_exposed name[] := '{}';
+    result name[];
+BEGIN
+    IF pg_catalog.to_regprocedure('system.is_exposed_schema(text)') IS NOT NULL THEN
+        IF pg_catalog.has_schema_privilege('system', 'USAGE')
+           AND pg_catalog.has_function_privilege('system.is_exposed_schema(text)', 'EXECUTE') THEN
+            EXECUTE 'SELECT coalesce(pg_catalog.array_agg(n.nspname), ''{}'') FROM pg_catalog.pg_namespace n
+                      WHERE system.is_exposed_schema(n.nspname::text)'
+                INTO insforge_exposed;
+        END IF;
+    END IF;
+    SELECT pg_catalog.array_agg(DISTINCT s.nspname::name ORDER BY s.nspname::name) INTO result
       FROM (SELECT 'public'::text AS nspname
             UNION ALL
             SELECT pg_catalog.btrim(x, ' "')
@@ -26,11 +43,15 @@ CREATE FUNCTION insforge.advisor_exposed_schemas() RETURNS name[]
             UNION ALL
             SELECT pg_catalog.btrim(x, ' "')
               FROM pg_catalog.regexp_split_to_table(coalesce(pg_catalog.current_setting('pgrst.db_schemas', true), ''), ',') x
+            UNION ALL
+            SELECT pg_catalog.unnest(insforge_exposed)::text
            ) s
-      JOIN pg_catalog.pg_namespace n ON n.nspname = s.nspname
-$$;
+      JOIN pg_catalog.pg_namespace n ON n.nspname = s.nspname;
+    RETURN result;
+END
+$fn$;
 COMMENT ON FUNCTION insforge.advisor_exposed_schemas() IS
-'Internal helper of insforge.advise(): the schemas PostgREST exposes (public, plus any listed in a pgrst.db_schemas role/database setting or session setting).';
+'Internal helper of insforge.advise(): the schemas PostgREST exposes (public, any listed in a pgrst.db_schemas role/database setting or session setting, and those InsForge''s system.is_exposed_schema() exposes).';
 
 -- Schemas whose tables and policies are the project's own: not Postgres's, not
 -- InsForge's platform schemas (the project cannot change those), not temporary.
@@ -181,3 +202,55 @@ CREATE FUNCTION insforge.advisor_tx_hash_column(attname name) RETURNS boolean
 $$;
 COMMENT ON FUNCTION insforge.advisor_tx_hash_column(name) IS
 'Internal helper of insforge.advise(): true for transaction-hash column names (tx_hash, txhash, transaction_hash, settlement_tx_hash, ...).';
+
+-- The JWT claims a deparsed expression reads by name, other than through the
+-- requesting-user spellings of advisor_mark_uid (sub): `jwt ->> 'k'`, `jwt -> 'k'`,
+-- `jwt #>> '{k,...}'`, `jwt #> '{k,...}'`, `jwt ? 'k'` and `jwt @> '{"k": ...}'`,
+-- where jwt is auth.jwt(), insforge.jwt() or request.jwt.claims cast to jsonb (also
+-- inside (select ...)), and insforge.claim('k'), insforge.claim_path('k', ...),
+-- insforge.has_claim('k', ...). Keys given as literals only; the first key of a path.
+CREATE FUNCTION insforge.advisor_claims_read(expr text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    e text := insforge.advisor_mark_uid(expr);
+    lit constant text := '''((?:[^'']|'''')*)''';
+    keys text[] := '{}';
+    m text[];
+    obj jsonb;
+BEGIN
+    IF e IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR m IN SELECT pg_catalog.regexp_matches(e, '__jwt__ (?:->>|->|\?) ' || lit || '::text', 'g') LOOP
+        keys := keys || pg_catalog.replace(m[1], '''''', '''');
+    END LOOP;
+    FOR m IN SELECT pg_catalog.regexp_matches(e, '__jwt__ (?:#>>|#>) ' || lit || '::text\[\]', 'g') LOOP
+        BEGIN
+            keys := keys || (pg_catalog.replace(m[1], '''''', '''')::text[])[1];
+        EXCEPTION WHEN OTHERS THEN
+            NULL;  -- not an array literal: no key this rule can name
+        END;
+    END LOOP;
+    FOR m IN SELECT pg_catalog.regexp_matches(e, 'insforge\.(?:claim|has_claim)\(' || lit || '::text', 'g') LOOP
+        keys := keys || pg_catalog.replace(m[1], '''''', '''');
+    END LOOP;
+    FOR m IN SELECT pg_catalog.regexp_matches(e, 'insforge\.claim_path\(VARIADIC ARRAY\[' || lit || '::text', 'g') LOOP
+        keys := keys || pg_catalog.replace(m[1], '''''', '''');
+    END LOOP;
+    FOR m IN SELECT pg_catalog.regexp_matches(e, '__jwt__ @> ' || lit || '::jsonb', 'g') LOOP
+        BEGIN
+            obj := pg_catalog.replace(m[1], '''''', '''')::jsonb;
+        EXCEPTION WHEN OTHERS THEN
+            obj := NULL;
+        END;
+        IF pg_catalog.jsonb_typeof(obj) = 'object' THEN
+            keys := keys || ARRAY(SELECT pg_catalog.jsonb_object_keys(obj));
+        END IF;
+    END LOOP;
+    RETURN ARRAY(SELECT DISTINCT k FROM pg_catalog.unnest(keys) k WHERE k IS NOT NULL ORDER BY k);
+END
+$fn$;
+COMMENT ON FUNCTION insforge.advisor_claims_read(text) IS
+'Internal helper of insforge.advise(): the claim names a deparsed policy expression reads (auth.jwt() ->> ''k'', insforge.claim(''k''), ...), the subject read as requesting user excepted.';

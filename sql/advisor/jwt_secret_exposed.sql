@@ -25,9 +25,10 @@
 -- Privileges: this function must read the key, so it is SECURITY DEFINER (owned
 -- by the extension's owner, search_path pinned). It takes no argument and
 -- returns only finding rows, which name where the key is, never the key.
--- EXECUTE is revoked from PUBLIC and granted to project_admin (the role the
--- service key and InsForge's dashboard use); insforge.advise() runs it when the
--- caller may, and otherwise reports that this rule was skipped. See README.md.
+-- EXECUTE is revoked from PUBLIC and granted to the operator (project_admin, the
+-- role the service key and InsForge's dashboard use; see sql/operator.sql);
+-- insforge.advise() runs it when the caller may, and otherwise reports that this
+-- rule was skipped. See README.md.
 CREATE FUNCTION insforge.lint_jwt_secret_exposed()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)
@@ -223,10 +224,4 @@ $fn$;
 COMMENT ON FUNCTION insforge.lint_jwt_secret_exposed() IS
 'Advisor rule jwt_secret_exposed (ERROR): places every role can read (function bodies, views, policies, defaults, settings, comments, ...) that contain the JWT key. Reports where, never the key. SECURITY DEFINER; EXECUTE granted to project_admin only.';
 REVOKE ALL ON FUNCTION insforge.lint_jwt_secret_exposed() FROM PUBLIC;
-DO $do$
-BEGIN
-    IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN
-        GRANT EXECUTE ON FUNCTION insforge.lint_jwt_secret_exposed() TO project_admin;
-    END IF;
-END
-$do$;
+-- EXECUTE for project_admin: granted with the other operator privileges (sql/operator.sql).

@@ -18,7 +18,7 @@ CREATE FUNCTION insforge.lint_sql_requesting_user_id()
            pg_catalog.format('public.requesting_user_id() is LANGUAGE %s returning %s; %s policies call it.',
                              l.lanname, pg_catalog.format_type(p.prorettype, NULL), dep.n),
            CASE WHEN p.prorettype = 'pg_catalog.text'::pg_catalog.regtype
-                THEN 'SELECT insforge.adopt_requesting_user_id();  -- as a superuser; swaps the body in place, policies untouched'
+                THEN 'SELECT insforge.adopt_requesting_user_id();  -- as project_admin or a superuser; swaps the body in place, policies untouched'
                 ELSE 'It returns ' || pg_catalog.format_type(p.prorettype, NULL) || ', not text, so it cannot be adopted in place: '
                      || 'change the policies to compare text owner columns, drop the function, then SELECT insforge.adopt_requesting_user_id();' END,
            pg_catalog.jsonb_build_object('schema', 'public', 'type', 'function', 'function', 'requesting_user_id()',

@@ -74,6 +74,18 @@ advisor_rule!(
     "../../sql/advisor/security_definer_search_path.sql",
     "advisor_security_definer_search_path"
 );
+advisor_rule!(
+    "../../sql/advisor/better_auth_tables_exposed.sql",
+    "advisor_better_auth_tables_exposed"
+);
+advisor_rule!(
+    "../../sql/advisor/policy_reads_unforwarded_claim.sql",
+    "advisor_policy_reads_unforwarded_claim"
+);
+advisor_rule!(
+    "../../sql/advisor/validation_needs_unforwarded_claims.sql",
+    "advisor_validation_needs_unforwarded_claims"
+);
 
 extension_sql_file!(
     "../../sql/advisor/advise.sql",
@@ -89,6 +101,9 @@ extension_sql_file!(
         "advisor_jwt_secret_exposed",
         "advisor_x402_tx_hash_not_unique",
         "advisor_x402_ledger_writable_by_clients",
-        "advisor_security_definer_search_path"
+        "advisor_security_definer_search_path",
+        "advisor_better_auth_tables_exposed",
+        "advisor_policy_reads_unforwarded_claim",
+        "advisor_validation_needs_unforwarded_claims"
     ]
 );

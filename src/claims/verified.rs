@@ -1,6 +1,6 @@
-//! `insforge.claims_source = verified`: where trusted claims come from.
+//! `insforge_integrations.claims_source = verified`: where trusted claims come from.
 //!
-//! 1. `insforge.verified_claims`, which only `insforge.authenticate()` sets
+//! 1. `insforge_integrations.verified_claims`, which only `insforge.authenticate()` sets
 //!    (a SUSET setting, transaction-local: ordinary roles cannot forge it,
 //!    savepoint rollback and transaction end undo it, and parallel workers
 //!    receive it with the other settings);

@@ -115,17 +115,27 @@ def test_uuid_helper_is_refused(cluster, bare_db):
         assert fn_state(c)[1] == "sql"
 
 
-def test_adopt_needs_superuser(cluster, db):
+def test_adopt_needs_the_operator(cluster, db):
+    """Only the operator (project_admin, superusers) may adopt or release; everyone else gets
+    42501 naming project_admin and nothing changes (tests/integration/test_operator.py runs the
+    operator's side)."""
     with cluster.connect(db) as c:
         c.execute("select insforge.release_requesting_user_id()")
         c.execute("create role app_owner login")
         c.execute("grant execute on function insforge.adopt_requesting_user_id(boolean) to app_owner")
     with cluster.connect(db, user="app_owner") as c:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="only by the operator: project_admin"):
             c.execute("select insforge.adopt_requesting_user_id()")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for function"):
+            c.execute("select insforge._adopt_requesting_user_id(false)")
     with cluster.connect(db, user="authenticator") as c:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            c.execute("select insforge.adopt_requesting_user_id()")
+        for role in ("anon", "authenticated"):
+            c.execute(f"set role {role}")
+            for fn in ("adopt_requesting_user_id()", "release_requesting_user_id()"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="project_admin"):
+                    c.execute(f"select insforge.{fn}")
+    with cluster.connect(db) as c:
+        assert c.execute("select insforge.native_requesting_user_id_installed()").fetchone() == (False,)
 
 
 @pytest.mark.parametrize("cascade", [False, True], ids=["plain", "cascade"])

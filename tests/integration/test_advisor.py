@@ -14,7 +14,8 @@ COLUMNS = ["name", "title", "level", "facing", "categories", "description", "det
            "cache_key"]
 RULES = ["auth_uid_in_policy", "uuid_owner_column", "owner_column_without_default", "rls_disabled_with_owner_column",
          "rls_enabled_no_policy", "policy_without_role", "sql_requesting_user_id", "jwt_secret_exposed",
-         "x402_tx_hash_not_unique", "x402_ledger_writable_by_clients", "security_definer_search_path"]
+         "x402_tx_hash_not_unique", "x402_ledger_writable_by_clients", "security_definer_search_path",
+         "better_auth_tables_exposed", "policy_reads_unforwarded_claim", "validation_needs_unforwarded_claims"]
 SECRET = "hs256-Secret-For-Tests-0123456789abcdefXYZ"
 
 # The guide's x402 ledger (shared/INSFORGE.md), built by hand the right way: UNIQUE
@@ -57,6 +58,47 @@ CREATE TABLE public.countries (code text PRIMARY KEY, name text);
 CREATE FUNCTION public.note_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, public AS $$ SELECT count(*) FROM public.notes $$;
 SELECT x402.install_ledger();
+"""
+
+
+# Better Auth's tables as its Postgres adapter creates them (camelCase columns); `schema` and
+# the snake_case variant (some adapters' option) are filled in by better_auth_tables().
+BETTER_AUTH = {
+    "user": 'CREATE TABLE {s}."user" (id text PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE,'
+            ' "emailVerified" boolean NOT NULL, image text, "createdAt" timestamptz, "updatedAt" timestamptz)',
+    "session": 'CREATE TABLE {s}.session (id text PRIMARY KEY, "expiresAt" timestamptz NOT NULL, token text NOT NULL UNIQUE,'
+               ' "createdAt" timestamptz, "updatedAt" timestamptz, "ipAddress" text, "userAgent" text,'
+               ' "userId" text NOT NULL)',
+    "account": 'CREATE TABLE {s}.account (id text PRIMARY KEY, "accountId" text NOT NULL, "providerId" text NOT NULL,'
+               ' "userId" text NOT NULL, "accessToken" text, "refreshToken" text, "idToken" text,'
+               ' "accessTokenExpiresAt" timestamptz, scope text, password text, "createdAt" timestamptz)',
+    "verification": 'CREATE TABLE {s}.verification (id text PRIMARY KEY, identifier text NOT NULL, value text NOT NULL,'
+                    ' "expiresAt" timestamptz NOT NULL, "createdAt" timestamptz)',
+}
+
+
+def better_auth_tables(schema, models=BETTER_AUTH, snake=False):
+    sql = ";\n".join(BETTER_AUTH[m].format(s=schema) for m in models) + ";"
+    if snake:
+        for camel, snake_name in [('"emailVerified"', "email_verified"), ('"expiresAt"', "expires_at"),
+                                  ('"userId"', "user_id"), ('"accountId"', "account_id"), ('"providerId"', "provider_id"),
+                                  ('"accessToken"', "access_token"), ('"refreshToken"', "refresh_token")]:
+            sql = sql.replace(camel, snake_name)
+    return sql
+
+
+# InsForge's deny-list of exposed schemas (its migration 056, as shared/INSFORGE.md describes it):
+# every schema but Postgres's, those in insforge.internal_schemas, and extension-owned ones.
+INSFORGE_EXPOSED_SCHEMAS = """
+CREATE SCHEMA IF NOT EXISTS system;
+CREATE FUNCTION system.is_exposed_schema(p_schema text) RETURNS boolean LANGUAGE sql STABLE AS $fn$
+    SELECT p_schema IS NOT NULL AND p_schema NOT LIKE 'pg\\_%' AND p_schema <> 'information_schema'
+       AND p_schema <> ALL (string_to_array(current_setting('insforge.internal_schemas', true), ','))
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_namespace n ON n.oid = d.objid
+                        WHERE d.classid = 'pg_namespace'::regclass AND d.refclassid = 'pg_extension'::regclass
+                          AND d.deptype = 'e' AND n.nspname = p_schema)
+$fn$;
+GRANT USAGE ON SCHEMA system TO project_admin;
 """
 
 
@@ -274,6 +316,47 @@ TRIPS = {
     ],
 }
 
+TRIPS.update({
+    "better_auth_tables_exposed": [
+        ("session_in_public", better_auth_tables("public", ["session"]),
+         "ERROR", "better_auth_tables_exposed_public_session",
+         "Table public.session looks like Better Auth's session table (token, expiresAt, userId) and is served by "
+         "PostgREST: anon may SELECT, INSERT, UPDATE, DELETE; authenticated may SELECT, INSERT, UPDATE, DELETE.",
+         {"schema": "public", "table": "session", "model": "session",
+          "privileges": {"anon": ["SELECT", "INSERT", "UPDATE", "DELETE"],
+                         "authenticated": ["SELECT", "INSERT", "UPDATE", "DELETE"]}}),
+        ("better_auth_schema_exposed_by_insforge", INSFORGE_EXPOSED_SCHEMAS + """CREATE SCHEMA better_auth;
+            GRANT USAGE ON SCHEMA better_auth TO anon, authenticated;""" + better_auth_tables("better_auth", ["account"], snake=True)
+         + "\nGRANT SELECT (id, password) ON better_auth.account TO authenticated;",
+         "ERROR", "better_auth_tables_exposed_better_auth_account", "Better Auth's account table",
+         {"schema": "better_auth", "model": "account", "privileges": {"authenticated": ["SELECT"]}}),
+    ],
+    "policy_reads_unforwarded_claim": [
+        ("org_id", """CREATE TABLE public.docs (id int, org_id text, user_id text DEFAULT requesting_user_id());
+            ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY "Org members read" ON public.docs FOR SELECT TO authenticated
+                USING (org_id = ((SELECT auth.jwt()) ->> 'org_id'));""",
+         "WARN", "policy_reads_unforwarded_claim_public_docs_Org members read",
+         "Policy \"Org members read\" on public.docs (FOR SELECT) reads claim 'org_id'; through InsForge's API only sub, "
+         "email, role, iat and exp reach request.jwt.claims",
+         {"policy": "Org members read", "command": "SELECT", "claims": ["org_id"]}),
+        ("permissions_and_paths", """CREATE TABLE public.docs (id int, tenant text, org text);
+            CREATE POLICY edit ON public.docs FOR UPDATE TO authenticated
+                USING (insforge.has_claim('permissions', 'write:docs'))
+                WITH CHECK (tenant = (nullif(current_setting('request.jwt.claims', true), '')::jsonb -> 'app_metadata' ->> 'tenant')
+                            AND org = insforge.claim_path('org', 'id')
+                            AND (auth.jwt() #>> '{azp}') IS NOT NULL AND insforge.jwt() @> '{"aud": "insforge-api"}');""",
+         "WARN", "policy_reads_unforwarded_claim_public_docs_edit", "reads claims 'app_metadata', 'aud', 'azp', 'org', 'permissions'",
+         {"claims": ["app_metadata", "aud", "azp", "org", "permissions"]}),
+    ],
+    "validation_needs_unforwarded_claims": [
+        ("database_audience", """DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET insforge_integrations.jwt_audience = %L',
+                                                          current_database(), 'insforge-api'); END $$;""",
+         "INFO", "validation_needs_unforwarded_claims", "insforge_integrations.jwt_audience = 'insforge-api' (database",
+         {"type": "setting", "strict": "off"}),
+    ],
+})
+
 NEAR_MISSES = {
     "auth_uid_in_policy": """
         CREATE TABLE public.notes (id int, user_id text DEFAULT requesting_user_id(), team text);
@@ -333,6 +416,29 @@ NEAR_MISSES = {
         CREATE POLICY own ON public.notes FOR SELECT TO authenticated USING (user_id = requesting_user_id());
         CREATE POLICY "Published are public" ON public.notes FOR SELECT USING (published);""",
     "sql_requesting_user_id": "SELECT insforge.release_requesting_user_id(); SELECT insforge.adopt_requesting_user_id();",
+    # The guide's layout done right: schema better_auth, not served, privileges revoked; a
+    # project's own users table; Better Auth tables in a schema no one serves.
+    "better_auth_tables_exposed": "CREATE SCHEMA better_auth;\n" + better_auth_tables("better_auth") + """
+        REVOKE ALL ON ALL TABLES IN SCHEMA better_auth FROM PUBLIC, anon, authenticated;
+        CREATE TABLE public.users (id text PRIMARY KEY, email text, email_verified boolean, user_id text);
+        CREATE SCHEMA auth_store;
+        GRANT USAGE ON SCHEMA auth_store TO anon, authenticated;""" + better_auth_tables("auth_store", ["session"]) + """
+        GRANT SELECT ON auth_store.session TO anon;""",
+    "policy_reads_unforwarded_claim": """
+        CREATE TABLE public.docs (id int, user_id text DEFAULT requesting_user_id(), email text, org_id text, exp int);
+        ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY own ON public.docs TO authenticated USING (user_id = requesting_user_id());
+        CREATE POLICY mail ON public.docs FOR SELECT TO authenticated
+            USING (email = (auth.jwt() ->> 'email') AND user_id = insforge.claim('sub') AND insforge.role() = 'authenticated');
+        CREATE POLICY fresh ON public.docs FOR SELECT TO authenticated
+            USING ((auth.jwt() ->> 'exp')::int > exp AND (insforge.jwt() ->> 'iat') IS NOT NULL AND auth.role() = 'x');
+        CREATE POLICY org ON public.docs FOR SELECT TO authenticated USING (org_id = 'acme');""",
+    "validation_needs_unforwarded_claims": """
+        DO $$ BEGIN
+            EXECUTE format('ALTER DATABASE %I SET insforge_integrations.strict = on', current_database());
+            EXECUTE format('ALTER DATABASE %I SET insforge_integrations.jwt_roles = %L', current_database(), 'authenticated');
+            EXECUTE format('ALTER DATABASE %I SET insforge_integrations.jwt_audience = %L', current_database(), '');
+        END $$;""",
     "x402_tx_hash_not_unique": """
         CREATE TABLE public.a (id int, tx_hash text UNIQUE);
         CREATE TABLE public.b (tx_hash text PRIMARY KEY);
@@ -412,6 +518,58 @@ def test_sql_requesting_user_id_returning_uuid(cluster):
     finally:
         with cluster.connect() as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- InsForge's API pipeline: Better Auth, unforwarded claims, audience/issuer --------
+
+@pytest.mark.parametrize("schema,snake", [("public", False), ("public", True), ("better_auth", False)])
+def test_better_auth_every_table(cluster, db, schema, snake):
+    """The four tables, either column spelling; better_auth exposed the InsForge way (deny-list)."""
+    setup = better_auth_tables(schema, snake=snake)
+    if schema != "public":
+        setup = (INSFORGE_EXPOSED_SCHEMAS + f"CREATE SCHEMA {schema}; GRANT USAGE ON SCHEMA {schema} TO anon, authenticated;"
+                 f" ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO anon;" + setup)
+    run(cluster, db, setup)
+    got = sorted((f["metadata"]["model"], f["level"]) for f in findings(cluster, db, "better_auth_tables_exposed",
+                                                                     as_project_admin=True))
+    assert got == [("account", "ERROR"), ("session", "ERROR"), ("user", "ERROR"), ("verification", "ERROR")]
+    # The remediation is the fix.
+    for f in findings(cluster, db, "better_auth_tables_exposed"):
+        run(cluster, db, f["remediation"].split(";")[0])
+    assert findings(cluster, db, "better_auth_tables_exposed") == []
+
+
+def test_better_auth_schema_listed_as_internal_is_not_exposed(cluster, db):
+    """With InsForge's deny-list, adding better_auth to insforge.internal_schemas takes it off the API."""
+    run(cluster, db, INSFORGE_EXPOSED_SCHEMAS + "CREATE SCHEMA better_auth; GRANT USAGE ON SCHEMA better_auth TO anon;"
+        + better_auth_tables("better_auth", ["session"]) + "GRANT SELECT ON better_auth.session TO anon;")
+    assert len(findings(cluster, db, "better_auth_tables_exposed")) == 1
+    with cluster.connect(db, row_factory=dict_row) as c:
+        c.execute("SET insforge.internal_schemas = 'auth,storage,system,better_auth'")
+        assert [r for r in c.execute("select * from insforge.advise()").fetchall()
+                if r["name"] == "better_auth_tables_exposed"] == []
+
+
+def test_validation_settings_where_and_strict(cluster, db):
+    run(cluster, db, """DO $$ BEGIN
+        EXECUTE format('ALTER DATABASE %I SET insforge_integrations.jwt_issuers = %L', current_database(), 'https://a.example');
+        EXECUTE format('ALTER ROLE authenticator IN DATABASE %I SET insforge_integrations.jwt_audience = %L',
+                       current_database(), 'insforge-api');
+        EXECUTE format('ALTER DATABASE %I SET insforge_integrations.strict = on', current_database());
+    END $$;""")
+    [f] = findings(cluster, db, "validation_needs_unforwarded_claims", as_project_admin=True)
+    assert f["level"] == "INFO"
+    assert "insforge_integrations.jwt_audience = 'insforge-api' (role authenticator in database" in f["detail"]
+    assert "insforge_integrations.jwt_issuers = 'https://a.example' (database" in f["detail"]
+    assert "every request through InsForge's API fails" in f["detail"]
+    assert "ALTER ROLE authenticator IN DATABASE" in f["remediation"] and "RESET insforge_integrations.jwt_issuers" \
+        in f["remediation"]
+    assert [s["where"].split(" ")[0] for s in f["metadata"]["settings"]] == ["role", "database"]
+    with cluster.connect(db, row_factory=dict_row) as c:  # a session SET counts too
+        c.execute("SET insforge_integrations.jwt_issuers = 'https://b.example'")
+        [f] = [r for r in c.execute("select * from insforge.advise()").fetchall()
+               if r["name"] == "validation_needs_unforwarded_claims"]
+        assert "'https://b.example' (this session)" in f["detail"]
 
 
 # -- jwt_secret_exposed -------------------------------------------------------------

@@ -52,6 +52,9 @@ STATEFUL = {
     "set_jwt_secret", "adopt_requesting_user_id", "release_requesting_user_id", "install_ledger",
     "enable_realtime", "record_settlement", "authenticate",
     "_make_native_in_place",  # internal: defines public.requesting_user_id() as a C function
+    # the operator's privileged halves (SECURITY DEFINER) and operator management
+    "_set_jwt_secret", "_adopt_requesting_user_id", "_release_requesting_user_id", "_install_ledger",
+    "_enable_realtime", "_grant_operator", "grant_operator", "revoke_operator", "_require_operator",
 }
 
 
@@ -494,23 +497,23 @@ def guarded(conn, cur, st, label, sql, params, allowed):
 
 
 def settings_sql(g: Gen, local: bool):
-    """set_config for claims, the insforge.* settings and request.headers (bearer token)."""
+    """set_config for claims, the insforge_integrations.* settings and request.headers (bearer token)."""
     r = g.r
     pairs = [("request.jwt.claims", g.claims_setting())]
     if r.random() < 0.5:
-        pairs.append(("insforge.strict", r.choice(["on", "off"])))
+        pairs.append(("insforge_integrations.strict", r.choice(["on", "off"])))
     if r.random() < 0.4:
-        pairs.append(("insforge.claims_source", r.choice(["setting", "verified", "setting", "bogus"])))
+        pairs.append(("insforge_integrations.claims_source", r.choice(["setting", "verified", "setting", "bogus"])))
     if r.random() < 0.3:
-        pairs.append(("insforge.jwt_audience", g.csv()))
+        pairs.append(("insforge_integrations.jwt_audience", g.csv()))
     if r.random() < 0.3:
-        pairs.append(("insforge.jwt_issuers", g.csv()))
+        pairs.append(("insforge_integrations.jwt_issuers", g.csv()))
     if r.random() < 0.3:
-        pairs.append(("insforge.jwt_roles", r.choice(["anon,authenticated", "", "authenticated", "anon, project_admin"])))
+        pairs.append(("insforge_integrations.jwt_roles", r.choice(["anon,authenticated", "", "authenticated", "anon, project_admin"])))
     if r.random() < 0.3:
-        pairs.append(("insforge.jwt_leeway", str(r.choice([0, 30, 86400, 2147483647, -1]))))
+        pairs.append(("insforge_integrations.jwt_leeway", str(r.choice([0, 30, 86400, 2147483647, -1]))))
     if r.random() < 0.3:
-        pairs.append(("insforge.jwt_providers", r.choice(["", "clerk", "auth0,insforge", "CLERK", "x"])))
+        pairs.append(("insforge_integrations.jwt_providers", r.choice(["", "clerk", "auth0,insforge", "CLERK", "x"])))
     if r.random() < 0.5:
         headers = {"authorization": r.choice(["Bearer ", "bearer ", "Basic ", ""]) + g.token()}
         pairs.append(("request.headers", json.dumps(headers) if r.random() < 0.9 else g.mutate(json.dumps(headers))))
@@ -596,6 +599,20 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
                 attempt("x402.record_settlement", *call_sql(by["record_settlement"], g, gens))
             attempt("x402.stats", "SELECT count(*) FROM x402.stats(%s::timestamptz)", [g.timestamptz()])
             attempt("x402.enable_realtime", "SELECT x402.enable_realtime(%s::text)", [g.text()])
+            # the operator's privileged halves, called directly, and operator management
+            role = g.r.choice(["anon", "authenticated", "project_admin", "postgres", "authenticator"])
+            attempt("insforge._set_jwt_secret", "SELECT insforge._set_jwt_secret(%s::text)", [g.r.choice([None, g.key_text()])])
+            attempt("insforge._adopt_requesting_user_id", "SELECT insforge._adopt_requesting_user_id(%s::boolean)",
+                    [g.r.random() < 0.5])
+            attempt("insforge._release_requesting_user_id", "SELECT insforge._release_requesting_user_id()")
+            attempt("x402._install_ledger", "SELECT x402._install_ledger(%s::regrole)", [role])
+            attempt("x402._enable_realtime", "SELECT x402._enable_realtime(%s::text)", [g.text()])
+            attempt("insforge._require_operator", "SELECT insforge._require_operator(%s::text, %s::regprocedure)",
+                    [g.text(), g.r.choice(["insforge._set_jwt_secret(text)", "x402._install_ledger(regrole)"])])
+            attempt("insforge._grant_operator", "SELECT insforge._grant_operator(%s::regrole, %s::boolean)",
+                    [role, g.r.random() < 0.5])
+            attempt("insforge.grant_operator", "SELECT insforge.grant_operator(%s::regrole)", [role])
+            attempt("insforge.revoke_operator", "SELECT insforge.revoke_operator(%s::regrole)", [role])
             # the same as a client role: privilege errors only
             cur.execute(f"SET LOCAL ROLE {g.r.choice(['anon', 'authenticated', 'project_admin'])}")
             attempt("insforge.set_jwt_secret", "SELECT insforge.set_jwt_secret(%s::text)", [g.key_text()])

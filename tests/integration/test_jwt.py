@@ -133,9 +133,9 @@ def test_rejections(cluster, db, keys):
         arr = sign("HS256", keys, None, claims(aud=["a", "insforge-api"]))
         assert verify(conn, arr, SECRET, "insforge-api")["aud"] == ["a", "insforge-api"]
         rejects(conn, good, SECRET, "28000", "iss", None, "https://clerk.example.com")
-        conn.execute("set insforge.jwt_audience = 'only-this'")
+        conn.execute("set insforge_integrations.jwt_audience = 'only-this'")
         rejects(conn, good, SECRET, "28000", "audience")
-        conn.execute("reset insforge.jwt_audience")
+        conn.execute("reset insforge_integrations.jwt_audience")
         # Malformed tokens and keys.
         rejects(conn, "not-a-jwt", SECRET, "28000", "3 dot-separated parts")
         rejects(conn, good, '{"kty":"RSA","n":"!!"}', "22023", "")
@@ -143,9 +143,9 @@ def test_rejections(cluster, db, keys):
         rejects(conn, good, '{"keys": [{"kty": "EC", "crv": "P-256"}]}', "22023", "")
 
 
+# Clerk's template tokens live 60 s: their times are relative to the moment the test runs
+# (offsets from now(), filled in by the test), not to when the module was imported.
 GUIDE_TOKENS = {
-    # nbf/exp are seconds from now, made absolute when the test runs (not at collection:
-    # a long session would otherwise reach the test with Clerk's 60 s token expired).
     "clerk": dict(sub=PROVIDER_USERS["clerk"], iss="https://demo-app.clerk.accounts.dev",
                   azp="https://app.example.com", sid="sess_2xPnG8KxVQrT5mZbN3aHcLdE9fJ", nbf=-5, exp=60),
     "auth0": {"sub": PROVIDER_USERS["auth0"], "email": "ada@example.com",
@@ -160,7 +160,8 @@ GUIDE_TOKENS = {
 
 @pytest.mark.parametrize("provider", GUIDE_TOKENS)
 def test_tokens_as_the_guides_mint_them(cluster, db, keys, provider):
-    payload = claims(**{k: now() + v if k in ("nbf", "exp") else v for k, v in GUIDE_TOKENS[provider].items()})
+    shape = {k: now() + v if k in ("nbf", "exp") else v for k, v in GUIDE_TOKENS[provider].items()}
+    payload = claims(**shape)
     token = sign("HS256", keys, None, payload)
     with cluster.connect(db) as conn:
         got = verify(conn, token, SECRET, "insforge-api")
@@ -179,11 +180,11 @@ def test_tokens_as_the_guides_mint_them(cluster, db, keys, provider):
 def test_validate_claims_each_problem(cluster, db, bad, problem):
     c = {k: v for k, v in {**claims(iss="https://demo.clerk.accounts.dev"), **bad}.items() if v is not None}
     with cluster.connect(db) as conn:
-        conn.execute("set insforge.jwt_audience = 'insforge-api'")
-        conn.execute("set insforge.jwt_issuers = 'https://demo.clerk.accounts.dev'")
-        conn.execute("set insforge.jwt_providers = 'clerk'")
+        conn.execute("set insforge_integrations.jwt_audience = 'insforge-api'")
+        conn.execute("set insforge_integrations.jwt_issuers = 'https://demo.clerk.accounts.dev'")
+        conn.execute("set insforge_integrations.jwt_providers = 'clerk'")
         if problem == "provider_mismatch":
-            conn.execute("reset insforge.jwt_issuers")
+            conn.execute("reset insforge_integrations.jwt_issuers")
         got = conn.execute("select insforge.validate_claims(%s::jsonb)", (json.dumps(c),)).fetchone()[0]
         assert got == [problem]
         with conn.transaction():
@@ -206,28 +207,28 @@ def test_claims_valid_for_current_request(cluster, db):
 def test_settings_are_superuser_only(cluster, db):
     with cluster.connect(db) as c:
         c.execute("select insforge.role()")  # settings exist once the library is loaded
-        rows = dict(c.execute("select name, setting from pg_settings where name like 'insforge.%'").fetchall())
-        assert rows["insforge.jwt_roles"] == "anon,authenticated" and rows["insforge.jwt_leeway"] == "30"
-        assert rows["insforge.strict"] == "off" and rows["insforge.claims_source"] == "setting"
+        rows = dict(c.execute("select name, setting from pg_settings where name like 'insforge\\_integrations.%'").fetchall())
+        assert rows["insforge_integrations.jwt_roles"] == "anon,authenticated" and rows["insforge_integrations.jwt_leeway"] == "30"
+        assert rows["insforge_integrations.strict"] == "off" and rows["insforge_integrations.claims_source"] == "setting"
     with cluster.connect(db, user="authenticator") as conn:
         conn.execute("select insforge.role()")
-        for setting in ("insforge.strict = off", "insforge.jwt_audience = ''", "insforge.claims_source = setting",
-                        "insforge.jwt_leeway = 99999"):
+        for setting in ("insforge_integrations.strict = off", "insforge_integrations.jwt_audience = ''", "insforge_integrations.claims_source = setting",
+                        "insforge_integrations.jwt_leeway = 99999"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"set {setting}")
 
 
 def test_placeholder_set_before_load_cannot_weaken_settings(cluster, db):
-    """Before the library loads, insforge.* names are placeholders anyone can SET;
+    """Before the library loads, insforge_integrations.* names are placeholders anyone can SET;
     when it loads, Postgres re-checks who set them and drops a non-superuser's value."""
     with cluster.connect() as c:
-        c.execute(f'alter database "{db}" set insforge.claims_source = verified')
-        c.execute(f'alter database "{db}" set insforge.strict = on')
+        c.execute(f'alter database "{db}" set insforge_integrations.claims_source = verified')
+        c.execute(f'alter database "{db}" set insforge_integrations.strict = on')
     with cluster.connect(db, user="authenticator") as conn:
-        conn.execute("set insforge.claims_source = setting")
-        conn.execute("set insforge.strict = off")
+        conn.execute("set insforge_integrations.claims_source = setting")
+        conn.execute("set insforge_integrations.strict = off")
         conn.execute("select insforge.role()")
-        assert conn.execute("select current_setting('insforge.claims_source'), current_setting('insforge.strict')"
+        assert conn.execute("select current_setting('insforge_integrations.claims_source'), current_setting('insforge_integrations.strict')"
                             ).fetchone() == ("verified", "on")
 
 
@@ -242,7 +243,7 @@ def test_strict_mode(cluster, db):
         with postgrest_request(conn, expired) as cur:  # off by default: InsForge behaviour
             assert cur.execute("select requesting_user_id(), count(*) from notes").fetchone() == ("u1", 1)
     with cluster.connect() as c:
-        c.execute(f'alter database "{db}" set insforge.strict = on')
+        c.execute(f'alter database "{db}" set insforge_integrations.strict = on')
     with cluster.connect(db, user="authenticator") as conn:
         for fn in ("requesting_user_id()", "insforge.requesting_user_id()", "count(*) from notes"):
             with pytest.raises(psycopg.errors.InvalidAuthorizationSpecification, match="expired"):
@@ -253,7 +254,7 @@ def test_strict_mode(cluster, db):
         with postgrest_request(conn, {"role": "anon"}) as cur:  # anonymous requests have no subject to refuse
             assert cur.execute("select requesting_user_id()").fetchone() == (None,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("set insforge.strict = off")
+            conn.execute("set insforge_integrations.strict = off")
 
 
 # -- the stored key ---------------------------------------------------------------------------------------
@@ -267,8 +268,11 @@ def test_stored_key_is_unreadable_by_non_superusers(cluster, db):
         c.execute("select insforge.set_jwt_secret(%s)", (secret,))
         assert c.execute("select insforge.jwt_secret_configured()").fetchone() == (True,)
     with cluster.connect(db, user="app_login") as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("select insforge.set_jwt_secret('mine')")
+        for role in ("anon", "authenticated"):  # clients may not set it (project_admin, the operator, may)
+            conn.execute(f"set role {role}")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="project_admin"):
+                conn.execute("select insforge.set_jwt_secret('mine')")
+        conn.execute("reset role")
         for role in ("app_login", "anon", "authenticated", "project_admin"):
             conn.execute(f"set role {role}")
             assert conn.execute("select insforge.jwt_secret_configured()").fetchone() == (True,)
@@ -355,7 +359,7 @@ def test_authenticate(cluster, keyed_db):
 
 def test_verified_mode_trusts_only_verified_claims(cluster, keyed_db):
     with cluster.connect() as c:
-        c.execute(f'alter database "{keyed_db}" set insforge.claims_source = verified')
+        c.execute(f'alter database "{keyed_db}" set insforge_integrations.claims_source = verified')
     with cluster.connect(keyed_db, user="authenticator") as conn:
         # Hand-written claims impersonate nobody.
         with postgrest_request(conn, claims(sub="user_3")) as cur:
@@ -389,7 +393,7 @@ def test_verified_mode_trusts_only_verified_claims(cluster, keyed_db):
             assert conn.execute("select requesting_user_id(), count(*) from notes").fetchone() == ("user_6", 10000)
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 with conn.transaction():
-                    conn.execute("""select set_config('insforge.verified_claims', '{"sub":"user_7"}', true)""")
+                    conn.execute("""select set_config('insforge_integrations.verified_claims', '{"sub":"user_7"}', true)""")
             for s in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0", "min_parallel_table_scan_size = 0"):
                 conn.execute(f"set local {s}")
             assert conn.execute("select count(*) from notes").fetchone() == (10000,)

@@ -398,7 +398,7 @@ def standby(primary, signed):
     populate(primary, "rep", settlements, list(range(300, 305)))
     with primary.connect("rep") as c:
         c.execute("SELECT insforge.set_jwt_secret(%s)", (SECRET,))
-        c.execute("ALTER DATABASE rep SET insforge.jwt_audience = 'insforge-api'")
+        c.execute("ALTER DATABASE rep SET insforge_integrations.jwt_audience = 'insforge-api'")
     s = Cluster(port=STANDBY_PORT)
     s.base.mkdir(parents=True, exist_ok=True)
     s.base.chmod(0o755)
@@ -461,7 +461,7 @@ def test_standby_identity_and_claims(primary, standby):
             assert one(conn, "SELECT public.requesting_user_id() IS NULL AND insforge.jwt() IS NULL")
         with postgrest_request(conn, None, role="anon") as cur:
             assert cur.execute("SELECT count(*) FROM notes").fetchone() == (0,)
-        assert one(conn, "SHOW insforge.jwt_audience") == "insforge-api"
+        assert one(conn, "SHOW insforge_integrations.jwt_audience") == "insforge-api"
         bad = claims_for(USERS[0], aud="other", exp=1)
         assert one(conn, "SELECT insforge.validate_claims(%s::jsonb)", json.dumps(bad)) == ["expired", "audience"]
         assert one(conn, "SELECT insforge.validate_claims(%s::jsonb)", json.dumps(claims_for(USERS[0]))) == []
@@ -470,7 +470,7 @@ def test_standby_identity_and_claims(primary, standby):
             with pytest.raises(psycopg.errors.InvalidAuthorizationSpecification, match="expired"):
                 cur.execute("SELECT insforge.require_valid_claims()")
     with standby.connect("rep") as s:  # strict mode (a superuser setting)
-        s.execute("SET insforge.strict = on")
+        s.execute("SET insforge_integrations.strict = on")
         with pytest.raises(psycopg.errors.InvalidAuthorizationSpecification, match="strict"):
             with s.transaction():
                 s.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(bad),))

@@ -12,13 +12,18 @@ from pgcluster import FIXTURES, postgrest_request
 SECRET = "security-test-secret-0123456789abcdef-0123456789abcdef-0123456789"
 
 # Functions that need not be callable by every role, and the client roles that may call them.
+# The administrative entry points (adopt/release, set_jwt_secret, install_ledger, enable_realtime,
+# grant/revoke_operator) are executable by everyone and refuse non-operators themselves (42501
+# naming project_admin, tests below); what they call is listed here.
 RESTRICTED = {
     "insforge._jwt_key()": set(),
     "insforge._make_native_in_place()": set(),
-    "insforge.adopt_requesting_user_id(boolean)": set(),
-    "insforge.release_requesting_user_id()": set(),
-    "x402.install_ledger()": set(),
-    "x402.enable_realtime(text)": set(),
+    "insforge._adopt_requesting_user_id(boolean)": {"project_admin"},
+    "insforge._release_requesting_user_id()": {"project_admin"},
+    "insforge._set_jwt_secret(text)": {"project_admin"},
+    "insforge._grant_operator(regrole,boolean)": {"project_admin"},
+    "x402._install_ledger(regrole)": {"project_admin"},
+    "x402._enable_realtime(text)": {"project_admin"},
     "x402.record_settlement(jsonb,jsonb,jsonb,text,text)": {"project_admin"},
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
 }
@@ -53,15 +58,30 @@ def test_security_definer_functions_pin_search_path(cluster, db):
         assert {fn for fn, _ in rows} == {"insforge.jwt_secret_configured()", "insforge._jwt_key()",
                                           "x402._nonce_recorded(text,text,text,text)",
                                           "x402.record_settlement(jsonb,jsonb,jsonb,text,text)",
-                                          "insforge.lint_jwt_secret_exposed()"}
+                                          "insforge.lint_jwt_secret_exposed()",
+                                          "insforge._adopt_requesting_user_id(boolean)",
+                                          "insforge._release_requesting_user_id()",
+                                          "insforge._set_jwt_secret(text)",
+                                          "insforge._grant_operator(regrole,boolean)",
+                                          "x402._install_ledger(regrole)",
+                                          "x402._enable_realtime(text)"}
+        # Every SECURITY DEFINER function is owned by the extension's owner (the bootstrap superuser).
+        owners = c.execute(
+            "select distinct p.proowner = e.extowner and r.rolsuper from pg_proc p join pg_depend d on d.objid = p.oid"
+            " and d.deptype = 'e' join pg_extension e on e.oid = d.refobjid and e.extname = 'insforge_integrations'"
+            " join pg_roles r on r.oid = p.proowner where p.prosecdef").fetchall()
+        assert owners == [(True,)], owners
         for fn, config in rows:
             assert config and "search_path=pg_catalog, pg_temp" in config, (fn, config)
-        # The extension's own tables: clients read the asset registry, nobody but superusers the key.
+        # The extension's own tables: clients read the asset registry, the operator (project_admin)
+        # also registers assets, nobody but superusers reads the key.
         for role in CLIENTS:
             assert not c.execute("select has_table_privilege(%s, 'insforge.jwt_secret', 'SELECT')", (role,)).fetchone()[0]
             assert c.execute("select has_table_privilege(%s, 'x402.assets', 'SELECT')", (role,)).fetchone()[0]
             for priv in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
-                assert not c.execute("select has_table_privilege(%s, 'x402.assets', %s)", (role, priv)).fetchone()[0]
+                expected = role == "project_admin" and priv != "TRUNCATE"
+                assert c.execute("select has_table_privilege(%s, 'x402.assets', %s)", (role, priv)).fetchone()[0] \
+                    == expected, (role, priv)
 
 
 def token(sub, role="authenticated", **extra):
@@ -83,21 +103,24 @@ def test_clients_cannot_escalate(cluster, db):
         "select x402.enable_realtime()",
         "insert into x402.assets values ('eip155:1', '0x" + "00" * 20 + "', 'Fake', '1', 6, 'FAKE')",
         "update x402.assets set eip712_name = 'x'",
-        "set insforge.claims_source = setting",
-        "set insforge.jwt_roles = 'anon,authenticated,project_admin'",
-        "select set_config('insforge.verified_claims', '{\"sub\":\"admin\"}', true)",
+        "set insforge_integrations.claims_source = setting",
+        "set insforge_integrations.jwt_roles = 'anon,authenticated,project_admin'",
+        "select set_config('insforge_integrations.verified_claims', '{\"sub\":\"admin\"}', true)",
         "alter function public.requesting_user_id() owner to authenticated",
         "create or replace function public.requesting_user_id() returns text language sql as $$ select 'victim' $$",
         "delete from public.x402_payments",
     ]
     with cluster.connect(db, user="authenticator") as conn:
+        # The library loaded (as in every PostgREST connection after its first request); a SET
+        # before it loads is a placeholder that loading discards (test_jwt.py tests that).
+        conn.execute("select insforge.role()")
         for role in ("anon", "authenticated"):
             for sql in attempts:
                 with pytest.raises(psycopg.Error) as err:
                     with postgrest_request(conn, {"role": role, "sub": "attacker"}) as cur:
                         cur.execute(sql)
                 assert err.value.sqlstate == "42501", (role, sql, err.value)
-        # A valid token cannot pick a role outside insforge.jwt_roles.
+        # A valid token cannot pick a role outside insforge_integrations.jwt_roles.
         with pytest.raises(psycopg.errors.InvalidAuthorizationSpecification, match="role"):
             with conn.transaction():
                 conn.execute("select insforge.authenticate(%s)", (token("attacker", role="project_admin"),))
@@ -116,7 +139,7 @@ def test_impersonation_fails_under_verified_mode(cluster, db):
         c.execute("select insforge.set_jwt_secret(%s)", (SECRET,))
         c.execute((FIXTURES / "notes.sql").read_text())
         c.execute("insert into notes(user_id, body) values ('victim', 'private'), ('attacker', 'mine')")
-        c.execute(f'alter database "{db}" set insforge.claims_source = verified')
+        c.execute(f'alter database "{db}" set insforge_integrations.claims_source = verified')
     with cluster.connect(db, user="authenticator") as conn:
         # Forged claims, with or without a forged token in the headers.
         with postgrest_request(conn, {"sub": "victim", "role": "authenticated"}) as cur:
@@ -143,8 +166,9 @@ def test_advisor_quiet_when_installed_as_documented(cluster, db):
         c.execute((FIXTURES / "notes.sql").read_text())
         c.execute("select x402.install_ledger()")
         c.execute("select insforge.set_jwt_secret(%s)", (SECRET,))
-        c.execute(f'alter database "{db}" set insforge.jwt_audience = \'insforge-api\'')
-        c.execute(f'alter database "{db}" set insforge.strict = on')
+        # Strict mode on, without an audience: InsForge-minted tokens carry no aud (README, "What
+        # reaches Postgres"; the advisor's validation_needs_unforwarded_claims says so otherwise).
+        c.execute(f'alter database "{db}" set insforge_integrations.strict = on')
     with cluster.connect(db, user="authenticator") as conn:
         conn.execute("set role project_admin")
         rows = conn.execute("select level, name, detail from insforge.advise()").fetchall()

@@ -1,4 +1,4 @@
-//! Claims validation: the checks `insforge.jwt_*` settings configure, run on
+//! Claims validation: the checks `insforge_integrations.jwt_*` settings configure, run on
 //! claims that are already trusted as JSON (e.g. `request.jwt.claims` set by
 //! PostgREST, or the output of [`crate::jwt::verify`]).
 //!
@@ -55,16 +55,16 @@ pub const ALL_PROBLEMS: [&str; 7] = [
 /// `roles` defaults to `anon,authenticated` (empty also disables it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
-    /// Accepted `aud` values (`insforge.jwt_audience`).
+    /// Accepted `aud` values (`insforge_integrations.jwt_audience`).
     pub audiences: Vec<String>,
-    /// Accepted `iss` values (`insforge.jwt_issuers`).
+    /// Accepted `iss` values (`insforge_integrations.jwt_issuers`).
     pub issuers: Vec<String>,
-    /// Accepted `role` values (`insforge.jwt_roles`).
+    /// Accepted `role` values (`insforge_integrations.jwt_roles`).
     pub roles: Vec<String>,
-    /// Seconds of clock skew allowed on `exp` and `nbf` (`insforge.jwt_leeway`);
+    /// Seconds of clock skew allowed on `exp` and `nbf` (`insforge_integrations.jwt_leeway`);
     /// negative values count as 0.
     pub leeway: i64,
-    /// Accepted providers (`insforge.jwt_providers`): names returned by
+    /// Accepted providers (`insforge_integrations.jwt_providers`): names returned by
     /// [`auth_provider`].
     pub providers: Vec<String>,
 }
@@ -72,7 +72,7 @@ pub struct Rules {
 /// The role an absent `role` claim stands for (PostgREST's anonymous role).
 pub const ANON_ROLE: &str = "anon";
 
-/// Default leeway in seconds, the default of `insforge.jwt_leeway`.
+/// Default leeway in seconds, the default of `insforge_integrations.jwt_leeway`.
 pub const DEFAULT_LEEWAY: i64 = 30;
 
 impl Default for Rules {

@@ -7,7 +7,7 @@ use serde_json::Value;
 ///
 /// The issuer decides first, when it clearly names a provider; otherwise the
 /// shape of a string `sub` does. This is a classification for settings such
-/// as `insforge.jwt_providers`, not an authentication: it trusts the claims.
+/// as `insforge_integrations.jwt_providers`, not an authentication: it trusts the claims.
 ///
 /// **By issuer** (`iss` is a string; the host is read from `https://host/…`
 /// or a scheme-less `host/…`, ignoring case, port and path):

@@ -32,7 +32,7 @@ END $$;
 
 ---------------------------------------------------------------------------------------------------
 -- verify_jwt(token, key, audience DEFAULT NULL, issuer DEFAULT NULL) returns the claims of a
--- token whose signature verifies; exp and nbf are checked (leeway insforge.jwt_leeway = 30 s).
+-- token whose signature verifies; exp and nbf are checked (leeway insforge_integrations.jwt_leeway = 30 s).
 SELECT jsonb_pretty(insforge.verify_jwt(:'good', :'secret'));
 -- Audience and issuer are checked when given; a comma-separated list is accepted.
 SELECT insforge.verify_jwt(:'good', :'secret', 'insforge-api') ->> 'sub' AS sub;
@@ -40,12 +40,12 @@ SELECT insforge.verify_jwt(:'good', :'secret', audience => 'other-api, insforge-
                            issuer => 'https://demo.clerk.accounts.dev') ->> 'sub' AS sub;
 -- A JWKS: the header's kid picks the key.
 SELECT insforge.verify_jwt(:'es256', :'jwks') ->> 'sub' AS sub;
--- With insforge.jwt_audience set, a NULL audience argument falls back to the setting.
-SET insforge.jwt_audience = 'insforge-api';
+-- With insforge_integrations.jwt_audience set, a NULL audience argument falls back to the setting.
+SET insforge_integrations.jwt_audience = 'insforge-api';
 SELECT insforge.verify_jwt(:'good', :'secret') ->> 'aud' AS aud;
-SET insforge.jwt_audience = 'billing-api';
+SET insforge_integrations.jwt_audience = 'billing-api';
 SELECT insforge.verify_jwt(:'good', :'secret');
-RESET insforge.jwt_audience;
+RESET insforge_integrations.jwt_audience;
 
 -- Bad input: every failed check raises 28000 (invalid_authorization_specification) naming it.
 -- Wrong signature (another secret), alg none, wrong audience, wrong issuer:
@@ -87,9 +87,9 @@ SELECT pg_temp.attempt(format('SELECT insforge.verify_jwt(NULL, %L)', :'secret')
        pg_temp.attempt(format('SELECT insforge.verify_jwt(%L, NULL)', :'good')) AS null_key;
 
 ---------------------------------------------------------------------------------------------------
--- validate_claims(claims) lists the problems under the insforge.jwt_* settings, in a fixed order:
+-- validate_claims(claims) lists the problems under the insforge_integrations.jwt_* settings, in a fixed order:
 -- missing_sub, expired, not_yet_valid, audience, issuer, role, provider_mismatch. Empty: none.
--- With the default settings only sub, exp, nbf and role (insforge.jwt_roles = anon,authenticated) count.
+-- With the default settings only sub, exp, nbf and role (insforge_integrations.jwt_roles = anon,authenticated) count.
 SELECT c AS claims, insforge.validate_claims(c::jsonb) AS problems
 FROM (VALUES ('{"sub":"user_2xPnG8KxVQrT5mZbN3aHcLdE9fJ","role":"authenticated","exp":4102444800}'),
              ('{"sub":"user_1"}'),
@@ -103,8 +103,8 @@ FROM (VALUES ('{"sub":"user_2xPnG8KxVQrT5mZbN3aHcLdE9fJ","role":"authenticated",
              ('{"role":"anon"}'),
              ('{"sub":null,"exp":1,"nbf":4102444800,"role":"service_role"}')) AS v(c);
 -- Audience, issuer and provider are checked once configured.
-SET insforge.jwt_audience = 'insforge-api';
-SET insforge.jwt_issuers = 'https://demo.clerk.accounts.dev';
+SET insforge_integrations.jwt_audience = 'insforge-api';
+SET insforge_integrations.jwt_issuers = 'https://demo.clerk.accounts.dev';
 SELECT c AS claims, insforge.validate_claims(c::jsonb) AS problems
 FROM (VALUES ('{"sub":"user_1","aud":"insforge-api","iss":"https://demo.clerk.accounts.dev"}'),
              ('{"sub":"user_1","aud":["other","insforge-api"],"iss":"https://demo.clerk.accounts.dev"}'),
@@ -112,14 +112,14 @@ FROM (VALUES ('{"sub":"user_1","aud":"insforge-api","iss":"https://demo.clerk.ac
              ('{"sub":"user_1","iss":"https://demo.clerk.accounts.dev"}'),
              ('{"sub":"user_1","aud":"insforge-api","iss":"https://evil.example"}'),
              ('{"sub":"user_1","aud":"insforge-api"}')) AS v(c);
-RESET insforge.jwt_issuers;
-SET insforge.jwt_providers = 'clerk';
+RESET insforge_integrations.jwt_issuers;
+SET insforge_integrations.jwt_providers = 'clerk';
 SELECT c AS claims, insforge.validate_claims(c::jsonb) AS problems
 FROM (VALUES ('{"sub":"user_2xPnG8KxVQrT5mZbN3aHcLdE9fJ","aud":"insforge-api"}'),
              ('{"sub":"auth0|64b1f0c2e4a7d9b3c5e6f708","aud":"insforge-api"}'),
              ('{"sub":"someone","aud":"insforge-api"}')) AS v(c);
-RESET insforge.jwt_providers;
-RESET insforge.jwt_audience;
+RESET insforge_integrations.jwt_providers;
+RESET insforge_integrations.jwt_audience;
 -- Bad input: the argument is jsonb, so malformed JSON fails in the cast (22P02); a claim set that is
 -- not an object has no sub; NULL gives NULL.
 SELECT insforge.validate_claims('{"sub":');
@@ -145,7 +145,7 @@ SELECT set_config('request.jwt.claims', '{"sub":"user_1","role":"authenticated",
 SELECT insforge.claims_valid(), insforge.validate_claims(insforge.jwt());
 SELECT insforge.require_valid_claims();
 ROLLBACK;
--- A role outside insforge.jwt_roles, and no subject.
+-- A role outside insforge_integrations.jwt_roles, and no subject.
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"role":"project_admin"}', true) IS NOT NULL AS set;
 SELECT insforge.claims_valid(), insforge.validate_claims(insforge.jwt());
@@ -197,7 +197,7 @@ SELECT insforge.set_jwt_secret('{"kty":"EC","crv":"P-256","x":"AAAA"}');
 SELECT insforge.jwt_secret_configured();
 SELECT insforge.set_jwt_secret(:'secret');
 SELECT insforge.jwt_secret_configured();
--- Only a superuser sets it (42501); nobody else reads it.
+-- Only the operator (project_admin or a superuser) sets it: 42501 for a client; nobody reads it back.
 SET ROLE authenticated;
 SELECT insforge.jwt_secret_configured();
 SELECT insforge.set_jwt_secret('mine');
@@ -221,7 +221,7 @@ SELECT current_user, requesting_user_id(), insforge.role(), insforge.auth_provid
 COMMIT;
 -- Role and claims end with the transaction.
 SELECT current_user, requesting_user_id();
--- Bad input: a role outside insforge.jwt_roles, a forged token, an expired token.
+-- Bad input: a role outside insforge_integrations.jwt_roles, a forged token, an expired token.
 BEGIN;
 SELECT insforge.authenticate(:'admin');
 ROLLBACK;
@@ -236,8 +236,8 @@ RESET SESSION AUTHORIZATION;
 
 ---------------------------------------------------------------------------------------------------
 -- Strict mode: requesting_user_id() raises 28000 for claims that fail validation.
--- A superuser setting (in practice ALTER DATABASE ... SET insforge.strict = on).
-SET insforge.strict = on;
+-- A superuser setting (in practice ALTER DATABASE ... SET insforge_integrations.strict = on).
+SET insforge_integrations.strict = on;
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"sub":"user_1","role":"authenticated","exp":1}', true) IS NOT NULL AS set;
 SELECT requesting_user_id();
@@ -256,14 +256,14 @@ COMMIT;
 SELECT requesting_user_id() IS NULL AS no_claims;
 -- Only a superuser can turn it off (or on).
 SET ROLE authenticated;
-SET insforge.strict = off;
+SET insforge_integrations.strict = off;
 RESET ROLE;
-RESET insforge.strict;
+RESET insforge_integrations.strict;
 
 ---------------------------------------------------------------------------------------------------
 -- Verified mode: identity comes only from verified tokens: authenticate(), or the bearer token
 -- PostgREST puts in request.headers, verified with the stored key once per token.
-SET insforge.claims_source = verified;
+SET insforge_integrations.claims_source = verified;
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"sub":"user_3","role":"authenticated","exp":4102444800}', true) IS NOT NULL AS set;
 SELECT requesting_user_id() IS NULL AS hand_written_claims_impersonate_nobody;
@@ -277,7 +277,7 @@ BEGIN;
 SELECT set_config('request.headers', json_build_object('authorization', 'Bearer ' || :'forged')::text, true) IS NOT NULL AS set;
 SELECT requesting_user_id();
 ROLLBACK;
-RESET insforge.claims_source;
+RESET insforge_integrations.claims_source;
 
 -- Removing the key: verification fails closed.
 SELECT insforge.set_jwt_secret(NULL);

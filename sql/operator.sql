@@ -1,0 +1,125 @@
+-- Who operates the extension (issue 9).
+--
+-- The operator is InsForge's project_admin (the role InsForge runs a project's SQL
+-- as: dashboard, CLI, migrations; never a superuser) and any superuser. Every
+-- administrative step of the README works for it:
+--
+--   * each privileged action is a SECURITY DEFINER function owned by the
+--     extension's owner (the superuser that ran CREATE EXTENSION; in InsForge the
+--     bootstrap superuser, through insforge_pg_utils), with search_path pinned and
+--     EXECUTE revoked from PUBLIC and granted to project_admin only (when the role
+--     exists at CREATE EXTENSION time; insforge.grant_operator() otherwise);
+--   * each public entry point (insforge.set_jwt_secret(), x402.install_ledger(), ...)
+--     runs as its caller and first checks that the caller may execute that
+--     privileged function, so that anon, authenticated and every other role get
+--     42501 with a message naming the role they need, and nothing changes.
+--
+-- The privileges that make a role an operator are listed once, in
+-- insforge._operator_privileges(); insforge.grant_operator() and
+-- insforge.revoke_operator() apply that list to a role, and CREATE EXTENSION
+-- applies it to project_admin (the block at the end of this file).
+
+CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, object text, privileges text)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    VALUES ('FUNCTION', 'insforge._adopt_requesting_user_id(boolean)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._release_requesting_user_id()', 'EXECUTE'),
+           ('FUNCTION', 'insforge._set_jwt_secret(text)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._grant_operator(regrole,boolean)', 'EXECUTE'),
+           ('FUNCTION', 'insforge.lint_jwt_secret_exposed()', 'EXECUTE'),
+           ('FUNCTION', 'x402._install_ledger(regrole)', 'EXECUTE'),
+           ('FUNCTION', 'x402._enable_realtime(text)', 'EXECUTE'),
+           ('FUNCTION', 'x402.record_settlement(jsonb,jsonb,jsonb,text,text)', 'EXECUTE'),
+           ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
+$$;
+COMMENT ON FUNCTION insforge._operator_privileges() IS
+'Internal: the privileges that make a role an operator of insforge_integrations (granted to project_admin at CREATE EXTENSION, and by insforge.grant_operator()).';
+
+-- Raises 42501, naming the role needed, unless the caller may execute the
+-- privileged function `privileged` (its ACL is what actually protects it;
+-- this check only makes the refusal say what to do).
+CREATE FUNCTION insforge._require_operator(what text, privileged regprocedure) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF NOT pg_catalog.has_function_privilege(privileged, 'EXECUTE') THEN
+        RAISE EXCEPTION '% may be run only by the operator: project_admin or a superuser (current role: %)',
+                what, current_user
+            USING ERRCODE = '42501',
+                  HINT = 'Run it as project_admin, as InsForge runs a project''s SQL (SET LOCAL ROLE project_admin), or as a superuser. '
+                      || 'To make another role an operator: SELECT insforge.grant_operator(''that_role'');';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION insforge._require_operator(text, regprocedure) IS
+'Internal: raises 42501 naming the operator role unless the caller may execute the given privileged function.';
+
+CREATE FUNCTION insforge._grant_operator(role regrole, grant_it boolean) RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    p record;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF role = 0 OR pg_catalog.to_regrole(role::text) IS NULL THEN
+        RAISE EXCEPTION 'role % does not exist', role USING ERRCODE = '42704';
+    END IF;
+    IF (SELECT rolname FROM pg_catalog.pg_roles WHERE oid = role) IN ('anon', 'authenticated', 'authenticator') THEN
+        RAISE EXCEPTION 'role % is a client role of InsForge and cannot be an operator', role
+            USING ERRCODE = '42501',
+                  HINT = 'anon and authenticated are the roles of end users (and authenticator can become them); operators administer the project.';
+    END IF;
+    FOR p IN SELECT * FROM insforge._operator_privileges() LOOP
+        EXECUTE pg_catalog.format(CASE WHEN grant_it THEN 'GRANT %s ON %s %s TO %s' ELSE 'REVOKE %s ON %s %s FROM %s' END,
+                                  p.privileges, p.object_type, p.object, role);
+    END LOOP;
+    RETURN pg_catalog.format('%s: %s %s operate insforge_integrations',
+                             CASE WHEN grant_it THEN 'granted' ELSE 'revoked' END, role,
+                             CASE WHEN grant_it THEN 'may' ELSE 'may no longer' END);
+END
+$fn$;
+REVOKE ALL ON FUNCTION insforge._grant_operator(regrole, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._grant_operator(regrole, boolean) IS
+'Internal (SECURITY DEFINER, operators only): grants or revokes the operator privileges of insforge._operator_privileges() to or from a role.';
+
+CREATE FUNCTION insforge.grant_operator(role regrole) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('insforge.grant_operator()', 'insforge._grant_operator(regrole,boolean)');
+    RETURN insforge._grant_operator(role, true);
+END
+$fn$;
+COMMENT ON FUNCTION insforge.grant_operator(regrole) IS
+'Makes a role an operator of the extension (what project_admin is after CREATE EXTENSION): it may then adopt/release public.requesting_user_id(), set the JWT key, install the ledger, record settlements, enable realtime and run every advisor rule. Operators only (project_admin or a superuser).';
+
+CREATE FUNCTION insforge.revoke_operator(role regrole) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('insforge.revoke_operator()', 'insforge._grant_operator(regrole,boolean)');
+    RETURN insforge._grant_operator(role, false);
+END
+$fn$;
+COMMENT ON FUNCTION insforge.revoke_operator(regrole) IS
+'Takes the operator privileges of the extension away from a role. Superusers stay operators. Operators only (project_admin or a superuser).';
+
+-- pgrx creates insforge._set_jwt_secret() (src/sql_jwt.rs) executable by PUBLIC.
+REVOKE ALL ON FUNCTION insforge._set_jwt_secret(text) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._set_jwt_secret(text) IS
+'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.set_jwt_secret(); validates the key and writes insforge.jwt_secret.';
+
+-- At CREATE EXTENSION time: InsForge's operator role, when it exists.
+DO $do$
+BEGIN
+    IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN
+        PERFORM insforge._grant_operator('project_admin', true);
+    END IF;
+END
+$do$;
