@@ -336,6 +336,10 @@ class Gen:
         return self.r.choice(["infinity", "-infinity", "epoch", "2024-09-05 03:30:00+00", "4713-01-01 BC", "294276-12-31",
                               "2000-01-01", f"{self.r.randint(1, 9999):04d}-06-15 12:00:00+00", "now"])
 
+    def interval(self) -> str:
+        return self.r.choice(["6 seconds", "0", "1 second", "5.5 seconds", "-1 second", "1 mon", "-1 day +2 hours",
+                              "178000000 years", "00:00:00.000001", f"{self.r.randint(0, 10**9)} seconds"])
+
     def payload(self):
         p = self.r.choice(self.payloads)[0]
         return p if self.r.random() < 0.15 else self.mutate_json(p) if self.r.random() < 0.9 else self.jsonb()
@@ -391,7 +395,7 @@ def generators(g: Gen):
     by_type = {
         "text": g.text, "jsonb": g.jsonb, "numeric": g.numeric, "boolean": lambda: g.r.random() < 0.5,
         "timestamp with time zone": g.timestamptz, "text[]": g.text_array, "name": g.name_text,
-        "oid[]": by_name["polroles"],
+        "oid[]": by_name["polroles"], "interval": g.interval,
     }
     return by_param, by_name, by_type
 
