@@ -25,7 +25,8 @@
 //! SQLSTATE to raise: `Malformed` and `InvalidSignature` 22023,
 //! `OutOfRange` 22003, `Unsupported` 0A000.
 //!
-//! The check order of [`verify_payment`] is documented on that function.
+//! The check order of [`verify_payment`] (the official x402 SDK's, with its
+//! reason codes) is documented on [`verify_payment_with_margin`].
 
 #![cfg_attr(
     not(test),
