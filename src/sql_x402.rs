@@ -113,15 +113,14 @@ mod x402 {
     /// would refuse the signature) and
     /// `invalid_exact_evm_payload_nonce_already_used` (the ledger already
     /// holds this payer's nonce for this asset).
-    #[pg_extern(stable, parallel_safe)]
-    fn verify_payment(
+    #[pg_extern(stable, parallel_safe, name = "verify_payment")]
+    fn verify_payment_with_margin(
         payload: Option<Jsonb>,
         requirements: default!(Option<Jsonb>, "NULL"),
         at: default!(Option<TimestampWithTimeZone>, "now()"),
         valid_before_margin: default!(Option<Interval>, "'6 seconds'"),
     ) -> Option<JsonB> {
         let (payload, at, margin) = (payload?, at?, valid_before_margin?);
-        let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
         let margin_micros = margin.as_micros();
         if margin_micros < 0 {
             raise(
@@ -135,7 +134,36 @@ mod x402 {
         }
         // Whole seconds, rounded up: validBefore is whole seconds.
         let margin_secs = u64::try_from((margin_micros + 999_999) / 1_000_000).unwrap_or(u64::MAX);
-        let req = requirements.as_ref().map(|r| &r.0);
+        Some(verify(&payload, requirements.as_ref(), at, margin_secs))
+    }
+
+    /// The entry point of version 0.1.0's three-argument
+    /// x402.verify_payment(payload, requirements, at), with the default
+    /// margin. No SQL of its own: it keeps a database whose extension is not
+    /// yet updated (ALTER EXTENSION ... UPDATE) working once this library
+    /// replaces the old one.
+    #[pg_extern(stable, parallel_safe, sql = false)]
+    fn verify_payment(
+        payload: Option<Jsonb>,
+        requirements: Option<Jsonb>,
+        at: Option<TimestampWithTimeZone>,
+    ) -> Option<JsonB> {
+        Some(verify(
+            &payload?,
+            requirements.as_ref(),
+            at?,
+            xc::DEFAULT_VALID_BEFORE_MARGIN,
+        ))
+    }
+
+    fn verify(
+        payload: &Jsonb,
+        requirements: Option<&Jsonb>,
+        at: TimestampWithTimeZone,
+        valid_before_margin: u64,
+    ) -> JsonB {
+        let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
+        let req = requirements.map(|r| &r.0);
         let known = xc::effective_requirements(&payload.0, req)
             .ok()
             .and_then(|r| registered_domain(&r));
@@ -143,7 +171,7 @@ mod x402 {
             &payload.0,
             req,
             at_unix,
-            margin_secs,
+            valid_before_margin,
             known.as_ref(),
             |key| {
                 nonce_recorded(
@@ -154,12 +182,12 @@ mod x402 {
                 )
             },
         );
-        Some(JsonB(json!({
+        JsonB(json!({
             "isValid": result.is_valid,
             "invalidReason": result.invalid_reason_str(),
             "invalidMessage": result.invalid_message,
             "payer": result.payer,
-        })))
+        }))
     }
 
     /// The EIP-712 domain registered in x402.assets for these requirements.

@@ -203,6 +203,23 @@ def test_verify_payment_valid_before_margin(cluster, db):
                    j(sign_payment(acct, req)), j(req)) is None
 
 
+def test_verify_payment_0_1_0_entry_point(cluster, db):
+    """A database still at 0.1.0 (before ALTER EXTENSION ... UPDATE) calls the library's
+    verify_payment_wrapper with three arguments; it must keep answering, with the default margin."""
+    acct, merchant = Account.create(), Account.create().address
+    req = usdg_requirements(merchant, "1000")
+    at = 1_700_000_000
+    with cluster.connect(db) as c:
+        c.execute("create function public.verify_payment_0_1_0(payload jsonb, requirements jsonb default null,"
+                  " at timestamptz default now()) returns jsonb stable parallel safe language c"
+                  " as '$libdir/insforge_integrations', 'verify_payment_wrapper'")
+        for valid_before, valid in ((at + 6, True), (at + 5, False)):
+            p = j(sign_payment(acct, req, valid_before=valid_before))
+            old = one(c, "select public.verify_payment_0_1_0(%s::jsonb, %s::jsonb, to_timestamp(%s))", p, j(req), at)
+            assert old == verify(c, json.loads(p), req, at) and old["isValid"] is valid
+        assert one(c, "select public.verify_payment_0_1_0(NULL)") is None
+
+
 def test_verify_payment_v1_as_okx_sends_it(cluster, db):
     acct, merchant = Account.create(), Account.create().address
     req = usdg_requirements(merchant, "5000", version=1)
