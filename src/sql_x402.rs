@@ -8,7 +8,7 @@ mod x402 {
     use crate::errors::raise;
     use crate::sqljson::Jsonb;
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
-    use pgrx::datum::{AnyNumeric, TimestampWithTimeZone};
+    use pgrx::datum::{AnyNumeric, Interval, TimestampWithTimeZone};
     use pgrx::prelude::*;
     use pgrx::{JsonB, PgSqlErrorCode};
     use serde_json::{json, Value};
@@ -102,39 +102,92 @@ mod x402 {
         )))
     }
 
-    /// Checks a payment like a facilitator's /verify, before any network
-    /// call: {"isValid", "invalidReason", "invalidMessage", "payer"}. Besides
-    /// the x402 reason codes, `invalid_exact_evm_payload_eip712_domain_mismatch`
-    /// (a registered asset in x402.assets has another EIP-712 name/version:
-    /// the facilitator's "Invalid Authority") and
+    /// Checks a payment as the official x402 SDK's facilitator /verify does,
+    /// before any network call: {"isValid", "invalidReason",
+    /// "invalidMessage", "payer"}, with the SDK's check order and reason codes.
+    /// `valid_before_margin`: how far ahead of `at` validBefore must be (the
+    /// SDK's 6 seconds by default; 1 second is the token contract's own
+    /// rule). Besides the SDK's codes,
+    /// `invalid_exact_evm_payload_eip712_domain_mismatch` (a registered asset
+    /// in x402.assets has another EIP-712 name/version: the token contract
+    /// would refuse the signature) and
     /// `invalid_exact_evm_payload_nonce_already_used` (the ledger already
     /// holds this payer's nonce for this asset).
-    #[pg_extern(stable, parallel_safe)]
-    fn verify_payment(
+    #[pg_extern(stable, parallel_safe, name = "verify_payment")]
+    fn verify_payment_with_margin(
         payload: Option<Jsonb>,
         requirements: default!(Option<Jsonb>, "NULL"),
         at: default!(Option<TimestampWithTimeZone>, "now()"),
+        valid_before_margin: default!(Option<Interval>, "'6 seconds'"),
     ) -> Option<JsonB> {
-        let (payload, at) = (payload?, at?);
+        let (payload, at, margin) = (payload?, at?, valid_before_margin?);
+        let margin_micros = margin.as_micros();
+        if margin_micros < 0 {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!(
+                    "valid_before_margin must be zero or positive, got {} s",
+                    margin_micros as f64 / 1e6
+                ),
+                None,
+            );
+        }
+        // Whole seconds, rounded up: validBefore is whole seconds.
+        let margin_secs = u64::try_from((margin_micros + 999_999) / 1_000_000).unwrap_or(u64::MAX);
+        Some(verify(&payload, requirements.as_ref(), at, margin_secs))
+    }
+
+    /// The entry point of version 0.1.0's three-argument
+    /// x402.verify_payment(payload, requirements, at), with the default
+    /// margin. No SQL of its own: it keeps a database whose extension is not
+    /// yet updated (ALTER EXTENSION ... UPDATE) working once this library
+    /// replaces the old one.
+    #[pg_extern(stable, parallel_safe, sql = false)]
+    fn verify_payment(
+        payload: Option<Jsonb>,
+        requirements: Option<Jsonb>,
+        at: Option<TimestampWithTimeZone>,
+    ) -> Option<JsonB> {
+        Some(verify(
+            &payload?,
+            requirements.as_ref(),
+            at?,
+            xc::DEFAULT_VALID_BEFORE_MARGIN,
+        ))
+    }
+
+    fn verify(
+        payload: &Jsonb,
+        requirements: Option<&Jsonb>,
+        at: TimestampWithTimeZone,
+        valid_before_margin: u64,
+    ) -> JsonB {
         let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
-        let req = requirements.as_ref().map(|r| &r.0);
+        let req = requirements.map(|r| &r.0);
         let known = xc::effective_requirements(&payload.0, req)
             .ok()
             .and_then(|r| registered_domain(&r));
-        let result = xc::verify_payment(&payload.0, req, at_unix, known.as_ref(), |key| {
-            nonce_recorded(
-                &xc::caip2(key.chain_id),
-                &key.asset.to_checksum(),
-                &key.payer.to_checksum(),
-                &key.nonce_hex(),
-            )
-        });
-        Some(JsonB(json!({
+        let result = xc::verify_payment_with_margin(
+            &payload.0,
+            req,
+            at_unix,
+            valid_before_margin,
+            known.as_ref(),
+            |key| {
+                nonce_recorded(
+                    &xc::caip2(key.chain_id),
+                    &key.asset.to_checksum(),
+                    &key.payer.to_checksum(),
+                    &key.nonce_hex(),
+                )
+            },
+        );
+        JsonB(json!({
             "isValid": result.is_valid,
             "invalidReason": result.invalid_reason_str(),
             "invalidMessage": result.invalid_message,
             "payer": result.payer,
-        })))
+        }))
     }
 
     /// The EIP-712 domain registered in x402.assets for these requirements.

@@ -341,6 +341,10 @@ class Gen:
         return self.r.choice(["infinity", "-infinity", "epoch", "2024-09-05 03:30:00+00", "4713-01-01 BC", "294276-12-31",
                               "2000-01-01", f"{self.r.randint(1, 9999):04d}-06-15 12:00:00+00", "now"])
 
+    def interval(self) -> str:
+        return self.r.choice(["6 seconds", "0", "1 second", "5.5 seconds", "-1 second", "1 mon", "-1 day +2 hours",
+                              "178000000 years", "00:00:00.000001", f"{self.r.randint(0, 10**9)} seconds"])
+
     def payload(self):
         p = self.r.choice(self.payloads)[0]
         return p if self.r.random() < 0.15 else self.mutate_json(p) if self.r.random() < 0.9 else self.jsonb()
@@ -392,13 +396,12 @@ def generators(g: Gen):
         "role_name": lambda: g.r.choice(["anon", "authenticated", "public", "postgres", g.name_text()]),
         "polroles": lambda: [g.r.choice([0, 10, 1, 2**32 - 1, g.r.randint(0, 20000)]) for _ in range(g.r.randint(0, 4))],
         "force": lambda: g.r.choice([True, False]), "channel": g.text, "endpoint": g.text, "response_summary": g.text,
-        "older_than": lambda: g.r.choice([None, "0 seconds", "5 minutes", "-1 day", "100 years", "1 mon 2 days"]),
         "network": lambda: g.choice_or_mutant(NETWORKS),
     }
     by_type = {
         "text": g.text, "jsonb": g.jsonb, "numeric": g.numeric, "boolean": lambda: g.r.random() < 0.5,
         "timestamp with time zone": g.timestamptz, "text[]": g.text_array, "name": g.name_text,
-        "oid[]": by_name["polroles"], "interval": by_name["older_than"],
+        "oid[]": by_name["polroles"], "interval": g.interval,
     }
     return by_param, by_name, by_type
 
