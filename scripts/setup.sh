@@ -28,7 +28,7 @@ if ! grep -qs "^pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; 
   cargo pgrx init --pg15 "$PG_CONFIG"
 fi
 
-if ! python3 -c 'import psycopg, pytest, jwt, cryptography, eth_account' 2>/dev/null; then
+if ! python3 -c 'import psycopg, pytest, jwt, cryptography, eth_account, x402.mechanisms.evm.exact' 2>/dev/null; then
   say "pip install -r tools/requirements.txt"
   python3 -m pip install -q -r tools/requirements.txt
 fi

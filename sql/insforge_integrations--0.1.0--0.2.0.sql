@@ -12,7 +12,8 @@
 --   3. the advisor: three rules for InsForge's API pipeline (better_auth_tables_exposed,
 --      policy_reads_unforwarded_claim, validation_needs_unforwarded_claims), InsForge's own
 --      notion of exposed schemas, and texts that name the operator;
---   4. x402: the settlement journal (begin_settlement, pending and failed rows, one live row
+--   4. x402: verify_payment() as the official SDK's facilitator decides (check order, reason
+--      strings, a validBefore margin); the settlement journal (begin_settlement, pending and failed rows, one live row
 --      per authorization, a second transaction for it disputed, unreconciled(), the
 --      x402_unreconciled_settlements rule), stats() with pending and failed;
 --   5. the ledger itself (user data, public.x402_payments), when install_ledger() made it:
@@ -350,6 +351,15 @@ ALTER TYPE x402.payment ADD ATTRIBUTE failure_reason text, ADD ATTRIBUTE complet
 CREATE FUNCTION x402._intent_facts(payload jsonb, requirements jsonb) RETURNS jsonb
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', '_intent_facts_wrapper';
+-- verify_payment() agrees with the official x402 SDK's facilitator (src/sql_x402.rs): its check
+-- order and reason strings, and the 6 s validBefore margin as a fourth argument. A new
+-- signature, so the function is made anew; 0.1.0's symbol verify_payment_wrapper stays in the
+-- library (with the default margin) for databases not updated yet.
+DROP FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz);
+CREATE FUNCTION x402.verify_payment(payload jsonb, requirements jsonb DEFAULT NULL, at timestamptz DEFAULT now(),
+                                    valid_before_margin interval DEFAULT '6 seconds') RETURNS jsonb
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'verify_payment_with_margin_wrapper';
 
 CREATE OR REPLACE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text, p_nonce text) RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
@@ -743,7 +753,7 @@ BEGIN
           CROSS JOIN LATERAL (SELECT CASE WHEN p.payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$'
                                           THEN pg_catalog.to_timestamp((p.payload #>> '{payload,authorization,validBefore}')::double precision)
                                      END AS t) vb
-         WHERE p.status = 'pending' AND p.created_at <= pg_catalog.now() - $1
+         WHERE p.status = 'pending' AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
          ORDER BY p.created_at $q$ USING older_than;
 END
 $fn$;

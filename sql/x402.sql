@@ -456,7 +456,7 @@ BEGIN
           CROSS JOIN LATERAL (SELECT CASE WHEN p.payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$'
                                           THEN pg_catalog.to_timestamp((p.payload #>> '{payload,authorization,validBefore}')::double precision)
                                      END AS t) vb
-         WHERE p.status = 'pending' AND p.created_at <= pg_catalog.now() - $1
+         WHERE p.status = 'pending' AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
          ORDER BY p.created_at $q$ USING older_than;
 END
 $fn$;

@@ -111,7 +111,7 @@ mod x402 {
     /// `invalid_exact_evm_payload_eip712_domain_mismatch` (a registered asset
     /// in x402.assets has another EIP-712 name/version: the token contract
     /// would refuse the signature) and
-    /// `invalid_exact_evm_payload_nonce_already_used` (the ledger already
+    /// `invalid_exact_evm_nonce_already_used` (the ledger already
     /// holds this payer's nonce for this asset).
     #[pg_extern(stable, parallel_safe, name = "verify_payment")]
     fn verify_payment_with_margin(
@@ -318,7 +318,8 @@ mod x402 {
             && tx.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
         // A failed settlement need not have a transaction (the facilitator
         // answers "" when nothing was broadcast); a successful one must.
-        if !tx_ok && !(failed && tx.is_empty()) {
+        let tx_acceptable = tx_ok || (failed && tx.is_empty());
+        if !tx_acceptable {
             return Err(X402Error::malformed(format!(
                 "settlement.transaction is not a transaction hash (0x + 64 hex digits): {}",
                 json!(tx)

@@ -850,10 +850,7 @@ fn reason_nonce_already_used() {
         seen = Some(k.clone());
         true
     });
-    assert_eq!(
-        reason_of(&res),
-        "invalid_exact_evm_payload_nonce_already_used"
-    );
+    assert_eq!(reason_of(&res), "invalid_exact_evm_nonce_already_used");
     assert_eq!(res.payer.as_deref(), Some(FROM));
     let key = seen.unwrap();
     assert_eq!(key.chain_id, 84532);
@@ -891,7 +888,7 @@ fn every_reason_code_is_distinct_and_covered() {
             "invalid_exact_evm_payload_undeployed_smart_wallet",
             "invalid_exact_evm_failed_to_verify_signature",
             "invalid_exact_evm_payload_eip712_domain_mismatch",
-            "invalid_exact_evm_payload_nonce_already_used",
+            "invalid_exact_evm_nonce_already_used",
         ]
     );
     let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
@@ -924,7 +921,7 @@ fn check_order_is_the_sdks() {
         "invalid_exact_evm_payload_authorization_valid_after",
         "invalid_exact_evm_payload_signature",
         "invalid_exact_evm_payload_eip712_domain_mismatch",
-        "invalid_exact_evm_payload_nonce_already_used",
+        "invalid_exact_evm_nonce_already_used",
     ];
     // Expired too (validBefore - at < 6): only after the value check.
     let expired = BEFORE - 3;

@@ -338,7 +338,7 @@ def exercise(cluster, db, settlements, recorded, new_key):
         row = record(c, settlements[new_key])
         assert row[4] == settlements[new_key].tx_hash and row[6] == "settled"
         assert one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'invalidReason'",
-                   *settlements[recorded[0]].args()[:2]) == "invalid_exact_evm_payload_nonce_already_used"
+                   *settlements[recorded[0]].args()[:2]) == "invalid_exact_evm_nonce_already_used"
 
 
 def test_dump_restore_into_a_new_cluster(primary, signed):
@@ -622,7 +622,7 @@ def test_standby_verify_payment(primary, standby, signed):
         assert ok["isValid"] and ok["payer"] == fresh.payer
         # The nonce of a payment recorded on the primary is known on the standby.
         used = one(s, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb)", *recorded.args()[:2])
-        assert used["invalidReason"] == "invalid_exact_evm_payload_nonce_already_used"
+        assert used["invalidReason"] == "invalid_exact_evm_nonce_already_used"
 
 
 def test_verify_payment_takes_no_transaction_id(primary, signed):

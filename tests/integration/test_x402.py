@@ -281,7 +281,7 @@ def test_record_settlement_exactly_once(cluster, ledger_db):
             record(c, other, {**req, "amount": "2000"}, settlement(TX, acct.address))
         assert count(c) == 1 and one(c, "select amount::text from public.x402_payments") == "1000"
         # Nonce now recorded: verify_payment says so.
-        assert verify(c, pay, req)["invalidReason"] == "invalid_exact_evm_payload_nonce_already_used"
+        assert verify(c, pay, req)["invalidReason"] == "invalid_exact_evm_nonce_already_used"
 
 
 def test_mismatches_are_recorded_as_disputed(cluster, ledger_db):

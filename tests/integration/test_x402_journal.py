@@ -95,7 +95,7 @@ def test_begin_then_record_completes_the_same_row_once(cluster, jdb):
         assert b["nonce"] == pay["payload"]["authorization"]["nonce"] and b["network"] == "eip155:196"
         assert begin(c, pay, req)["id"] == b["id"]  # the app retried begin: the same intent
         assert one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'invalidReason'",
-                   json.dumps(pay), json.dumps(req)) == "invalid_exact_evm_payload_nonce_already_used"
+                   json.dumps(pay), json.dumps(req)) == "invalid_exact_evm_nonce_already_used"
         r = record(c, pay, req, answer(tx(1), acct.address))
         assert (r["id"], r["status"], r["tx_hash"]) == (b["id"], "settled", tx(1))
         assert r["completed_at"] is not None and r["created_at"] == b["created_at"]
@@ -127,7 +127,7 @@ def test_failed_settlement_marks_the_intent_failed_and_a_retry_is_a_new_row(clus
             (b["id"], "failed", "insufficient_funds", None)
         # The nonce is unused on chain: verify_payment does not call it used.
         assert one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'invalidReason'",
-                   json.dumps(first), json.dumps(req)) != "invalid_exact_evm_payload_nonce_already_used"
+                   json.dumps(first), json.dumps(req)) != "invalid_exact_evm_nonce_already_used"
         # The client retries with a new authorization: a new row, which settles.
         second = sign_payment(acct, req)
         b2 = begin(c, second, req)
@@ -279,7 +279,7 @@ def test_guide_flow_v1_xlayer(cluster, jdb, facilitator):
         assert totals(c) == [(1, 1, 0, "1000", 0, 0)]
         # The same X-PAYMENT replayed: verify refuses it before any network call.
         assert one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'invalidReason'",
-                   json.dumps(payload), json.dumps(accepts)) == "invalid_exact_evm_payload_nonce_already_used"
+                   json.dumps(payload), json.dumps(accepts)) == "invalid_exact_evm_nonce_already_used"
 
 
 # -- 5. concurrency and a client killed between begin and record -------------------------------------------------------

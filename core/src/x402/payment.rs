@@ -104,7 +104,7 @@ pub enum InvalidReason {
     /// requirements' `extra.name`/`extra.version` differ from the registered
     /// asset's, so the token contract would refuse the signature.
     Eip712DomainMismatch,
-    /// `invalid_exact_evm_payload_nonce_already_used` (added): the caller
+    /// `invalid_exact_evm_nonce_already_used` (added): the caller
     /// reports the nonce as already recorded for this payer and asset.
     NonceAlreadyUsed,
 }
@@ -162,7 +162,7 @@ impl InvalidReason {
             InvalidReason::Eip712DomainMismatch => {
                 "invalid_exact_evm_payload_eip712_domain_mismatch"
             }
-            InvalidReason::NonceAlreadyUsed => "invalid_exact_evm_payload_nonce_already_used",
+            InvalidReason::NonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
         }
     }
 }
@@ -534,7 +534,7 @@ where
 /// 12. domain: `known_asset` name/version equal `extra`
 ///     (`invalid_exact_evm_payload_eip712_domain_mismatch`; on chain the
 ///     token contract would refuse the signature);
-/// 13. nonce unused (`invalid_exact_evm_payload_nonce_already_used`).
+/// 13. nonce unused (`invalid_exact_evm_nonce_already_used`).
 ///
 /// `payer` is set from the signature check on. Never panics; every input
 /// gives a result.
