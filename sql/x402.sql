@@ -72,6 +72,8 @@ BEGIN
     RETURN found;
 END
 $fn$;
+COMMENT ON FUNCTION x402._nonce_recorded(text, text, text, text) IS
+'Internal (verify_payment): whether the ledger holds this payer''s nonce for this asset (pending, settled or disputed). Discloses nothing but that boolean.';
 
 -- The privileged part of x402.install_ledger() (below), run as the extension's
 -- owner. `owner` is the operator who called install_ledger(): a table it creates
@@ -274,6 +276,8 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION x402._same_settlement(x402.payment, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION x402._same_settlement(x402.payment, jsonb) IS
+'Internal (record_settlement): raises 23505 when a transaction already recorded is given with other facts.';
 
 CREATE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
                                        endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
@@ -424,6 +428,8 @@ CREATE FUNCTION x402._explorer_address_url(network text, address text) RETURNS t
                WHEN 'eip155:11155111' THEN 'https://sepolia.etherscan.io/address/'
            END || address
 $$;
+COMMENT ON FUNCTION x402._explorer_address_url(text, text) IS
+'Internal (unreconciled): the block explorer page of an address, for the networks the extension knows (NULL for others).';
 
 CREATE FUNCTION x402.unreconciled(older_than interval DEFAULT '5 minutes')
     RETURNS TABLE (id uuid, created_at timestamptz, age interval, endpoint text, network text, asset text,

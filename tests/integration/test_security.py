@@ -177,3 +177,13 @@ def test_advisor_quiet_when_installed_as_documented(cluster, db):
         rows = conn.execute("select level, name, detail from insforge.advise()").fetchall()
         assert rows == [], rows
         assert SECRET not in json.dumps(rows)
+
+
+def test_every_function_has_a_comment(cluster, db):
+    """\\df+ describes every function of the extension (pgrx writes no COMMENT; sql/comments.sql does)."""
+    with cluster.connect(db) as c:
+        missing = [r[0] for r in c.execute(
+            "select p.oid::regprocedure::text from pg_proc p join pg_depend d on d.objid = p.oid and d.deptype = 'e'"
+            " join pg_extension e on e.oid = d.refobjid and e.extname = 'insforge_integrations'"
+            " where coalesce(obj_description(p.oid, 'pg_proc'), '') = ''").fetchall()]
+    assert missing == [], missing
