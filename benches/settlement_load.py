@@ -11,6 +11,12 @@ Phase 2 (crashes): `--workers` psycopg threads logging each acknowledged COMMIT,
   and every backend, restart and crash recovery, then one more period. Checks: every acknowledged
   settlement present exactly once with the id its COMMIT returned (rows lost, duplicates),
   nothing never attempted, amcheck clean.
+Phase 3 (the journal): pgbench, `--clients` clients, `--journal-payments` payments in all, each
+  begun with x402.begin_settlement() (30% retries of a payment already begun) and then answered
+  with a settlement, a facilitator failure, a second transaction for the same authorization, or
+  nothing (the app died); then every pending row reconciled through x402.unreconciled().
+  Checks: no pending row left, one settled row per authorization with a transaction, the other
+  transactions disputed, revenue = the sum over authorizations, counted once.
 
 One cluster (fsync=on, synchronous_commit=on) on a Unix socket, port --port (default 55459).
 Prints the numbers and writes them as JSON (--json).
@@ -50,6 +56,8 @@ def main():
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--crash-cycles", type=int, default=6)
     ap.add_argument("--crash-every", type=float, default=10.0, help="seconds of load before each crash (+-40%%)")
+    ap.add_argument("--journal-payments", type=int, default=None,
+                    help="phase 3: payments begun in all (default: half of --hashes)")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--json", default=None, help="write the numbers here")
     ap.add_argument("--keep", action="store_true", help="keep the cluster directory")
@@ -131,6 +139,36 @@ def main():
             failures.append("crash phase")
         if not args.keep:
             shutil.rmtree(acks, ignore_errors=True)
+
+        # -- phase 3: the journal
+        payments = args.journal_payments or args.hashes // 2
+        per_client = max(1, payments // args.clients)
+        cluster.create_database("journal")
+        with cluster.connect("journal") as c:
+            L.install_journal_workload(c, settlements)
+        work = Path(tempfile.mkdtemp(prefix="settlement-journal-"))
+        say(f"\n== phase 3: the journal, pgbench, {args.clients} clients, {per_client} payments each"
+            f" (begin, then settle / fail / second transaction / app died; 30% retries)")
+        run = L.run_journal_pgbench(cluster, "journal", work, clients=args.clients, jobs=args.jobs,
+                                    nhash=args.hashes, transactions=per_client, seed=args.seed)
+        say(run["command"])
+        with cluster.connect("journal") as c:
+            pending = c.execute("SELECT count(*) FROM public.x402_payments WHERE status = 'pending'").fetchone()[0]
+            reconciled = L.reconcile_journal(c)
+            r3 = L.check_journal(c, settlements)
+        out["journal"] = {"processed": run["processed"], "failed": run["failed"], "aborted": run["aborted"],
+                          "tps": run["tps"], "elapsed_s": round(run["elapsed"], 1), "pending_before_reconcile": pending,
+                          "reconciled": reconciled, "stderr_errors": run["stderr_errors"], **r3}
+        say(f"payments {run['processed']} in {run['elapsed']:.0f} s ({run['tps']:.0f} TPS); steps {r3['steps']};"
+            f" retried begins {r3['retried_begins']}")
+        say(f"pending after the load {pending}, reconciled {reconciled}; rows by status {r3['rows']};"
+            f" revenue {r3['revenue']} vs expected {r3['expected_revenue']}")
+        bad3 = {k: v for k, v in r3.items() if k.endswith("_bad") and v}
+        say(f"invariants broken: {bad3 or 'none'}")
+        if run["returncode"] or run["failed"] or run["aborted"] or run["stderr_errors"] or bad3 \
+                or reconciled != pending:
+            failures.append(f"journal phase: {bad3} {run['stderr_errors']}")
+        shutil.rmtree(work, ignore_errors=True)
     except Exception:
         say(cluster.log_tail(30))
         raise

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The long reliability run (issue 6): a pgbench load on the settlement ledger with repeats and
+# The long reliability run (issues 6 and 10): a pgbench load on the settlement ledger with repeats and
 # deliberate conflicts (57,000 transactions, about a minute here), then about a minute of psycopg
-# load with 6 kill -9 crash cycles (one every ~10 s), on a throwaway
+# load with 6 kill -9 crash cycles (one every ~10 s), then the settlement journal under pgbench
+# (begin, settle / fail / second transaction / app died, retries, then reconciliation), on a throwaway
 # PostgreSQL 15 cluster (fsync=on, Unix socket, port 55459). Prints the numbers; exit 1 on any
 # lost row, duplicate or undocumented error. Then the short versions of every reliability test
 # (concurrency, crashes, dump/restore and update paths, hot standby: ports 55455-55458).

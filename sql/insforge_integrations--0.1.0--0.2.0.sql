@@ -11,9 +11,16 @@
 --      executable by the operator only (sql/operator.sql);
 --   3. the advisor: three rules for InsForge's API pipeline (better_auth_tables_exposed,
 --      policy_reads_unforwarded_claim, validation_needs_unforwarded_claims), InsForge's own
---      notion of exposed schemas, and texts that name the operator.
--- Nothing here touches user data: policies, the ledger, the stored key and
--- public.requesting_user_id() stay as they are.
+--      notion of exposed schemas, and texts that name the operator;
+--   4. x402: verify_payment() as the official SDK's facilitator decides (check order, reason
+--      strings, a validBefore margin); the settlement journal (begin_settlement, pending and failed rows, one live row
+--      per authorization, a second transaction for it disputed, unreconciled(), the
+--      x402_unreconciled_settlements rule), stats() with pending and failed;
+--   5. the ledger itself (user data, public.x402_payments), when install_ledger() made it:
+--      upgraded in place as x402.install_ledger() does, refusing (23505/22023, nothing
+--      changed) when its rows cannot carry the new rules.
+-- Policies, the stored key and public.requesting_user_id() stay as they are; the ledger's
+-- rows too (item 5 adds columns, constraints and indexes around them).
 
 
 -- 1. Settings: 0.1.0 named them insforge.*, a prefix that belongs to InsForge (its
@@ -97,7 +104,6 @@ BEGIN
 END
 $settings$;
 
-
 -- 2. The operator (sql/operator.sql).
 
 CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, object text, privileges text)
@@ -111,6 +117,7 @@ CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, 
            ('FUNCTION', 'x402._install_ledger(regrole)', 'EXECUTE'),
            ('FUNCTION', 'x402._enable_realtime(text)', 'EXECUTE'),
            ('FUNCTION', 'x402.record_settlement(jsonb,jsonb,jsonb,text,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402.begin_settlement(jsonb,jsonb,text)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 COMMENT ON FUNCTION insforge._operator_privileges() IS
@@ -339,28 +346,67 @@ $fn$;
 COMMENT ON FUNCTION insforge.set_jwt_secret(text) IS
 'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed). NULL removes it. Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';
 
--- The ledger and realtime (sql/x402.sql).
+-- x402 (sql/x402.sql, src/sql_x402.rs): the journal.
+ALTER TYPE x402.payment ADD ATTRIBUTE failure_reason text, ADD ATTRIBUTE completed_at timestamptz;
+CREATE FUNCTION x402._intent_facts(payload jsonb, requirements jsonb) RETURNS jsonb
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', '_intent_facts_wrapper';
+-- verify_payment() agrees with the official x402 SDK's facilitator (src/sql_x402.rs): its check
+-- order and reason strings, and the 6 s validBefore margin as a fourth argument. A new
+-- signature, so the function is made anew; 0.1.0's symbol verify_payment_wrapper stays in the
+-- library (with the default margin) for databases not updated yet.
+DROP FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz);
+CREATE FUNCTION x402.verify_payment(payload jsonb, requirements jsonb DEFAULT NULL, at timestamptz DEFAULT now(),
+                                    valid_before_margin interval DEFAULT '6 seconds') RETURNS jsonb
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'verify_payment_with_margin_wrapper';
+
+CREATE OR REPLACE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text, p_nonce text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    found boolean;
+BEGIN
+    -- No ledger yet, or a guide-made one not yet upgraded by x402.install_ledger():
+    -- nothing is recorded in the shape this check reads. (No EXCEPTION block: that
+    -- would be a subtransaction, which parallel workers may not start.)
+    IF (SELECT count(*) FROM pg_catalog.pg_attribute
+         WHERE attrelid = pg_catalog.to_regclass('public.x402_payments')
+           AND attname IN ('network', 'asset', 'payer_address', 'nonce') AND NOT attisdropped) < 4 THEN
+        RETURN false;
+    END IF;
+    -- Recorded means settled, disputed or pending (an intent: /settle may be under
+    -- way); a failed settlement left the nonce unused on chain.
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.x402_payments
+                             WHERE nonce = lower($4) AND network = $1 AND lower(asset) = lower($2)
+                               AND lower(payer_address) = lower($3) AND status <> ''failed'')'
+        INTO found USING p_network, p_asset, p_payer, p_nonce;
+    RETURN found;
+END
+$fn$;
 
 CREATE FUNCTION x402._install_ledger(owner regrole) RETURNS regclass
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning  -- not the "already exists, skipping" NOTICEs of a second run
     AS $fn$
 DECLARE
     bad text;
     r text;
 BEGIN
-    IF owner IS NULL OR NOT (pg_catalog.has_function_privilege(owner, 'x402._install_ledger(regrole)', 'EXECUTE')
-                             OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner)) THEN
-        RAISE EXCEPTION 'the ledger''s owner must be an operator of insforge_integrations (project_admin or a superuser), not %', owner
-            USING ERRCODE = '42501';
-    END IF;
     IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        IF owner IS NULL OR NOT (pg_catalog.has_function_privilege(owner, 'x402._install_ledger(regrole)', 'EXECUTE')
+                                 OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner)) THEN
+            RAISE EXCEPTION 'the ledger''s owner must be an operator of insforge_integrations (project_admin or a superuser), not %', owner
+                USING ERRCODE = '42501';
+        END IF;
         CREATE TABLE public.x402_payments (
             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
             payer_address text NOT NULL,
             endpoint text,
             amount numeric(78,0) NOT NULL,
-            tx_hash text NOT NULL,
+            tx_hash text,
             chain text NOT NULL DEFAULT 'xlayer',
             status text NOT NULL DEFAULT 'settled',
             response_summary text,
@@ -393,6 +439,31 @@ BEGIN
             USING ERRCODE = '23505',
                   HINT = 'One settlement is one row. Resolve the duplicates, then run SELECT x402.install_ledger(); again. Nothing was changed.';
     END IF;
+    SELECT pg_catalog.string_agg(DISTINCT coalesce(status, 'NULL'), ', ') INTO bad
+      FROM public.x402_payments WHERE status IS NULL OR status NOT IN ('pending', 'settled', 'disputed', 'failed');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'public.x402_payments.status holds values other than pending, settled, disputed and failed: %', bad
+            USING ERRCODE = '22023',
+                  HINT = 'Map them to one of those four, then run SELECT x402.install_ledger(); again. Nothing was changed.';
+    END IF;
+    -- One signed authorization (network, asset, payer, nonce) can settle once on chain;
+    -- 0.1.0 could record it under two transaction hashes as two settled payments.
+    IF (SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = 'public.x402_payments'::regclass
+           AND attname IN ('network', 'asset', 'nonce') AND NOT attisdropped) = 3 THEN
+        EXECUTE $q$
+            SELECT pg_catalog.string_agg(pg_catalog.format('nonce %s of %s on %s: %s', nonce, payer_address, network, txs), '; ')
+              FROM (SELECT network, lower(asset), payer_address, nonce,
+                           pg_catalog.string_agg(tx_hash, ', ' ORDER BY created_at, tx_hash) AS txs
+                      FROM public.x402_payments
+                     WHERE status IN ('pending', 'settled') AND nonce IS NOT NULL AND network IS NOT NULL
+                     GROUP BY network, lower(asset), payer_address, nonce HAVING count(*) > 1 LIMIT 5) d $q$
+            INTO bad;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'public.x402_payments records one authorization as settled more than once (on chain only one transaction can have used it): %', bad
+                USING ERRCODE = '23505',
+                      HINT = 'Look the transactions up; mark every one but the real one disputed, e.g. UPDATE public.x402_payments SET status = ''disputed'', dispute_reason = ''nonce reuse'' WHERE tx_hash = ''0x...''; then run SELECT x402.install_ledger(); again. Nothing was changed.';
+        END IF;
+    END IF;
 
     ALTER TABLE public.x402_payments
         ADD COLUMN IF NOT EXISTS network text,
@@ -402,7 +473,11 @@ BEGIN
         ADD COLUMN IF NOT EXISTS dispute_reason text,
         ADD COLUMN IF NOT EXISTS payload jsonb,
         ADD COLUMN IF NOT EXISTS requirements jsonb,
-        ADD COLUMN IF NOT EXISTS settlement jsonb;
+        ADD COLUMN IF NOT EXISTS settlement jsonb,
+        ADD COLUMN IF NOT EXISTS failure_reason text,
+        ADD COLUMN IF NOT EXISTS completed_at timestamptz;
+    -- A pending intent (begin_settlement) has no transaction yet, nor may a failed settlement.
+    ALTER TABLE public.x402_payments ALTER COLUMN tx_hash DROP NOT NULL;
     IF (SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute
          WHERE attrelid = 'public.x402_payments'::regclass AND attname = 'amount') <> 'numeric(78,0)' THEN
         ALTER TABLE public.x402_payments ALTER COLUMN amount TYPE numeric(78,0) USING amount::text::numeric(78,0);
@@ -423,6 +498,16 @@ BEGIN
                     WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_amount_nonnegative') THEN
         ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_amount_nonnegative CHECK (amount >= 0);
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                    WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_status') THEN
+        ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_status
+            CHECK (status IN ('pending', 'settled', 'disputed', 'failed') AND (tx_hash IS NOT NULL OR status IN ('pending', 'failed')));
+    END IF;
+    -- At most one live row (pending or settled) per authorization; every lookup by nonce indexed.
+    CREATE UNIQUE INDEX IF NOT EXISTS x402_payments_authorization_key
+        ON public.x402_payments (network, lower(asset), lower(payer_address), nonce) WHERE status IN ('pending', 'settled');
+    CREATE INDEX IF NOT EXISTS x402_payments_nonce ON public.x402_payments (nonce);
+    CREATE INDEX IF NOT EXISTS x402_payments_pending ON public.x402_payments (created_at) WHERE status = 'pending';
 
     -- Clients read (the guide's public-read policy); only the service role and
     -- x402.record_settlement() write.
@@ -467,6 +552,266 @@ $fn$;
 COMMENT ON FUNCTION x402.install_ledger() IS
 'Creates public.x402_payments (owned by the caller), or upgrades a guide-made one in place keeping its rows (amount to numeric(78,0), unique lower-case tx_hash, the extra columns, RLS with public read, writes for project_admin only). Idempotent. The table is user data: pg_dump dumps it and DROP EXTENSION never removes it. Operators only (project_admin or a superuser).';
 
+CREATE FUNCTION x402._same_settlement(r x402.payment, f jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF (lower(r.payer_address), r.amount::text, r.network, lower(r.asset), lower(r.pay_to), r.nonce)
+       IS DISTINCT FROM
+       (lower(f ->> 'payer_address'), f ->> 'amount', f ->> 'network', lower(f ->> 'asset'), lower(f ->> 'pay_to'), f ->> 'nonce')
+       OR (r.status = 'failed') IS DISTINCT FROM (f ->> 'status' = 'failed') THEN
+        RAISE EXCEPTION 'transaction % is already recorded with different facts', f ->> 'tx_hash'
+            USING ERRCODE = '23505',
+                  DETAIL = pg_catalog.format('recorded: %s, payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s; given: %s, payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s',
+                                             r.status, r.payer_address, r.amount, r.pay_to, r.network, r.asset, r.nonce,
+                                             f ->> 'status', f ->> 'payer_address', f ->> 'amount', f ->> 'pay_to',
+                                             f ->> 'network', f ->> 'asset', f ->> 'nonce'),
+                  HINT = 'A transaction hash identifies one settlement. Nothing was changed.';
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION x402._same_settlement(x402.payment, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
+                                       endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
+    RETURNS x402.payment
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    f jsonb;
+    r x402.payment;
+    v_status text;
+    v_reason text;
+    first_tx text;
+    attempt int := 0;
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
+        RAISE EXCEPTION 'payload, requirements and settlement are all required'
+            USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    f := x402._settlement_facts($1, $2, $3);
+    LOOP
+        attempt := attempt + 1;
+        v_status := f ->> 'status';
+        v_reason := f ->> 'dispute_reason';
+        -- 1. This transaction is recorded already: a retry, or a twin that committed first.
+        IF f ->> 'tx_hash' IS NOT NULL THEN
+            SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p WHERE p.tx_hash = f ->> 'tx_hash';
+            IF FOUND THEN
+                PERFORM x402._same_settlement(r, f);
+                RETURN r;
+            END IF;
+        END IF;
+        -- 2. The authorization is recorded under another transaction: on chain only one of
+        --    them can have used it, so this one is disputed (and never counted as revenue).
+        IF v_status <> 'failed' AND f ->> 'nonce' IS NOT NULL THEN
+            SELECT p.tx_hash INTO first_tx FROM public.x402_payments p
+             WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
+               AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.tx_hash IS NOT NULL
+               AND p.status IN ('settled', 'disputed')
+             ORDER BY p.created_at, p.tx_hash LIMIT 1;
+            IF FOUND THEN
+                v_status := 'disputed';
+                v_reason := concat_ws('; ', v_reason, pg_catalog.format(
+                    'authorization (nonce %s) already recorded under transaction %s: on chain only one of them can have used it',
+                    f ->> 'nonce', first_tx));
+            END IF;
+        END IF;
+        -- 3. Complete the intent begin_settlement() wrote, exactly once.
+        IF f ->> 'nonce' IS NOT NULL THEN
+            UPDATE public.x402_payments p
+               SET tx_hash = f ->> 'tx_hash', status = v_status, dispute_reason = v_reason,
+                   failure_reason = f ->> 'failure_reason', payer_address = f ->> 'payer_address',
+                   amount = (f ->> 'amount')::numeric, pay_to = f ->> 'pay_to', chain = coalesce(f ->> 'chain', p.chain),
+                   endpoint = coalesce($4, p.endpoint), response_summary = coalesce($5, p.response_summary),
+                   payload = $1, requirements = $2, settlement = $3, completed_at = pg_catalog.now()
+             WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
+               AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status = 'pending'
+            RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
+            IF FOUND THEN
+                RETURN r;
+            END IF;
+        END IF;
+        -- 4. No intent: the row is new.
+        INSERT INTO public.x402_payments AS p
+            (payer_address, endpoint, amount, tx_hash, chain, status, response_summary, network, asset, pay_to, nonce,
+             dispute_reason, failure_reason, payload, requirements, settlement, completed_at)
+        VALUES (f ->> 'payer_address', $4, (f ->> 'amount')::numeric, f ->> 'tx_hash', coalesce(f ->> 'chain', 'xlayer'),
+                v_status, $5, f ->> 'network', f ->> 'asset', f ->> 'pay_to', f ->> 'nonce',
+                v_reason, f ->> 'failure_reason', $1, $2, $3, pg_catalog.now())
+        ON CONFLICT DO NOTHING
+        RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
+        IF FOUND THEN
+            RETURN r;
+        END IF;
+        -- 5. A concurrent twin (same transaction, or the same authorization) committed first:
+        --    look again with what it wrote.
+        IF attempt >= 3 THEN
+            RAISE EXCEPTION 'could not record transaction % after % attempts: concurrent writers keep changing its authorization''s rows',
+                    f ->> 'tx_hash', attempt
+                USING ERRCODE = '40001', HINT = 'Retry the call; nothing was written.';
+        END IF;
+    END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
+'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Operators only (project_admin: the service key).';
+REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;
+
+CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
+    RETURNS x402.payment
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    f jsonb;
+    r x402.payment;
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION 'payload and requirements are both required' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    f := x402._intent_facts($1, $2);
+    FOR attempt IN 1..3 LOOP
+        INSERT INTO public.x402_payments AS p
+            (payer_address, endpoint, amount, chain, status, network, asset, pay_to, nonce, payload, requirements)
+        VALUES (f ->> 'payer_address', $3, (f ->> 'amount')::numeric, f ->> 'chain', 'pending', f ->> 'network',
+                f ->> 'asset', f ->> 'pay_to', f ->> 'nonce', $1, $2)
+        ON CONFLICT DO NOTHING
+        RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
+        IF FOUND THEN
+            RETURN r;
+        END IF;
+        -- The authorization has a live row: its pending intent (a retry of begin) or its
+        -- settlement (already paid: do not /settle again). Either way, that row.
+        SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p
+         WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
+           AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status IN ('pending', 'settled');
+        IF FOUND THEN
+            RETURN r;
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'could not write the intent for nonce % after 3 attempts: concurrent writers keep changing its rows', f ->> 'nonce'
+        USING ERRCODE = '40001', HINT = 'Retry the call; nothing was written.';
+END
+$fn$;
+COMMENT ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) IS
+'Writes the intent to settle a payment before calling the facilitator''s /settle: a pending row keyed by the authorization (network, asset, payer, nonce), so that a settlement is never unaccounted even if the app dies before record_settlement(). Returns the row; when the authorization already has a pending or settled row, returns that one instead (status settled: it is paid, do not settle again). Malformed payload or requirements: 22023, nothing written. Operators only (project_admin: the service key).';
+REVOKE ALL ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) FROM PUBLIC;
+
+CREATE FUNCTION x402._explorer_address_url(network text, address text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE network
+               WHEN 'eip155:196' THEN 'https://www.oklink.com/xlayer/address/'
+               WHEN 'eip155:1952' THEN 'https://www.oklink.com/xlayer-test/address/'
+               WHEN 'eip155:8453' THEN 'https://basescan.org/address/'
+               WHEN 'eip155:84532' THEN 'https://sepolia.basescan.org/address/'
+               WHEN 'eip155:1' THEN 'https://etherscan.io/address/'
+               WHEN 'eip155:11155111' THEN 'https://sepolia.etherscan.io/address/'
+           END || address
+$$;
+
+CREATE FUNCTION x402.unreconciled(older_than interval DEFAULT '5 minutes')
+    RETURNS TABLE (id uuid, created_at timestamptz, age interval, endpoint text, network text, asset text,
+                   payer_address text, nonce text, amount numeric, pay_to text, valid_before timestamptz,
+                   settleable boolean, look_up text, explorer text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT p.id, p.created_at, pg_catalog.now() - p.created_at, p.endpoint, p.network, p.asset, p.payer_address,
+               p.nonce, p.amount, p.pay_to, vb.t, vb.t IS NULL OR vb.t > pg_catalog.now(),
+               pg_catalog.format('authorizationState(%s, %s) on token %s (%s): true means the authorization was used, '
+                                 || 'so find its transaction (AuthorizationUsed/Transfer from %s) and record it with '
+                                 || 'x402.record_settlement(); false %s',
+                                 p.payer_address, p.nonce, p.asset, p.network, p.payer_address,
+                                 CASE WHEN vb.t IS NOT NULL AND vb.t <= pg_catalog.now()
+                                      THEN 'means it never settled and no longer can (validBefore passed): record the facilitator''s failure with x402.record_settlement(payload, requirements, ''{"success": false, "errorReason": "..."}'')'
+                                      ELSE 'means it has not settled yet; ask the facilitator about the /settle call' END),
+               x402._explorer_address_url(p.network, p.payer_address)
+          FROM public.x402_payments p
+          CROSS JOIN LATERAL (SELECT CASE WHEN p.payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$'
+                                          THEN pg_catalog.to_timestamp((p.payload #>> '{payload,authorization,validBefore}')::double precision)
+                                     END AS t) vb
+         WHERE p.status = 'pending' AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
+         ORDER BY p.created_at $q$ USING older_than;
+END
+$fn$;
+COMMENT ON FUNCTION x402.unreconciled(interval) IS
+'Pending settlements (begin_settlement() without a record_settlement() since) older than the given interval, oldest first, with what to look up on chain or at the facilitator (authorizationState(payer, nonce) on the token, the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger.';
+
+-- stats() gains the pending and failed columns: a new result type, so the function is made anew.
+DROP FUNCTION x402.stats(timestamptz);
+CREATE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
+    RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
+                   disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz,
+                   pending bigint, failed bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
+               count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'disputed'),
+               coalesce(sum(p.amount) FILTER (WHERE p.status = 'settled'), 0)::numeric,
+               trim_scale(coalesce(sum(p.amount) FILTER (WHERE p.status = 'settled'), 0) / (10::numeric ^ coalesce(a.decimals, 0))),
+               max(p.created_at) FILTER (WHERE p.status = 'settled'),
+               count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed')
+          FROM public.x402_payments p
+          LEFT JOIN x402.assets a ON a.network = p.network AND a.asset = lower(p.asset)
+         WHERE $1 IS NULL OR p.created_at >= $1
+         GROUP BY GROUPING SETS ((p.network, p.asset, a.symbol, a.decimals),
+                                 (p.endpoint, p.network, p.asset, a.symbol, a.decimals))
+         ORDER BY 1 NULLS FIRST, 2, 3 $q$ USING since;
+END
+$fn$;
+COMMENT ON FUNCTION x402.stats(timestamptz) IS
+'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint ('''''' for rows recorded without one). requests counts every row (attempts); revenue counts settled rows only (never pending, failed or disputed ones, such as a second transaction for one authorization), in the smallest unit and in token units (x402.assets decimals); latest_payment is the newest settled row.';
+
+CREATE OR REPLACE FUNCTION x402.publish_payment() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    -- A payment is published once, when it is recorded: inserted as settled or disputed,
+    -- or a pending intent (or a failed attempt) completed as one. Intents and failures
+    -- are not payments.
+    IF NEW.status IN ('settled', 'disputed')
+       AND (TG_OP = 'INSERT' OR OLD.status IS NULL OR OLD.status NOT IN ('settled', 'disputed')) THEN
+        PERFORM realtime.publish(TG_ARGV[0], 'INSERT_' || TG_TABLE_NAME,
+                                 pg_catalog.jsonb_build_object('new', pg_catalog.to_jsonb(NEW)));
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION x402.publish_payment() IS
+'Trigger: publishes each ledger row through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}) once, when it is recorded as settled or disputed (inserted so, or completed from a pending intent).';
+
 CREATE FUNCTION x402._enable_realtime(channel text) RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -485,7 +830,7 @@ BEGIN
         RAISE EXCEPTION 'channel must be a non-empty name' USING ERRCODE = '22023';
     END IF;
     EXECUTE pg_catalog.format(
-        'CREATE OR REPLACE TRIGGER x402_payments_realtime AFTER INSERT ON public.x402_payments
+        'CREATE OR REPLACE TRIGGER x402_payments_realtime AFTER INSERT OR UPDATE OF status ON public.x402_payments
              FOR EACH ROW EXECUTE FUNCTION x402.publish_payment(%L)', channel);
     IF pg_catalog.to_regclass('realtime.channels') IS NOT NULL THEN
         EXECUTE 'INSERT INTO realtime.channels (pattern, description, enabled)
@@ -512,7 +857,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION x402.enable_realtime(text) IS
-'Adds a trigger that publishes each new ledger row through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}), as the InsForge x402 guide does, and registers the channel in realtime.channels when that table exists. Operators only (project_admin or a superuser).';
+'Adds a trigger that publishes each recorded payment through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}), as the InsForge x402 guide does (once, when a row is recorded as settled or disputed, also when it completes a pending intent), and registers the channel in realtime.channels when that table exists. Operators only (project_admin or a superuser).';
 
 -- 3. The advisor (sql/advisor/).
 
@@ -785,6 +1130,62 @@ $$;
 COMMENT ON FUNCTION insforge.lint_validation_needs_unforwarded_claims() IS
 'Advisor rule validation_needs_unforwarded_claims (INFO): audience or issuer validation is configured, but tokens minted by InsForge''s API carry neither aud nor iss. One row.';
 
+CREATE FUNCTION insforge.lint_x402_unreconciled_settlements()
+    RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
+                  detail text, remediation text, metadata jsonb, cache_key text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    n bigint;
+    oldest timestamptz;
+    expired bigint;
+BEGIN
+    -- No ledger, one without the journal's columns, or one the caller may not read: nothing to look at.
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RETURN;
+    END IF;
+    IF (SELECT count(*) FROM pg_catalog.pg_attribute
+         WHERE attrelid = pg_catalog.to_regclass('public.x402_payments')
+           AND attname IN ('status', 'payload', 'created_at') AND NOT attisdropped) < 3
+       OR NOT pg_catalog.has_table_privilege(pg_catalog.to_regclass('public.x402_payments'), 'SELECT') THEN
+        RETURN;
+    END IF;
+    EXECUTE $q$
+        SELECT count(*), min(p.created_at), count(*) FILTER (WHERE vb.t <= pg_catalog.now())
+          FROM public.x402_payments p
+          CROSS JOIN LATERAL (SELECT CASE WHEN p.payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$'
+                                          THEN pg_catalog.to_timestamp((p.payload #>> '{payload,authorization,validBefore}')::double precision)
+                                     END AS t) vb
+         WHERE p.status = 'pending'
+           AND (vb.t <= pg_catalog.now() OR p.created_at < pg_catalog.now() - interval '1 hour') $q$
+        INTO n, oldest, expired;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT
+        'x402_unreconciled_settlements'::text,
+        'Settlements begun but never recorded'::text,
+        'WARN'::text,
+        'INTERNAL'::text,
+        ARRAY['CORRECTNESS']::text[],
+        ('Detects pending rows in the settlement journal: x402.begin_settlement() wrote the intent before /settle and '
+         || 'x402.record_settlement() never completed it. The facilitator may have moved the money anyway; until the row '
+         || 'is reconciled the payment is unaccounted. Stale: the authorization''s validBefore has passed (its outcome on '
+         || 'chain is final) or the intent is older than an hour.')::text,
+        pg_catalog.format('public.x402_payments has %s stale pending settlement%s (%s past validBefore), the oldest begun %s ago.',
+                          n, CASE WHEN n = 1 THEN '' ELSE 's' END, expired,
+                          pg_catalog.date_trunc('second', pg_catalog.now() - oldest)),
+        ('SELECT * FROM x402.unreconciled(''0 seconds'');  -- then look each authorization up (look_up, explorer) and '
+         || 'record the facilitator''s answer with x402.record_settlement(payload, requirements, answer)')::text,
+        pg_catalog.jsonb_build_object('schema', 'public', 'table', 'x402_payments', 'type', 'table', 'pending', n,
+                                      'past_valid_before', expired, 'oldest', oldest),
+        'x402_unreconciled_settlements_public_x402_payments'::text;
+END
+$fn$;
+COMMENT ON FUNCTION insforge.lint_x402_unreconciled_settlements() IS
+'Advisor rule x402_unreconciled_settlements (WARN): pending settlement intents whose authorization can no longer settle, or older than an hour, that record_settlement() never completed. One row.';
+
 CREATE OR REPLACE FUNCTION insforge.advise()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)
@@ -823,11 +1224,12 @@ BEGIN
         || ' UNION ALL SELECT * FROM insforge.lint_better_auth_tables_exposed()'
         || ' UNION ALL SELECT * FROM insforge.lint_policy_reads_unforwarded_claim()'
         || ' UNION ALL SELECT * FROM insforge.lint_validation_needs_unforwarded_claims()'
+        || ' UNION ALL SELECT * FROM insforge.lint_x402_unreconciled_settlements()'
         || ') f ORDER BY CASE f.level WHEN ''ERROR'' THEN 0 WHEN ''WARN'' THEN 1 ELSE 2 END, f.name, f.cache_key';
 END
 $fn$;
 COMMENT ON FUNCTION insforge.advise() IS
-'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO. Rules: auth_uid_in_policy, uuid_owner_column, owner_column_without_default, rls_disabled_with_owner_column, rls_enabled_no_policy, policy_without_role, sql_requesting_user_id, jwt_secret_exposed, x402_tx_hash_not_unique, x402_ledger_writable_by_clients, security_definer_search_path, better_auth_tables_exposed, policy_reads_unforwarded_claim, validation_needs_unforwarded_claims.';
+'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO. Rules: auth_uid_in_policy, uuid_owner_column, owner_column_without_default, rls_disabled_with_owner_column, rls_enabled_no_policy, policy_without_role, sql_requesting_user_id, jwt_secret_exposed, x402_tx_hash_not_unique, x402_ledger_writable_by_clients, security_definer_search_path, better_auth_tables_exposed, policy_reads_unforwarded_claim, validation_needs_unforwarded_claims, x402_unreconciled_settlements.';
 
 CREATE OR REPLACE FUNCTION insforge.lint_sql_requesting_user_id()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
@@ -862,6 +1264,78 @@ CREATE OR REPLACE FUNCTION insforge.lint_sql_requesting_user_id()
 $$;
 COMMENT ON FUNCTION insforge.lint_sql_requesting_user_id() IS
 'Advisor rule sql_requesting_user_id (WARN): public.requesting_user_id() is still the SQL helper; SELECT insforge.adopt_requesting_user_id(); switches it to the native function in place.';
+
+-- 5. The ledger (user data), when x402.install_ledger() made or upgraded it: the journal's
+-- columns, constraints and indexes, exactly as install_ledger() now adds them (it refuses,
+-- and with it this update, when rows cannot carry them: an authorization recorded as settled
+-- under two transactions (23505), or a status the journal does not know (22023)). A realtime
+-- trigger from enable_realtime() also fires on the status change that completes an intent.
+DO $ledger$
+DECLARE
+    trigger_def text;
+BEGIN
+    IF pg_catalog.to_regclass('public.x402_payments') IS NOT NULL
+       AND (SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass('public.x402_payments')
+               AND attname IN ('network', 'asset', 'nonce', 'payload') AND NOT attisdropped) = 4 THEN
+        PERFORM x402._install_ledger(NULL);
+        SELECT pg_catalog.pg_get_triggerdef(t.oid) INTO trigger_def FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = 'public.x402_payments'::regclass AND t.tgname = 'x402_payments_realtime';
+        IF trigger_def IS NOT NULL AND trigger_def !~ 'UPDATE OF status' THEN
+            EXECUTE pg_catalog.regexp_replace(
+                pg_catalog.regexp_replace(trigger_def, '^CREATE TRIGGER', 'CREATE OR REPLACE TRIGGER'),
+                'AFTER INSERT ON', 'AFTER INSERT OR UPDATE OF status ON');
+        END IF;
+    END IF;
+END
+$ledger$;
+
+-- Comments on the functions pgrx generates (sql/comments.sql): 0.1.0 had none.
+COMMENT ON FUNCTION insforge.verify_jwt(text, text, text, text) IS
+'Returns the claims of a JWT whose signature verifies (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA) with key: an HMAC secret, a PEM public key, a JWK or a JWKS (kid picks the key). Checks exp/nbf with insforge_integrations.jwt_leeway against the transaction start, and audience/issuer when given or configured. Every failed check raises 28000 naming it; a malformed key 22023.';
+COMMENT ON FUNCTION insforge.validate_claims(jsonb) IS
+'The problems found in the claims under the insforge_integrations.jwt_* settings, in this order: missing_sub, expired, not_yet_valid, audience, issuer, role, provider_mismatch. Empty when none.';
+COMMENT ON FUNCTION insforge.claims_valid() IS
+'True when the current request has claims and they pass validation (cached per request).';
+COMMENT ON FUNCTION insforge.require_valid_claims() IS
+'Raises 28000 naming the first problem when the current request has no claims or they fail validation.';
+COMMENT ON FUNCTION insforge.auth_provider(jsonb) IS
+'The identity provider behind the claims (NULL: the current request''s): clerk, auth0, workos, kinde, stytch, better_auth, insforge, or NULL. A classification by issuer and sub shape, not an authentication.';
+COMMENT ON FUNCTION insforge.token_verification_count() IS
+'Diagnostic: how many bearer tokens this backend has verified in insforge_integrations.claims_source = verified mode (a per-row policy verifies once per token).';
+COMMENT ON FUNCTION insforge.authenticate(text) IS
+'For direct connections: verifies the token with the stored key, validates its claims, then for the rest of the transaction sets request.jwt.claims and the role from the role claim (only roles in insforge_integrations.jwt_roles; Postgres''s SET ROLE rules apply), as PostgREST would. Returns the subject. 25P01 outside a transaction block.';
+COMMENT ON FUNCTION x402.decode_header(text) IS
+'Decodes a PAYMENT-SIGNATURE, X-PAYMENT, PAYMENT-REQUIRED or PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or not, of a JSON object. Anything else raises 22023.';
+COMMENT ON FUNCTION x402.encode_header(jsonb) IS
+'Encodes a JSON object as a header value: standard padded base64 of compact JSON (round-trips with decode_header).';
+COMMENT ON FUNCTION x402.domain_separator(text, text, numeric, text) IS
+'The EIP-712 domain separator of EIP712Domain(string name,string version,uint256 chainId,address verifyingContract): 32 bytes.';
+COMMENT ON FUNCTION x402.checksum_address(text) IS
+'The EIP-55 checksummed form of an address; 22023 for a malformed address or a mixed-case one whose checksum is wrong.';
+COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
+'The checksummed address that signed the payload''s EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (NULL requirements: the v2 payload''s accepted). v 27/28 or 0/1; high-s signatures are refused (22023).';
+COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
+'Checks a payment as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, validBefore at least valid_before_margin (6 s) ahead. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
+COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
+'Internal (record_settlement): the normalized facts of a facilitator''s answer (settled, disputed with the reasons, or failed with the facilitator''s reason). 22023 when there is nothing to record.';
+COMMENT ON FUNCTION x402._intent_facts(jsonb, jsonb) IS
+'Internal (begin_settlement): the facts of the authorization a payment carries, before /settle. 22023 when the payload or the requirements are malformed.';
+
+-- Comments on the internal functions (0.1.0 had none on some).
+COMMENT ON FUNCTION insforge._released_marker() IS
+'Internal: the comment release_requesting_user_id() leaves on the SQL helper it writes, by which CREATE EXTENSION recognises it.';
+COMMENT ON FUNCTION insforge._requesting_user_id_is_member() IS
+'Internal: whether public.requesting_user_id() is a member of the extension.';
+COMMENT ON FUNCTION insforge._make_native_in_place() IS
+'Internal: makes the existing public.requesting_user_id() native in place (same OID) and a member. Not executable by any role; called by the operator''s adopt and by CREATE EXTENSION.';
+COMMENT ON FUNCTION insforge._release_before_drop() IS
+'Internal (event trigger on DROP EXTENSION): hands public.requesting_user_id() back as an equivalent SQL helper first, so that no policy is dropped.';
+COMMENT ON FUNCTION x402._nonce_recorded(text, text, text, text) IS
+'Internal (verify_payment): whether the ledger holds this payer''s nonce for this asset (pending, settled or disputed). Discloses nothing but that boolean.';
+COMMENT ON FUNCTION x402._same_settlement(x402.payment, jsonb) IS
+'Internal (record_settlement): raises 23505 when a transaction already recorded is given with other facts.';
+COMMENT ON FUNCTION x402._explorer_address_url(text, text) IS
+'Internal (unreconciled): the block explorer page of an address, for the networks the extension knows (NULL for others).';
 
 -- Last, as at CREATE EXTENSION (sql/operator.sql): the operator privileges for
 -- project_admin, when the role exists (0.1.0 granted it record_settlement and

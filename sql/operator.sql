@@ -30,6 +30,7 @@ CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, 
            ('FUNCTION', 'x402._install_ledger(regrole)', 'EXECUTE'),
            ('FUNCTION', 'x402._enable_realtime(text)', 'EXECUTE'),
            ('FUNCTION', 'x402.record_settlement(jsonb,jsonb,jsonb,text,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402.begin_settlement(jsonb,jsonb,text)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 COMMENT ON FUNCTION insforge._operator_privileges() IS

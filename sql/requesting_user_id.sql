@@ -27,6 +27,8 @@ COMMENT ON FUNCTION insforge.native_requesting_user_id_installed() IS
 CREATE FUNCTION insforge._released_marker() RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT 'SQL helper left by insforge_integrations: nullif(request.jwt.claims ->> sub, ''''). CREATE EXTENSION insforge_integrations makes it native again.'::text $$;
+COMMENT ON FUNCTION insforge._released_marker() IS
+'Internal: the comment release_requesting_user_id() leaves on the SQL helper it writes, by which CREATE EXTENSION recognises it.';
 
 CREATE FUNCTION insforge._requesting_user_id_is_member() RETURNS boolean
     LANGUAGE sql STABLE
@@ -37,6 +39,8 @@ CREATE FUNCTION insforge._requesting_user_id_is_member() RETURNS boolean
                       AND d.objid = pg_catalog.to_regprocedure('public.requesting_user_id()')
                       AND d.deptype = 'e' AND e.extname = 'insforge_integrations')
 $$;
+COMMENT ON FUNCTION insforge._requesting_user_id_is_member() IS
+'Internal: whether public.requesting_user_id() is a member of the extension.';
 
 -- Makes the existing public.requesting_user_id() native, in place (same OID:
 -- pg_policy rows keep pointing at it and are not rewritten), and a member.
@@ -56,6 +60,8 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION insforge._make_native_in_place() FROM PUBLIC;
+COMMENT ON FUNCTION insforge._make_native_in_place() IS
+'Internal: makes the existing public.requesting_user_id() native in place (same OID) and a member. Not executable by any role; called by the operator''s adopt and by CREATE EXTENSION.';
 
 -- The privileged part of insforge.adopt_requesting_user_id() (below): it defines a
 -- C-language function and changes the extension's membership, which only the
@@ -214,6 +220,8 @@ BEGIN
     END IF;
 END
 $fn$;
+COMMENT ON FUNCTION insforge._release_before_drop() IS
+'Internal (event trigger on DROP EXTENSION): hands public.requesting_user_id() back as an equivalent SQL helper first, so that no policy is dropped.';
 CREATE EVENT TRIGGER insforge_release_requesting_user_id ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION insforge._release_before_drop();

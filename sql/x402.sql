@@ -23,7 +23,7 @@ INSERT INTO x402.assets VALUES
 SELECT pg_catalog.pg_extension_config_dump('x402.assets', 'WHERE NOT builtin');
 GRANT SELECT ON x402.assets TO PUBLIC;
 
--- What record_settlement() returns: the ledger's columns.
+-- What record_settlement() and begin_settlement() return: the ledger's columns.
 CREATE TYPE x402.payment AS (
     id uuid,
     payer_address text,
@@ -41,7 +41,9 @@ CREATE TYPE x402.payment AS (
     dispute_reason text,
     payload jsonb,
     requirements jsonb,
-    settlement jsonb
+    settlement jsonb,
+    failure_reason text,
+    completed_at timestamptz
 );
 
 -- Used by x402.verify_payment(): whether the ledger already holds this payer's
@@ -61,13 +63,17 @@ BEGIN
            AND attname IN ('network', 'asset', 'payer_address', 'nonce') AND NOT attisdropped) < 4 THEN
         RETURN false;
     END IF;
+    -- Recorded means settled, disputed or pending (an intent: /settle may be under
+    -- way); a failed settlement left the nonce unused on chain.
     EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.x402_payments
-                             WHERE network = $1 AND lower(asset) = lower($2)
-                               AND lower(payer_address) = lower($3) AND nonce = lower($4))'
+                             WHERE nonce = lower($4) AND network = $1 AND lower(asset) = lower($2)
+                               AND lower(payer_address) = lower($3) AND status <> ''failed'')'
         INTO found USING p_network, p_asset, p_payer, p_nonce;
     RETURN found;
 END
 $fn$;
+COMMENT ON FUNCTION x402._nonce_recorded(text, text, text, text) IS
+'Internal (verify_payment): whether the ledger holds this payer''s nonce for this asset (pending, settled or disputed). Discloses nothing but that boolean.';
 
 -- The privileged part of x402.install_ledger() (below), run as the extension's
 -- owner. `owner` is the operator who called install_ledger(): a table it creates
@@ -76,23 +82,24 @@ $fn$;
 CREATE FUNCTION x402._install_ledger(owner regrole) RETURNS regclass
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning  -- not the "already exists, skipping" NOTICEs of a second run
     AS $fn$
 DECLARE
     bad text;
     r text;
 BEGIN
-    IF owner IS NULL OR NOT (pg_catalog.has_function_privilege(owner, 'x402._install_ledger(regrole)', 'EXECUTE')
-                             OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner)) THEN
-        RAISE EXCEPTION 'the ledger''s owner must be an operator of insforge_integrations (project_admin or a superuser), not %', owner
-            USING ERRCODE = '42501';
-    END IF;
     IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        IF owner IS NULL OR NOT (pg_catalog.has_function_privilege(owner, 'x402._install_ledger(regrole)', 'EXECUTE')
+                                 OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner)) THEN
+            RAISE EXCEPTION 'the ledger''s owner must be an operator of insforge_integrations (project_admin or a superuser), not %', owner
+                USING ERRCODE = '42501';
+        END IF;
         CREATE TABLE public.x402_payments (
             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
             payer_address text NOT NULL,
             endpoint text,
             amount numeric(78,0) NOT NULL,
-            tx_hash text NOT NULL,
+            tx_hash text,
             chain text NOT NULL DEFAULT 'xlayer',
             status text NOT NULL DEFAULT 'settled',
             response_summary text,
@@ -125,6 +132,31 @@ BEGIN
             USING ERRCODE = '23505',
                   HINT = 'One settlement is one row. Resolve the duplicates, then run SELECT x402.install_ledger(); again. Nothing was changed.';
     END IF;
+    SELECT pg_catalog.string_agg(DISTINCT coalesce(status, 'NULL'), ', ') INTO bad
+      FROM public.x402_payments WHERE status IS NULL OR status NOT IN ('pending', 'settled', 'disputed', 'failed');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'public.x402_payments.status holds values other than pending, settled, disputed and failed: %', bad
+            USING ERRCODE = '22023',
+                  HINT = 'Map them to one of those four, then run SELECT x402.install_ledger(); again. Nothing was changed.';
+    END IF;
+    -- One signed authorization (network, asset, payer, nonce) can settle once on chain;
+    -- 0.1.0 could record it under two transaction hashes as two settled payments.
+    IF (SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = 'public.x402_payments'::regclass
+           AND attname IN ('network', 'asset', 'nonce') AND NOT attisdropped) = 3 THEN
+        EXECUTE $q$
+            SELECT pg_catalog.string_agg(pg_catalog.format('nonce %s of %s on %s: %s', nonce, payer_address, network, txs), '; ')
+              FROM (SELECT network, lower(asset), payer_address, nonce,
+                           pg_catalog.string_agg(tx_hash, ', ' ORDER BY created_at, tx_hash) AS txs
+                      FROM public.x402_payments
+                     WHERE status IN ('pending', 'settled') AND nonce IS NOT NULL AND network IS NOT NULL
+                     GROUP BY network, lower(asset), payer_address, nonce HAVING count(*) > 1 LIMIT 5) d $q$
+            INTO bad;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'public.x402_payments records one authorization as settled more than once (on chain only one transaction can have used it): %', bad
+                USING ERRCODE = '23505',
+                      HINT = 'Look the transactions up; mark every one but the real one disputed, e.g. UPDATE public.x402_payments SET status = ''disputed'', dispute_reason = ''nonce reuse'' WHERE tx_hash = ''0x...''; then run SELECT x402.install_ledger(); again. Nothing was changed.';
+        END IF;
+    END IF;
 
     ALTER TABLE public.x402_payments
         ADD COLUMN IF NOT EXISTS network text,
@@ -134,7 +166,11 @@ BEGIN
         ADD COLUMN IF NOT EXISTS dispute_reason text,
         ADD COLUMN IF NOT EXISTS payload jsonb,
         ADD COLUMN IF NOT EXISTS requirements jsonb,
-        ADD COLUMN IF NOT EXISTS settlement jsonb;
+        ADD COLUMN IF NOT EXISTS settlement jsonb,
+        ADD COLUMN IF NOT EXISTS failure_reason text,
+        ADD COLUMN IF NOT EXISTS completed_at timestamptz;
+    -- A pending intent (begin_settlement) has no transaction yet, nor may a failed settlement.
+    ALTER TABLE public.x402_payments ALTER COLUMN tx_hash DROP NOT NULL;
     IF (SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute
          WHERE attrelid = 'public.x402_payments'::regclass AND attname = 'amount') <> 'numeric(78,0)' THEN
         ALTER TABLE public.x402_payments ALTER COLUMN amount TYPE numeric(78,0) USING amount::text::numeric(78,0);
@@ -155,6 +191,16 @@ BEGIN
                     WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_amount_nonnegative') THEN
         ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_amount_nonnegative CHECK (amount >= 0);
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                    WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_status') THEN
+        ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_status
+            CHECK (status IN ('pending', 'settled', 'disputed', 'failed') AND (tx_hash IS NOT NULL OR status IN ('pending', 'failed')));
+    END IF;
+    -- At most one live row (pending or settled) per authorization; every lookup by nonce indexed.
+    CREATE UNIQUE INDEX IF NOT EXISTS x402_payments_authorization_key
+        ON public.x402_payments (network, lower(asset), lower(payer_address), nonce) WHERE status IN ('pending', 'settled');
+    CREATE INDEX IF NOT EXISTS x402_payments_nonce ON public.x402_payments (nonce);
+    CREATE INDEX IF NOT EXISTS x402_payments_pending ON public.x402_payments (created_at) WHERE status = 'pending';
 
     -- Clients read (the guide's public-read policy); only the service role and
     -- x402.record_settlement() write.
@@ -196,6 +242,43 @@ $fn$;
 COMMENT ON FUNCTION x402.install_ledger() IS
 'Creates public.x402_payments (owned by the caller), or upgrades a guide-made one in place keeping its rows (amount to numeric(78,0), unique lower-case tx_hash, the extra columns, RLS with public read, writes for project_admin only). Idempotent. The table is user data: pg_dump dumps it and DROP EXTENSION never removes it. Operators only (project_admin or a superuser).';
 
+-- The settlement journal (issue 10). One row per authorization attempt, keyed by
+-- the authorization (network, asset, payer, nonce) and, once there is one, by the
+-- transaction hash:
+--   pending   x402.begin_settlement() wrote the intent before /settle; no answer yet
+--   settled   the facilitator settled it and payload, requirements and answer agree
+--   disputed  money moved (there is a transaction) but something disagrees, or the
+--             authorization was already recorded under another transaction
+--   failed    the facilitator answered success = false (its reason in failure_reason)
+-- At most one live row (pending or settled) per authorization
+-- (x402_payments_authorization_key); failed and disputed rows are history.
+
+-- Checks a settlement that is already recorded under its transaction hash: the
+-- same facts (a retry, or a concurrent twin that committed first) are fine,
+-- other facts raise 23505.
+CREATE FUNCTION x402._same_settlement(r x402.payment, f jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF (lower(r.payer_address), r.amount::text, r.network, lower(r.asset), lower(r.pay_to), r.nonce)
+       IS DISTINCT FROM
+       (lower(f ->> 'payer_address'), f ->> 'amount', f ->> 'network', lower(f ->> 'asset'), lower(f ->> 'pay_to'), f ->> 'nonce')
+       OR (r.status = 'failed') IS DISTINCT FROM (f ->> 'status' = 'failed') THEN
+        RAISE EXCEPTION 'transaction % is already recorded with different facts', f ->> 'tx_hash'
+            USING ERRCODE = '23505',
+                  DETAIL = pg_catalog.format('recorded: %s, payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s; given: %s, payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s',
+                                             r.status, r.payer_address, r.amount, r.pay_to, r.network, r.asset, r.nonce,
+                                             f ->> 'status', f ->> 'payer_address', f ->> 'amount', f ->> 'pay_to',
+                                             f ->> 'network', f ->> 'asset', f ->> 'nonce'),
+                  HINT = 'A transaction hash identifies one settlement. Nothing was changed.';
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION x402._same_settlement(x402.payment, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION x402._same_settlement(x402.payment, jsonb) IS
+'Internal (record_settlement): raises 23505 when a transaction already recorded is given with other facts.';
+
 CREATE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
                                        endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
     RETURNS x402.payment
@@ -205,6 +288,10 @@ CREATE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settle
 DECLARE
     f jsonb;
     r x402.payment;
+    v_status text;
+    v_reason text;
+    first_tx text;
+    attempt int := 0;
 BEGIN
     IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
         RAISE EXCEPTION 'payload, requirements and settlement are all required'
@@ -215,45 +302,177 @@ BEGIN
             USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
     END IF;
     f := x402._settlement_facts($1, $2, $3);
-    INSERT INTO public.x402_payments AS p
-        (payer_address, endpoint, amount, tx_hash, chain, status, response_summary,
-         network, asset, pay_to, nonce, dispute_reason, payload, requirements, settlement)
-    VALUES (f ->> 'payer_address', $4, (f ->> 'amount')::numeric, f ->> 'tx_hash', coalesce(f ->> 'chain', 'xlayer'),
-            f ->> 'status', $5, f ->> 'network', f ->> 'asset', f ->> 'pay_to', f ->> 'nonce',
-            f ->> 'dispute_reason', $1, $2, $3)
-    ON CONFLICT (tx_hash) DO NOTHING
-    RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary,
-              p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements,
-              p.settlement
-    INTO r;
-    IF FOUND THEN
-        RETURN r;
-    END IF;
-    -- Recorded before (a retry, or a concurrent twin that committed first).
-    SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary,
-           p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements,
-           p.settlement
-      INTO r FROM public.x402_payments p WHERE p.tx_hash = f ->> 'tx_hash';
-    IF (lower(r.payer_address), r.amount::text, r.network, lower(r.asset), lower(r.pay_to), r.nonce)
-       IS DISTINCT FROM
-       (lower(f ->> 'payer_address'), f ->> 'amount', f ->> 'network', lower(f ->> 'asset'), lower(f ->> 'pay_to'), f ->> 'nonce') THEN
-        RAISE EXCEPTION 'transaction % is already recorded with different facts', f ->> 'tx_hash'
-            USING ERRCODE = '23505',
-                  DETAIL = pg_catalog.format('recorded: payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s; given: payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s',
-                                             r.payer_address, r.amount, r.pay_to, r.network, r.asset, r.nonce,
-                                             f ->> 'payer_address', f ->> 'amount', f ->> 'pay_to', f ->> 'network', f ->> 'asset', f ->> 'nonce'),
-                  HINT = 'A transaction hash identifies one settlement. Nothing was changed.';
-    END IF;
-    RETURN r;
+    LOOP
+        attempt := attempt + 1;
+        v_status := f ->> 'status';
+        v_reason := f ->> 'dispute_reason';
+        -- 1. This transaction is recorded already: a retry, or a twin that committed first.
+        IF f ->> 'tx_hash' IS NOT NULL THEN
+            SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p WHERE p.tx_hash = f ->> 'tx_hash';
+            IF FOUND THEN
+                PERFORM x402._same_settlement(r, f);
+                RETURN r;
+            END IF;
+        END IF;
+        -- 2. The authorization is recorded under another transaction: on chain only one of
+        --    them can have used it, so this one is disputed (and never counted as revenue).
+        IF v_status <> 'failed' AND f ->> 'nonce' IS NOT NULL THEN
+            SELECT p.tx_hash INTO first_tx FROM public.x402_payments p
+             WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
+               AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.tx_hash IS NOT NULL
+               AND p.status IN ('settled', 'disputed')
+             ORDER BY p.created_at, p.tx_hash LIMIT 1;
+            IF FOUND THEN
+                v_status := 'disputed';
+                v_reason := concat_ws('; ', v_reason, pg_catalog.format(
+                    'authorization (nonce %s) already recorded under transaction %s: on chain only one of them can have used it',
+                    f ->> 'nonce', first_tx));
+            END IF;
+        END IF;
+        -- 3. Complete the intent begin_settlement() wrote, exactly once.
+        IF f ->> 'nonce' IS NOT NULL THEN
+            UPDATE public.x402_payments p
+               SET tx_hash = f ->> 'tx_hash', status = v_status, dispute_reason = v_reason,
+                   failure_reason = f ->> 'failure_reason', payer_address = f ->> 'payer_address',
+                   amount = (f ->> 'amount')::numeric, pay_to = f ->> 'pay_to', chain = coalesce(f ->> 'chain', p.chain),
+                   endpoint = coalesce($4, p.endpoint), response_summary = coalesce($5, p.response_summary),
+                   payload = $1, requirements = $2, settlement = $3, completed_at = pg_catalog.now()
+             WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
+               AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status = 'pending'
+            RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
+            IF FOUND THEN
+                RETURN r;
+            END IF;
+        END IF;
+        -- 4. No intent: the row is new.
+        INSERT INTO public.x402_payments AS p
+            (payer_address, endpoint, amount, tx_hash, chain, status, response_summary, network, asset, pay_to, nonce,
+             dispute_reason, failure_reason, payload, requirements, settlement, completed_at)
+        VALUES (f ->> 'payer_address', $4, (f ->> 'amount')::numeric, f ->> 'tx_hash', coalesce(f ->> 'chain', 'xlayer'),
+                v_status, $5, f ->> 'network', f ->> 'asset', f ->> 'pay_to', f ->> 'nonce',
+                v_reason, f ->> 'failure_reason', $1, $2, $3, pg_catalog.now())
+        ON CONFLICT DO NOTHING
+        RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
+        IF FOUND THEN
+            RETURN r;
+        END IF;
+        -- 5. A concurrent twin (same transaction, or the same authorization) committed first:
+        --    look again with what it wrote.
+        IF attempt >= 3 THEN
+            RAISE EXCEPTION 'could not record transaction % after % attempts: concurrent writers keep changing its authorization''s rows',
+                    f ->> 'tx_hash', attempt
+                USING ERRCODE = '40001', HINT = 'Retry the call; nothing was written.';
+        END IF;
+    END LOOP;
 END
 $fn$;
 COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
-'Records a settled x402 payment exactly once and returns its row. The same settlement again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. Disagreements between payload, requirements and settlement never lose the payment: the row is written with status disputed and the reason. No tx hash or no payer: 22023, nothing written. Executable by project_admin (the service key) only.';
+'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Operators only (project_admin: the service key).';
 REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;
+
+CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
+    RETURNS x402.payment
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    f jsonb;
+    r x402.payment;
+BEGIN
+    IF $1 IS NULL OR $2 IS NULL THEN
+        RAISE EXCEPTION 'payload and requirements are both required' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    f := x402._intent_facts($1, $2);
+    FOR attempt IN 1..3 LOOP
+        INSERT INTO public.x402_payments AS p
+            (payer_address, endpoint, amount, chain, status, network, asset, pay_to, nonce, payload, requirements)
+        VALUES (f ->> 'payer_address', $3, (f ->> 'amount')::numeric, f ->> 'chain', 'pending', f ->> 'network',
+                f ->> 'asset', f ->> 'pay_to', f ->> 'nonce', $1, $2)
+        ON CONFLICT DO NOTHING
+        RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
+        IF FOUND THEN
+            RETURN r;
+        END IF;
+        -- The authorization has a live row: its pending intent (a retry of begin) or its
+        -- settlement (already paid: do not /settle again). Either way, that row.
+        SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p
+         WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
+           AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status IN ('pending', 'settled');
+        IF FOUND THEN
+            RETURN r;
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'could not write the intent for nonce % after 3 attempts: concurrent writers keep changing its rows', f ->> 'nonce'
+        USING ERRCODE = '40001', HINT = 'Retry the call; nothing was written.';
+END
+$fn$;
+COMMENT ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) IS
+'Writes the intent to settle a payment before calling the facilitator''s /settle: a pending row keyed by the authorization (network, asset, payer, nonce), so that a settlement is never unaccounted even if the app dies before record_settlement(). Returns the row; when the authorization already has a pending or settled row, returns that one instead (status settled: it is paid, do not settle again). Malformed payload or requirements: 22023, nothing written. Operators only (project_admin: the service key).';
+REVOKE ALL ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) FROM PUBLIC;
+
+-- Where to look a payer's transactions up, for the networks the extension knows.
+CREATE FUNCTION x402._explorer_address_url(network text, address text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE network
+               WHEN 'eip155:196' THEN 'https://www.oklink.com/xlayer/address/'
+               WHEN 'eip155:1952' THEN 'https://www.oklink.com/xlayer-test/address/'
+               WHEN 'eip155:8453' THEN 'https://basescan.org/address/'
+               WHEN 'eip155:84532' THEN 'https://sepolia.basescan.org/address/'
+               WHEN 'eip155:1' THEN 'https://etherscan.io/address/'
+               WHEN 'eip155:11155111' THEN 'https://sepolia.etherscan.io/address/'
+           END || address
+$$;
+COMMENT ON FUNCTION x402._explorer_address_url(text, text) IS
+'Internal (unreconciled): the block explorer page of an address, for the networks the extension knows (NULL for others).';
+
+CREATE FUNCTION x402.unreconciled(older_than interval DEFAULT '5 minutes')
+    RETURNS TABLE (id uuid, created_at timestamptz, age interval, endpoint text, network text, asset text,
+                   payer_address text, nonce text, amount numeric, pay_to text, valid_before timestamptz,
+                   settleable boolean, look_up text, explorer text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT p.id, p.created_at, pg_catalog.now() - p.created_at, p.endpoint, p.network, p.asset, p.payer_address,
+               p.nonce, p.amount, p.pay_to, vb.t, vb.t IS NULL OR vb.t > pg_catalog.now(),
+               pg_catalog.format('authorizationState(%s, %s) on token %s (%s): true means the authorization was used, '
+                                 || 'so find its transaction (AuthorizationUsed/Transfer from %s) and record it with '
+                                 || 'x402.record_settlement(); false %s',
+                                 p.payer_address, p.nonce, p.asset, p.network, p.payer_address,
+                                 CASE WHEN vb.t IS NOT NULL AND vb.t <= pg_catalog.now()
+                                      THEN 'means it never settled and no longer can (validBefore passed): record the facilitator''s failure with x402.record_settlement(payload, requirements, ''{"success": false, "errorReason": "..."}'')'
+                                      ELSE 'means it has not settled yet; ask the facilitator about the /settle call' END),
+               x402._explorer_address_url(p.network, p.payer_address)
+          FROM public.x402_payments p
+          CROSS JOIN LATERAL (SELECT CASE WHEN p.payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$'
+                                          THEN pg_catalog.to_timestamp((p.payload #>> '{payload,authorization,validBefore}')::double precision)
+                                     END AS t) vb
+         WHERE p.status = 'pending' AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
+         ORDER BY p.created_at $q$ USING older_than;
+END
+$fn$;
+COMMENT ON FUNCTION x402.unreconciled(interval) IS
+'Pending settlements (begin_settlement() without a record_settlement() since) older than the given interval, oldest first, with what to look up on chain or at the facilitator (authorizationState(payer, nonce) on the token, the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger.';
 
 CREATE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
-                   disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz)
+                   disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz,
+                   pending bigint, failed bigint)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
@@ -264,33 +483,41 @@ BEGIN
             USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
     END IF;
     RETURN QUERY EXECUTE $q$
-        SELECT p.endpoint, p.network, p.asset, a.symbol, count(*),
+        SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
                count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'disputed'),
                coalesce(sum(p.amount) FILTER (WHERE p.status = 'settled'), 0)::numeric,
                trim_scale(coalesce(sum(p.amount) FILTER (WHERE p.status = 'settled'), 0) / (10::numeric ^ coalesce(a.decimals, 0))),
-               max(p.created_at)
+               max(p.created_at) FILTER (WHERE p.status = 'settled'),
+               count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed')
           FROM public.x402_payments p
           LEFT JOIN x402.assets a ON a.network = p.network AND a.asset = lower(p.asset)
          WHERE $1 IS NULL OR p.created_at >= $1
          GROUP BY GROUPING SETS ((p.network, p.asset, a.symbol, a.decimals),
                                  (p.endpoint, p.network, p.asset, a.symbol, a.decimals))
-         ORDER BY p.endpoint NULLS FIRST, p.network, p.asset $q$ USING since;
+         ORDER BY 1 NULLS FIRST, 2, 3 $q$ USING since;
 END
 $fn$;
 COMMENT ON FUNCTION x402.stats(timestamptz) IS
-'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint. Revenue counts settled rows, in the smallest unit and in token units (x402.assets decimals).';
+'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint ('''''' for rows recorded without one). requests counts every row (attempts); revenue counts settled rows only (never pending, failed or disputed ones, such as a second transaction for one authorization), in the smallest unit and in token units (x402.assets decimals); latest_payment is the newest settled row.';
 
 CREATE FUNCTION x402.publish_payment() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    PERFORM realtime.publish(TG_ARGV[0], 'INSERT_' || TG_TABLE_NAME, pg_catalog.jsonb_build_object('new', pg_catalog.to_jsonb(NEW)));
+    -- A payment is published once, when it is recorded: inserted as settled or disputed,
+    -- or a pending intent (or a failed attempt) completed as one. Intents and failures
+    -- are not payments.
+    IF NEW.status IN ('settled', 'disputed')
+       AND (TG_OP = 'INSERT' OR OLD.status IS NULL OR OLD.status NOT IN ('settled', 'disputed')) THEN
+        PERFORM realtime.publish(TG_ARGV[0], 'INSERT_' || TG_TABLE_NAME,
+                                 pg_catalog.jsonb_build_object('new', pg_catalog.to_jsonb(NEW)));
+    END IF;
     RETURN NULL;
 END
 $fn$;
 COMMENT ON FUNCTION x402.publish_payment() IS
-'Trigger: publishes each new ledger row through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}).';
+'Trigger: publishes each ledger row through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}) once, when it is recorded as settled or disputed (inserted so, or completed from a pending intent).';
 
 CREATE FUNCTION x402._enable_realtime(channel text) RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -310,7 +537,7 @@ BEGIN
         RAISE EXCEPTION 'channel must be a non-empty name' USING ERRCODE = '22023';
     END IF;
     EXECUTE pg_catalog.format(
-        'CREATE OR REPLACE TRIGGER x402_payments_realtime AFTER INSERT ON public.x402_payments
+        'CREATE OR REPLACE TRIGGER x402_payments_realtime AFTER INSERT OR UPDATE OF status ON public.x402_payments
              FOR EACH ROW EXECUTE FUNCTION x402.publish_payment(%L)', channel);
     IF pg_catalog.to_regclass('realtime.channels') IS NOT NULL THEN
         EXECUTE 'INSERT INTO realtime.channels (pattern, description, enabled)
@@ -334,4 +561,4 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION x402.enable_realtime(text) IS
-'Adds a trigger that publishes each new ledger row through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}), as the InsForge x402 guide does, and registers the channel in realtime.channels when that table exists. Operators only (project_admin or a superuser).';
+'Adds a trigger that publishes each recorded payment through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}), as the InsForge x402 guide does (once, when a row is recorded as settled or disputed, also when it completes a pending intent), and registers the channel in realtime.channels when that table exists. Operators only (project_admin or a superuser).';

@@ -29,8 +29,30 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/jwt.sql", name = "jwt", requires = ["jwt_secret"]);
 extension_sql_file!("../sql/x402.sql", name = "x402", requires = ["identity"]);
-// Last: grants the operator privileges (project_admin) on functions defined above,
-// the SQL files' and the Rust shells' alike.
+// Comments on the Rust shells' functions (pgrx writes none), once they exist.
+extension_sql_file!(
+    "../sql/comments.sql",
+    name = "comments",
+    requires = [
+        sql_jwt::verify_jwt,
+        sql_jwt::validate_claims,
+        sql_jwt::claims_valid,
+        sql_jwt::require_valid_claims,
+        sql_jwt::auth_provider,
+        sql_jwt::token_verification_count,
+        sql_jwt::authenticate,
+        sql_x402::x402::decode_header,
+        sql_x402::x402::encode_header,
+        sql_x402::x402::domain_separator,
+        sql_x402::x402::checksum_address,
+        sql_x402::x402::recover_payer,
+        sql_x402::x402::verify_payment,
+        sql_x402::x402::_settlement_facts,
+        sql_x402::x402::_intent_facts
+    ]
+);
+// Last: the operator privileges (project_admin) on functions defined above, the SQL
+// files' and the Rust shells' alike.
 extension_sql_file!("../sql/operator.sql", name = "operator", finalize);
 
 #[pg_guard]

@@ -8,7 +8,7 @@ mod x402 {
     use crate::errors::raise;
     use crate::sqljson::Jsonb;
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
-    use pgrx::datum::{AnyNumeric, TimestampWithTimeZone};
+    use pgrx::datum::{AnyNumeric, Interval, TimestampWithTimeZone};
     use pgrx::prelude::*;
     use pgrx::{JsonB, PgSqlErrorCode};
     use serde_json::{json, Value};
@@ -102,39 +102,92 @@ mod x402 {
         )))
     }
 
-    /// Checks a payment like a facilitator's /verify, before any network
-    /// call: {"isValid", "invalidReason", "invalidMessage", "payer"}. Besides
-    /// the x402 reason codes, `invalid_exact_evm_payload_eip712_domain_mismatch`
-    /// (a registered asset in x402.assets has another EIP-712 name/version:
-    /// the facilitator's "Invalid Authority") and
-    /// `invalid_exact_evm_payload_nonce_already_used` (the ledger already
+    /// Checks a payment as the official x402 SDK's facilitator /verify does,
+    /// before any network call: {"isValid", "invalidReason",
+    /// "invalidMessage", "payer"}, with the SDK's check order and reason codes.
+    /// `valid_before_margin`: how far ahead of `at` validBefore must be (the
+    /// SDK's 6 seconds by default; 1 second is the token contract's own
+    /// rule). Besides the SDK's codes,
+    /// `invalid_exact_evm_payload_eip712_domain_mismatch` (a registered asset
+    /// in x402.assets has another EIP-712 name/version: the token contract
+    /// would refuse the signature) and
+    /// `invalid_exact_evm_nonce_already_used` (the ledger already
     /// holds this payer's nonce for this asset).
-    #[pg_extern(stable, parallel_safe)]
-    fn verify_payment(
+    #[pg_extern(stable, parallel_safe, name = "verify_payment")]
+    fn verify_payment_with_margin(
         payload: Option<Jsonb>,
         requirements: default!(Option<Jsonb>, "NULL"),
         at: default!(Option<TimestampWithTimeZone>, "now()"),
+        valid_before_margin: default!(Option<Interval>, "'6 seconds'"),
     ) -> Option<JsonB> {
-        let (payload, at) = (payload?, at?);
+        let (payload, at, margin) = (payload?, at?, valid_before_margin?);
+        let margin_micros = margin.as_micros();
+        if margin_micros < 0 {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!(
+                    "valid_before_margin must be zero or positive, got {} s",
+                    margin_micros as f64 / 1e6
+                ),
+                None,
+            );
+        }
+        // Whole seconds, rounded up: validBefore is whole seconds.
+        let margin_secs = u64::try_from((margin_micros + 999_999) / 1_000_000).unwrap_or(u64::MAX);
+        Some(verify(&payload, requirements.as_ref(), at, margin_secs))
+    }
+
+    /// The entry point of version 0.1.0's three-argument
+    /// x402.verify_payment(payload, requirements, at), with the default
+    /// margin. No SQL of its own: it keeps a database whose extension is not
+    /// yet updated (ALTER EXTENSION ... UPDATE) working once this library
+    /// replaces the old one.
+    #[pg_extern(stable, parallel_safe, sql = false)]
+    fn verify_payment(
+        payload: Option<Jsonb>,
+        requirements: Option<Jsonb>,
+        at: Option<TimestampWithTimeZone>,
+    ) -> Option<JsonB> {
+        Some(verify(
+            &payload?,
+            requirements.as_ref(),
+            at?,
+            xc::DEFAULT_VALID_BEFORE_MARGIN,
+        ))
+    }
+
+    fn verify(
+        payload: &Jsonb,
+        requirements: Option<&Jsonb>,
+        at: TimestampWithTimeZone,
+        valid_before_margin: u64,
+    ) -> JsonB {
         let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
-        let req = requirements.as_ref().map(|r| &r.0);
+        let req = requirements.map(|r| &r.0);
         let known = xc::effective_requirements(&payload.0, req)
             .ok()
             .and_then(|r| registered_domain(&r));
-        let result = xc::verify_payment(&payload.0, req, at_unix, known.as_ref(), |key| {
-            nonce_recorded(
-                &xc::caip2(key.chain_id),
-                &key.asset.to_checksum(),
-                &key.payer.to_checksum(),
-                &key.nonce_hex(),
-            )
-        });
-        Some(JsonB(json!({
+        let result = xc::verify_payment_with_margin(
+            &payload.0,
+            req,
+            at_unix,
+            valid_before_margin,
+            known.as_ref(),
+            |key| {
+                nonce_recorded(
+                    &xc::caip2(key.chain_id),
+                    &key.asset.to_checksum(),
+                    &key.payer.to_checksum(),
+                    &key.nonce_hex(),
+                )
+            },
+        );
+        JsonB(json!({
             "isValid": result.is_valid,
             "invalidReason": result.invalid_reason_str(),
             "invalidMessage": result.invalid_message,
             "payer": result.payer,
-        })))
+        }))
     }
 
     /// The EIP-712 domain registered in x402.assets for these requirements.
@@ -175,10 +228,12 @@ mod x402 {
         .unwrap_or(false)
     }
 
-    /// Internal (record_settlement): the normalized facts of a settlement and
-    /// every disagreement between payload, requirements and settlement.
-    /// Raises 22023 only when there is nothing to record: no transaction hash
-    /// or no payer.
+    /// Internal (record_settlement): the normalized facts of a facilitator's
+    /// answer and every disagreement between payload, requirements and answer.
+    /// `status` is `settled`, `disputed` (with `dispute_reason`) or, for an
+    /// answer with `success: false`, `failed` (with `failure_reason`, the
+    /// facilitator's `errorReason`). Raises 22023 only when there is nothing to
+    /// record: no payer, or a successful answer without a transaction hash.
     #[pg_extern(immutable, parallel_safe)]
     fn _settlement_facts(payload: Jsonb, requirements: Jsonb, settlement: Jsonb) -> JsonB {
         let (payload, requirements, settlement) = (
@@ -189,8 +244,64 @@ mod x402 {
         JsonB(settlement_facts(payload, requirements, settlement).unwrap_or_else(|e| fail(e)))
     }
 
+    /// Internal (begin_settlement): the facts of the authorization a payment
+    /// carries, before /settle: payer (`authorization.from`), amount, network,
+    /// asset, recipient, nonce and `validBefore`. 22023 when the payload or
+    /// the requirements are malformed (nothing is written then).
+    #[pg_extern(immutable, parallel_safe)]
+    fn _intent_facts(payload: Jsonb, requirements: Jsonb) -> JsonB {
+        let (payload, requirements) = (
+            object_arg(&payload.0, "payload"),
+            object_arg(&requirements.0, "requirements"),
+        );
+        JsonB(intent_facts(payload, requirements).unwrap_or_else(|e| fail(e)))
+    }
+
     fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
         v.get(k).and_then(Value::as_str)
+    }
+
+    /// The ledger's name for a network: the legacy v1 name where there is one
+    /// (`xlayer`, the guide's default), else CAIP-2.
+    fn chain_name(chain_id: u64) -> String {
+        xc::LEGACY_NETWORKS
+            .iter()
+            .find(|(_, id)| *id == chain_id)
+            .map_or_else(|| xc::caip2(chain_id), |(name, _)| (*name).to_string())
+    }
+
+    pub(crate) fn intent_facts(payload: &Value, requirements: &Value) -> xc::Result<Value> {
+        let auth = xc::extract_authorization(payload)?;
+        let version = xc::payload_version(payload).unwrap_or(2);
+        let req = xc::PaymentRequirements::parse(requirements, version)?;
+        Ok(json!({
+            "payer_address": auth.from.to_checksum(),
+            "amount": auth.value.to_decimal_string(),
+            "network": xc::caip2(req.chain_id),
+            "chain": chain_name(req.chain_id),
+            "asset": req.asset.to_checksum(),
+            "pay_to": req.pay_to.to_checksum(),
+            "nonce": auth.nonce_hex(),
+            "valid_before": auth.valid_before.to_decimal_string(),
+        }))
+    }
+
+    /// The facilitator's reason for a failed settlement, as it reported it.
+    fn failure_reason(settlement: &Value) -> String {
+        let reason = ["errorReason", "invalidReason", "error", "reason"]
+            .iter()
+            .find_map(|k| str_field(settlement, k))
+            .filter(|r| !r.is_empty());
+        let message = ["errorMessage", "invalidMessage", "message"]
+            .iter()
+            .find_map(|k| str_field(settlement, k))
+            .filter(|m| !m.is_empty());
+        match (reason, message) {
+            (Some(r), Some(m)) => format!("{r}: {m}"),
+            (Some(r), None) => r.to_string(),
+            (None, Some(m)) => m.to_string(),
+            (None, None) => "the facilitator answered success = false without a reason".to_string(),
+        }
     }
 
     pub(crate) fn settlement_facts(
@@ -198,13 +309,17 @@ mod x402 {
         requirements: &Value,
         settlement: &Value,
     ) -> xc::Result<Value> {
+        let failed = settlement.get("success") == Some(&Value::Bool(false));
         let tx = str_field(settlement, "transaction")
             .or_else(|| str_field(settlement, "txHash"))
             .unwrap_or("");
         let tx_ok = tx.len() == 66
             && tx.starts_with("0x")
             && tx.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
-        if !tx_ok {
+        // A failed settlement need not have a transaction (the facilitator
+        // answers "" when nothing was broadcast); a successful one must.
+        let tx_acceptable = tx_ok || (failed && tx.is_empty());
+        if !tx_acceptable {
             return Err(X402Error::malformed(format!(
                 "settlement.transaction is not a transaction hash (0x + 64 hex digits): {}",
                 json!(tx)
@@ -221,6 +336,7 @@ mod x402 {
             disputes.push(format!("requirements: {}", e.message));
         }
         let settled_payer = str_field(settlement, "payer")
+            .filter(|p| !(failed && p.is_empty()))
             .map(xc::checksum_address)
             .transpose();
         let settled_payer = settled_payer.unwrap_or_else(|e| {
@@ -241,9 +357,6 @@ mod x402 {
                 ))
             }
         };
-        if settlement.get("success") == Some(&Value::Bool(false)) {
-            disputes.push("settlement reports success = false".to_string());
-        }
         if let (Ok(a), Ok(r)) = (&auth, &req) {
             match xc::recover_payer(payload, Some(requirements)) {
                 Ok(signer) if signer != a.from.to_checksum() => disputes.push(format!(
@@ -259,15 +372,9 @@ mod x402 {
                     a.to, r.pay_to
                 ));
             }
-            let value_ok = if version == 1 {
-                a.value >= r.amount
-            } else {
-                a.value == r.amount
-            };
-            if !value_ok {
-                let want = if version == 1 { "at least" } else { "exactly" };
+            if a.value != r.amount {
                 disputes.push(format!(
-                    "authorization.value {} is not {want} the required {}",
+                    "authorization.value {} is not exactly the required {}",
                     a.value.to_decimal_string(),
                     r.amount.to_decimal_string()
                 ));
@@ -277,6 +384,7 @@ mod x402 {
         if let (Some(net), Some(r)) = (str_field(settlement, "network"), req_ok) {
             match xc::parse_network(net) {
                 Ok(id) if id == r.chain_id => {}
+                _ if failed && net.is_empty() => {}
                 _ => disputes.push(format!(
                     "settlement.network {net} differs from requirements.network {}",
                     r.network
@@ -288,23 +396,25 @@ mod x402 {
             (Err(_), Some(r)) => r.amount.to_decimal_string(),
             (Err(e), None) => return Err(e.clone()),
         };
-        let chain = req_ok.map(|r| {
-            xc::LEGACY_NETWORKS
-                .iter()
-                .find(|(_, id)| *id == r.chain_id)
-                .map_or_else(|| xc::caip2(r.chain_id), |(name, _)| (*name).to_string())
-        });
+        let status = if failed {
+            "failed"
+        } else if disputes.is_empty() {
+            "settled"
+        } else {
+            "disputed"
+        };
         Ok(json!({
-            "tx_hash": tx.to_ascii_lowercase(),
+            "tx_hash": tx_ok.then(|| tx.to_ascii_lowercase()),
             "payer_address": payer,
             "amount": amount,
             "network": req_ok.map(|r| xc::caip2(r.chain_id)),
-            "chain": chain,
+            "chain": req_ok.map(|r| chain_name(r.chain_id)),
             "asset": req_ok.map(|r| r.asset.to_checksum()),
             "pay_to": req_ok.map(|r| r.pay_to.to_checksum()),
             "nonce": auth.as_ref().ok().map(|a| a.nonce_hex()),
-            "status": if disputes.is_empty() { "settled" } else { "disputed" },
-            "dispute_reason": (!disputes.is_empty()).then(|| disputes.join("; ")),
+            "status": status,
+            "dispute_reason": (!failed && !disputes.is_empty()).then(|| disputes.join("; ")),
+            "failure_reason": failed.then(|| failure_reason(settlement)),
         }))
     }
 }

@@ -248,6 +248,147 @@ def run_pgbench(cluster: Cluster, db: str, workdir: Path, *, clients: int, jobs:
     return out
 
 
+# -- the journal load: begin, /settle (or not), record, retries -------------------------------------------
+
+JOURNAL_SQL = """
+-- Each call is what a paid endpoint does for one payment: begin_settlement() (committed
+-- before /settle), then in a second transaction the facilitator's answer through
+-- record_settlement(): a settlement (most), a failure (the client retries later), a second
+-- transaction for the same authorization (nonce reuse), or nothing (the app died between the
+-- two; reconcile_journal() records those afterwards, as an operator would).
+CREATE TABLE load_journal (client int NOT NULL, k int NOT NULL, step text NOT NULL, status text, id uuid,
+    at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE FUNCTION load_reuse_tx(p_k int) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT '0x' || md5('reuse' || p_k) || md5('reuse-2' || p_k) $$;
+CREATE FUNCTION load_journal_begin(p_client int, p_k int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    e load_payloads;
+    r x402.payment;
+BEGIN
+    SELECT * INTO STRICT e FROM load_payloads WHERE k = p_k;
+    r := x402.begin_settlement(e.payload, e.requirements, '/journal');
+    INSERT INTO load_journal (client, k, step, status, id) VALUES (p_client, p_k, 'begin', r.status, r.id);
+    RETURN p_k;
+END
+$$;
+CREATE FUNCTION load_journal_finish(p_client int, p_k int, p_outcome int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    e load_payloads;
+    r x402.payment;
+    step text;
+BEGIN
+    SELECT * INTO STRICT e FROM load_payloads WHERE k = p_k;
+    IF p_outcome <= 5 THEN
+        INSERT INTO load_journal (client, k, step) VALUES (p_client, p_k, 'died');
+        RETURN 'died';
+    ELSIF p_outcome <= 12 THEN
+        step := 'failed';
+        r := x402.record_settlement(e.payload, e.requirements,
+                                    '{"success": false, "errorReason": "insufficient_funds", "transaction": ""}', '/journal');
+    ELSIF p_outcome <= 15 THEN
+        step := 'reuse';
+        r := x402.record_settlement(e.payload, e.requirements,
+                                    e.settlement || jsonb_build_object('transaction', load_reuse_tx(p_k)), '/journal');
+    ELSE
+        step := 'settled';
+        r := x402.record_settlement(e.payload, e.requirements, e.settlement, '/journal');
+    END IF;
+    INSERT INTO load_journal (client, k, step, status, id) VALUES (p_client, p_k, step, r.status, r.id);
+    RETURN r.status;
+END
+$$;
+"""
+
+JOURNAL_SCRIPT = """\\set r random(1, 100)
+\\set u random(0, 1000000000)
+\\set outcome random(1, 100)
+BEGIN;
+SET LOCAL ROLE project_admin;
+SELECT load_journal_begin(:client_id, load_pick(:r, :u, :repeat, :nhash)) AS k \\gset
+END;
+BEGIN;
+SET LOCAL ROLE project_admin;
+SELECT load_journal_finish(:client_id, :k, :outcome);
+END;
+"""
+
+
+def install_journal_workload(conn, settlements: dict[int, Settlement]) -> None:
+    """The ledger, the payloads and the journal load's functions (no conflicting twins)."""
+    conn.execute("SELECT x402.install_ledger()")
+    conn.execute(WORKLOAD_SQL)
+    conn.execute(JOURNAL_SQL)
+    _copy_rows(conn, "load_payloads", settlements.values())
+    conn.execute("ANALYZE load_payloads")
+
+
+def run_journal_pgbench(cluster: Cluster, db: str, workdir: Path, *, clients: int, jobs: int, nhash: int,
+                        transactions: int, repeat: int = 30, seed: int = 6, user: str = "authenticator") -> dict:
+    """pgbench with the journal script: each transaction pair begins one payment (a fresh one, or
+    with probability repeat% one already begun: a retry) and records an outcome for it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "journal.sql").write_text(JOURNAL_SCRIPT)
+    cmd = [str(cluster.bin / "pgbench"), "-n", "-h", str(cluster.base), "-p", str(cluster.port), "-U", user,
+           "-c", str(clients), "-j", str(jobs), "-D", f"nhash={nhash}", "-D", f"repeat={repeat}",
+           f"--random-seed={seed}", "-f", str(workdir / "journal.sql"), "-t", str(transactions), db]
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    m = re.search(r"number of transactions actually processed: (\d+)", p.stdout)
+    f = re.search(r"number of failed transactions: (\d+)", p.stdout)
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", p.stdout)
+    return {"command": " ".join(cmd), "returncode": p.returncode, "stdout": p.stdout, "stderr": p.stderr,
+            "elapsed": time.time() - t0, "processed": int(m.group(1)) if m else None,
+            "failed": int(f.group(1)) if f else None, "tps": float(tps.group(1)) if tps else None,
+            "aborted": int((re.search(r"number of clients aborted: (\d+)", p.stdout) or [0, 0])[1]),
+            "stderr_errors": [ln for ln in p.stderr.splitlines() if re.search(r"ERROR|FATAL|abort", ln)]}
+
+
+def reconcile_journal(conn) -> int:
+    """What an operator does with x402.unreconciled(): looks each pending authorization up (here: the
+    facilitator settled it under its signed transaction) and records the answer. Returns how many."""
+    pending = conn.execute("SELECT e.payload, e.requirements, e.settlement FROM x402.unreconciled('0 seconds') u"
+                           " JOIN load_payloads e ON e.nonce = u.nonce").fetchall()
+    for payload, requirements, settlement in pending:
+        with conn.transaction():
+            conn.execute("SET LOCAL ROLE project_admin")
+            conn.execute("SELECT x402.record_settlement(%s, %s, %s, '/journal')",
+                         (json.dumps(payload), json.dumps(requirements), json.dumps(settlement)))
+    return len(pending)
+
+
+def check_journal(conn, settlements: dict[int, Settlement]) -> dict:
+    """The journal's invariants after the load and the reconciliation (every *_bad must be 0)."""
+    r = {}
+    r["steps"] = dict(conn.execute("SELECT step, count(*) FROM load_journal GROUP BY 1 ORDER BY 1").fetchall())
+    r["rows"] = dict(conn.execute("SELECT status, count(*) FROM public.x402_payments GROUP BY 1 ORDER BY 1").fetchall())
+    r["pending_bad"] = r["rows"].get("pending", 0)
+    # At most one settled row per authorization, and one for every authorization that has a transaction.
+    r["settled_per_authorization_bad"] = one(
+        conn, "SELECT count(*) FROM (SELECT nonce FROM public.x402_payments WHERE tx_hash IS NOT NULL GROUP BY nonce"
+              " HAVING count(*) FILTER (WHERE status = 'settled') <> 1) x")
+    # Every transaction recorded once; the disputed ones are exactly the other transactions of an authorization.
+    r["duplicate_tx_bad"] = one(conn, "SELECT count(*) - count(DISTINCT tx_hash) FROM public.x402_payments"
+                                      " WHERE tx_hash IS NOT NULL")
+    r["disputed_without_reuse_bad"] = one(
+        conn, "SELECT count(*) FROM public.x402_payments WHERE status = 'disputed'"
+              " AND dispute_reason NOT LIKE '%%already recorded under transaction%%'")
+    r["settled_wrong_facts_bad"] = one(
+        conn, "SELECT count(*) FROM public.x402_payments p JOIN load_payloads e ON e.nonce = p.nonce"
+              " WHERE p.status = 'settled' AND (p.amount <> e.amount OR lower(p.payer_address) <> lower(e.payer)"
+              " OR p.tx_hash NOT IN (e.tx_hash, load_reuse_tx(e.k)))")
+    # Revenue: each authorization with a transaction counted once, at its amount.
+    revenue = one(conn, "SELECT coalesce(sum(revenue), 0) FROM x402.stats() WHERE endpoint IS NULL")
+    expected = one(conn, "SELECT coalesce(sum(e.amount), 0) FROM load_payloads e WHERE EXISTS"
+                         " (SELECT 1 FROM public.x402_payments p WHERE p.nonce = e.nonce AND p.tx_hash IS NOT NULL)")
+    r["revenue"], r["expected_revenue"] = int(revenue), int(expected)
+    r["revenue_mismatch_bad"] = int(revenue) - int(expected)
+    # Every begin answered pending (an intent, new or retried) or settled (already paid: do not settle again).
+    r["begin_other_status_bad"] = one(conn, "SELECT count(*) FROM load_journal WHERE step = 'begin'"
+                                            " AND status NOT IN ('pending', 'settled')")
+    r["retried_begins"] = one(conn, "SELECT count(*) - count(DISTINCT k) FROM load_journal WHERE step = 'begin'")
+    return r
+
+
 def one(conn, sql, *args):
     return conn.execute(sql, args).fetchone()[0]
 

@@ -1,5 +1,6 @@
-//! x402 payment verification: the spec's v2 example, v1 shapes, and one test
-//! per `verify_payment` reason code.
+//! x402 payment verification: the spec's v2 example, v1 shapes, one test per
+//! `verify_payment` reason code, the official x402 SDK's check order and its
+//! 6-second `validBefore` margin.
 
 use base64::Engine;
 use insforge_core::x402::*;
@@ -177,11 +178,15 @@ fn okx_v1_shape_without_network_and_with_amount() {
         .insert("resource".into(), json!("https://x"));
     let res = verify(&p, Some(&r));
     assert!(res.is_valid, "{res:?}");
-    set(&mut r, "/amount", json!("10001"));
-    assert_eq!(
-        reason_of(&verify(&p, Some(&r))),
-        "invalid_exact_evm_payload_authorization_value"
-    );
+    // v1 pays exactly the price too (as the SDK): more and less are refused.
+    for amount in ["10001", "9999"] {
+        set(&mut r, "/amount", json!(amount));
+        assert_eq!(
+            reason_of(&verify(&p, Some(&r))),
+            "invalid_exact_evm_payload_authorization_value_mismatch",
+            "{amount}"
+        );
+    }
 }
 
 #[test]
@@ -255,18 +260,19 @@ fn reason_invalid_payload() {
     assert_eq!(reason_of(&verify(&json!([1]), None)), "invalid_payload");
     let cases: Vec<(&str, Option<Value>)> = vec![
         ("/payload", None),
-        ("/payload/signature", Some(json!("0xzz"))),
-        ("/payload/signature", Some(json!("0x1234"))),
-        ("/payload/signature", Some(json!(format!("{SIG}00")))),
-        ("/payload/signature", Some(json!(12))),
+        ("/payload/authorization", None),
+        ("/payload/authorization", Some(json!("x"))),
         ("/payload/authorization/nonce", None),
         ("/payload/authorization/nonce", Some(json!("0x1234"))),
         ("/payload/authorization/from", Some(json!("0x12"))),
+        ("/payload/authorization/to", None),
         ("/payload/authorization/value", Some(json!("-1"))),
         ("/payload/authorization/value", Some(json!(1.5))),
         ("/payload/authorization/validBefore", Some(json!("1e9"))),
         ("/accepted", None),
         ("/accepted", Some(json!("exact"))),
+        ("/accepted/scheme", None),
+        ("/accepted/network", Some(json!(84532))),
     ];
     for (ptr, replacement) in cases {
         let mut p = payload_v2();
@@ -286,6 +292,13 @@ fn reason_invalid_payload() {
         r.invalid_message.as_deref(),
         Some("paymentPayload.payload is missing")
     );
+    // A malformed authorization is structural: reported before the
+    // recipient (and every later check), whatever else is wrong.
+    let mut p = payload_v2();
+    set(&mut p, "/payload/authorization/nonce", json!("0x12"));
+    let mut r = requirements_v2();
+    set(&mut r, "/payTo", json!(FROM));
+    assert_eq!(reason_of(&verify(&p, Some(&r))), "invalid_payload");
 }
 
 #[test]
@@ -328,62 +341,117 @@ fn reason_invalid_x402_version() {
 }
 
 #[test]
-fn reason_invalid_scheme() {
+fn reason_unsupported_scheme() {
     let mut p = payload_v2();
     set(&mut p, "/accepted/scheme", json!("upto"));
-    assert_eq!(reason_of(&verify(&p, None)), "invalid_scheme");
+    assert_eq!(reason_of(&verify(&p, None)), "unsupported_scheme");
     let mut r = requirements_v2();
     set(&mut r, "/scheme", json!("upto"));
     assert_eq!(
         reason_of(&verify(&payload_v2(), Some(&r))),
-        "invalid_scheme"
+        "unsupported_scheme"
     );
     let mut p = payload_v1();
     set(&mut p, "/scheme", json!("Exact"));
     assert_eq!(
         reason_of(&verify(&p, Some(&requirements_v1()))),
-        "invalid_scheme"
+        "unsupported_scheme"
     );
+    // A missing scheme is a malformed object, not an unsupported scheme.
     let mut r = requirements_v1();
     remove(&mut r, "/scheme");
     assert_eq!(
         reason_of(&verify(&payload_v1(), Some(&r))),
-        "invalid_scheme"
+        "invalid_payment_requirements"
+    );
+    let mut p = payload_v1();
+    remove(&mut p, "/scheme");
+    assert_eq!(
+        reason_of(&verify(&p, Some(&requirements_v1()))),
+        "invalid_payload"
     );
 }
 
 #[test]
-fn reason_invalid_network() {
+fn reason_network_mismatch() {
+    let mut p = payload_v2();
+    set(&mut p, "/accepted/network", json!("eip155:8453"));
+    let r = verify(&p, Some(&requirements_v2()));
+    assert_eq!(reason_of(&r), "network_mismatch");
+    assert_eq!(
+        r.invalid_message.as_deref(),
+        Some("paymentPayload.accepted.network eip155:8453 is not paymentRequirements.network eip155:84532")
+    );
+    let mut p = payload_v1();
+    set(&mut p, "/network", json!("base"));
+    assert_eq!(
+        reason_of(&verify(&p, Some(&requirements_v1()))),
+        "network_mismatch"
+    );
+    // Networks are compared as strings, as facilitators do: a legacy name
+    // and its CAIP-2 form do not match (the message says why).
+    for network in ["eip155:84532", "Base-Sepolia"] {
+        set(&mut p, "/network", json!(network));
+        let r = verify(&p, Some(&requirements_v1()));
+        assert_eq!(reason_of(&r), "network_mismatch", "{network}");
+        assert!(
+            r.invalid_message.unwrap().contains("both name chain 84532"),
+            "{network}"
+        );
+    }
+    // Checked before the requirements' fields and the payload's.
+    let mut p = payload_v2();
+    set(&mut p, "/accepted/network", json!("eip155:1"));
+    remove(&mut p, "/payload/authorization");
+    let mut r = requirements_v2();
+    remove(&mut r, "/extra");
+    assert_eq!(reason_of(&verify(&p, Some(&r))), "network_mismatch");
+    // A requirements object without a network is malformed.
+    let mut r = requirements_v2();
+    remove(&mut r, "/network");
+    assert_eq!(
+        reason_of(&verify(&payload_v2(), Some(&r))),
+        "invalid_payment_requirements"
+    );
+}
+
+#[test]
+fn reason_failed_to_get_network_config() {
     for network in [
         "eip155:abc",
+        "eip155:0",
         "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
         "nowhere",
         "",
     ] {
         let mut p = payload_v2();
         set(&mut p, "/accepted/network", json!(network));
-        assert_eq!(reason_of(&verify(&p, None)), "invalid_network", "{network}");
+        assert_eq!(
+            reason_of(&verify(&p, None)),
+            "invalid_exact_evm_failed_to_get_network_config",
+            "{network}"
+        );
+        let mut r = requirements_v2();
+        set(&mut r, "/network", json!(network));
+        let mut p = payload_v2();
+        set(&mut p, "/accepted/network", json!(network));
+        assert_eq!(
+            reason_of(&verify(&p, Some(&r))),
+            "invalid_exact_evm_failed_to_get_network_config",
+            "{network}"
+        );
     }
-    let mut p = payload_v2();
-    set(&mut p, "/accepted/network", json!("eip155:8453"));
-    let r = verify(&p, Some(&requirements_v2()));
-    assert_eq!(reason_of(&r), "invalid_network");
-    assert!(r.invalid_message.unwrap().contains("does not match"));
-    let mut p = payload_v1();
-    set(&mut p, "/network", json!("base"));
-    assert_eq!(
-        reason_of(&verify(&p, Some(&requirements_v1()))),
-        "invalid_network"
-    );
-    // A legacy name and its CAIP-2 form are the same network.
-    set(&mut p, "/network", json!("eip155:84532"));
-    assert!(verify(&p, Some(&requirements_v1())).is_valid);
-    let mut r = requirements_v2();
-    remove(&mut r, "/network");
-    assert_eq!(
-        reason_of(&verify(&payload_v2(), Some(&r))),
-        "invalid_network"
-    );
+    // The official SDK's v1 legacy names are known.
+    for network in [
+        "base-sepolia",
+        "polygon-amoy",
+        "avalanche-fuji",
+        "monad",
+        "celo",
+        "megaeth",
+    ] {
+        assert!(parse_network(network).is_ok(), "{network}");
+    }
 }
 
 #[test]
@@ -412,17 +480,6 @@ fn reason_invalid_payment_requirements() {
             "/payTo",
             Some(json!("0x209693bc6afc0C5328bA36FaF03C514EF312287C")),
             "invalid EIP-55 checksum",
-        ),
-        ("/extra", None, "paymentRequirements.extra is missing"),
-        (
-            "/extra/name",
-            None,
-            "paymentRequirements.extra.name is missing",
-        ),
-        (
-            "/extra/version",
-            Some(json!(2)),
-            "paymentRequirements.extra.version must be a string",
         ),
         (
             "/amount",
@@ -465,18 +522,79 @@ fn reason_invalid_payment_requirements() {
 }
 
 #[test]
+fn reason_missing_eip712_domain() {
+    let cases: Vec<(&str, Option<Value>, &str)> = vec![
+        ("/extra", None, "paymentRequirements.extra is missing"),
+        (
+            "/extra",
+            Some(json!("USDC")),
+            "paymentRequirements.extra must be an object",
+        ),
+        (
+            "/extra/name",
+            None,
+            "paymentRequirements.extra.name is missing",
+        ),
+        (
+            "/extra/version",
+            None,
+            "paymentRequirements.extra.version is missing",
+        ),
+        (
+            "/extra/version",
+            Some(json!(2)),
+            "paymentRequirements.extra.version must be a string",
+        ),
+    ];
+    for (ptr, replacement, message) in cases {
+        let mut r = requirements_v2();
+        match replacement {
+            Some(v) => set(&mut r, ptr, v),
+            None => remove(&mut r, ptr),
+        }
+        let res = verify(&payload_v2(), Some(&r));
+        assert_eq!(reason_of(&res), "missing_eip712_domain", "{ptr}");
+        let m = res.invalid_message.unwrap();
+        assert!(m.contains(message), "{ptr}: {m}");
+        assert_eq!(res.payer, None);
+    }
+    // v1 as well; and it comes before the recipient check (the SDK's order).
+    let mut r = requirements_v1();
+    remove(&mut r, "/extra");
+    set(&mut r, "/payTo", json!(FROM));
+    assert_eq!(
+        reason_of(&verify(&payload_v1(), Some(&r))),
+        "missing_eip712_domain"
+    );
+}
+
+#[test]
 fn reason_eip712_domain_mismatch() {
     let usdc = AssetInfo::new("USDC", "2");
     let r = verify_payment(&payload_v2(), None, NOW, Some(&usdc), |_| false);
     assert!(r.is_valid, "{r:?}");
+    // Requirements that declare a domain other than the registered one,
+    // signed over the declared domain: the signature recovers, the token
+    // contract would refuse it.
     for known in [AssetInfo::new("USD Coin", "2"), AssetInfo::new("USDC", "1")] {
         let r = verify_payment(&payload_v2(), None, NOW, Some(&known), |_| false);
         assert_eq!(
             reason_of(&r),
             "invalid_exact_evm_payload_eip712_domain_mismatch"
         );
-        assert_eq!(r.payer, None);
+        assert_eq!(r.payer.as_deref(), Some(FROM));
     }
+    // Checked after the signature: a signature that does not recover under
+    // the declared domain is reported as such, with the registered domain as
+    // a hint.
+    let mut r = requirements_v2();
+    set(&mut r, "/extra/name", json!("USD Coin"));
+    let res = verify_payment(&payload_v2(), Some(&r), NOW, Some(&usdc), |_| false);
+    assert_eq!(reason_of(&res), "invalid_exact_evm_payload_signature");
+    assert!(res
+        .invalid_message
+        .unwrap()
+        .contains("the asset is registered with name \"USDC\" version \"2\""));
 }
 
 #[test]
@@ -501,7 +619,7 @@ fn reason_invalid_signature() {
         "invalid_exact_evm_payload_signature"
     );
 
-    // High s (n - s, v flipped) is rejected with its own message.
+    // High s (n - s, v flipped): the token contract refuses it, so do we.
     let sig = parse_signature(SIG).unwrap();
     let mut high = sig;
     high[32..64].copy_from_slice(&n_minus(&sig[32..64]));
@@ -518,15 +636,83 @@ fn reason_invalid_signature() {
     assert_eq!(res.payer, None);
     assert!(recover_payer(&p, None).is_err());
 
-    // v outside {0, 1, 27, 28}.
-    let mut bad_v = sig;
-    bad_v[64] = 29;
-    let mut p = payload_v2();
-    set(&mut p, "/payload/signature", json!(hex::encode(bad_v)));
-    assert_eq!(
-        reason_of(&verify(&p, None)),
-        "invalid_exact_evm_payload_signature"
-    );
+    // r = 0, s = 0, r >= n.
+    for (range, byte) in [(0..32, 0u8), (32..64, 0u8), (0..32, 0xff)] {
+        let mut bad = sig;
+        bad[range].fill(byte);
+        let mut p = payload_v2();
+        set(&mut p, "/payload/signature", json!(hex::encode(bad)));
+        assert_eq!(
+            reason_of(&verify(&p, None)),
+            "invalid_exact_evm_payload_signature"
+        );
+    }
+
+    // Missing, null or empty: the SDK's "no signature".
+    for replacement in [None, Some(json!(null)), Some(json!(""))] {
+        let mut p = payload_v2();
+        match replacement {
+            Some(v) => set(&mut p, "/payload/signature", v),
+            None => remove(&mut p, "/payload/signature"),
+        }
+        assert_eq!(
+            reason_of(&verify(&p, None)),
+            "invalid_exact_evm_payload_signature"
+        );
+    }
+}
+
+#[test]
+fn reason_undeployed_smart_wallet() {
+    // Not 65 bytes: not an EOA signature, and a smart wallet's needs its
+    // code on chain. As the SDK says for an address without code.
+    let sig = parse_signature(SIG).unwrap();
+    for bytes in [
+        sig[..64].to_vec(),
+        [sig.as_slice(), &[0]].concat(),
+        Vec::new(),
+        vec![0xab; 200],
+    ] {
+        let mut p = payload_v2();
+        set(
+            &mut p,
+            "/payload/signature",
+            json!(format!("0x{}", hex::encode(&bytes))),
+        );
+        let res = verify(&p, None);
+        assert_eq!(
+            reason_of(&res),
+            "invalid_exact_evm_payload_undeployed_smart_wallet",
+            "{} bytes",
+            bytes.len()
+        );
+        assert!(res
+            .invalid_message
+            .unwrap()
+            .contains(&format!("has {} byte", bytes.len())));
+        assert_eq!(res.payer, None);
+    }
+}
+
+#[test]
+fn reason_failed_to_verify_signature() {
+    let mut sig = parse_signature(SIG).unwrap();
+    sig[64] = 29;
+    for bad in [
+        json!("0xzz"),
+        json!("0x123"),
+        json!(12),
+        json!({"r": "0x01"}),
+        json!(hex::encode(sig)),
+    ] {
+        let mut p = payload_v2();
+        set(&mut p, "/payload/signature", bad.clone());
+        assert_eq!(
+            reason_of(&verify(&p, None)),
+            "invalid_exact_evm_failed_to_verify_signature",
+            "{bad}"
+        );
+    }
 }
 
 #[test]
@@ -538,7 +724,8 @@ fn reason_recipient_mismatch() {
         reason_of(&res),
         "invalid_exact_evm_payload_recipient_mismatch"
     );
-    assert_eq!(res.payer.as_deref(), Some(FROM));
+    // Before the signature check: no payer yet.
+    assert_eq!(res.payer, None);
 }
 
 #[test]
@@ -552,7 +739,7 @@ fn reason_authorization_value_mismatch_v2() {
             "invalid_exact_evm_payload_authorization_value_mismatch",
             "{amount}"
         );
-        assert_eq!(res.payer.as_deref(), Some(FROM));
+        assert_eq!(res.payer, None);
     }
     // Leading zeros are the same number.
     let mut r = requirements_v2();
@@ -561,24 +748,31 @@ fn reason_authorization_value_mismatch_v2() {
 }
 
 #[test]
-fn reason_authorization_value_v1() {
-    let mut r = requirements_v1();
-    set(&mut r, "/maxAmountRequired", json!("10001"));
-    assert_eq!(
-        reason_of(&verify(&payload_v1(), Some(&r))),
-        "invalid_exact_evm_payload_authorization_value"
-    );
-    set(&mut r, "/maxAmountRequired", json!("9999"));
-    assert!(verify(&payload_v1(), Some(&r)).is_valid);
+fn reason_authorization_value_mismatch_v1() {
+    // v1 pays exactly maxAmountRequired, as the official SDK's facilitator
+    // demands (the v1 specification said "at least").
+    for amount in ["10001", "9999"] {
+        let mut r = requirements_v1();
+        set(&mut r, "/maxAmountRequired", json!(amount));
+        assert_eq!(
+            reason_of(&verify(&payload_v1(), Some(&r))),
+            "invalid_exact_evm_payload_authorization_value_mismatch",
+            "{amount}"
+        );
+    }
+    assert!(verify(&payload_v1(), Some(&requirements_v1())).is_valid);
 }
 
 #[test]
 fn reason_valid_after() {
     let at = |t: i64| verify_payment(&payload_v2(), None, t, None, |_| false);
+    // validAfter = now + 1: not yet; = now and = now - 1: valid.
     assert_eq!(
         reason_of(&at(AFTER - 1)),
         "invalid_exact_evm_payload_authorization_valid_after"
     );
+    assert!(at(AFTER).is_valid);
+    assert!(at(AFTER + 1).is_valid);
     assert_eq!(
         reason_of(&at(-1)),
         "invalid_exact_evm_payload_authorization_valid_after"
@@ -587,21 +781,66 @@ fn reason_valid_after() {
         reason_of(&at(i64::MIN)),
         "invalid_exact_evm_payload_authorization_valid_after"
     );
-    assert!(at(AFTER).is_valid);
 }
 
 #[test]
 fn reason_valid_before() {
     let at = |t: i64| verify_payment(&payload_v2(), None, t, None, |_| false);
+    // The SDK's margin: validBefore must be at least 6 s ahead.
+    assert_eq!(DEFAULT_VALID_BEFORE_MARGIN, 6);
+    assert!(at(BEFORE - 7).is_valid); // validBefore = now + 7
+    assert!(at(BEFORE - 6).is_valid); // validBefore = now + 6
+    let soon = at(BEFORE - 5); // validBefore = now + 5
     assert_eq!(
-        reason_of(&at(BEFORE)),
+        reason_of(&soon),
+        "invalid_exact_evm_payload_authorization_valid_before"
+    );
+    assert!(soon.invalid_message.unwrap().contains("expires too soon"));
+    for t in [BEFORE - 1, BEFORE, BEFORE + 1, i64::MAX] {
+        let res = at(t);
+        assert_eq!(
+            reason_of(&res),
+            "invalid_exact_evm_payload_authorization_valid_before",
+            "{t}"
+        );
+    }
+    assert!(at(BEFORE).invalid_message.unwrap().contains("has expired"));
+}
+
+#[test]
+fn valid_before_margin_is_an_argument() {
+    let with = |t: i64, margin: u64| {
+        verify_payment_with_margin(&payload_v2(), None, t, margin, None, |_| false)
+    };
+    // validBefore >= now + margin: 1 is the token contract's own rule
+    // (now < validBefore), 0 also accepts validBefore = now.
+    assert!(with(BEFORE - 1, 1).is_valid);
+    assert_eq!(
+        reason_of(&with(BEFORE, 1)),
+        "invalid_exact_evm_payload_authorization_valid_before"
+    );
+    assert!(with(BEFORE, 0).is_valid);
+    assert!(!with(BEFORE + 1, 0).is_valid);
+    // 6 is the default.
+    for t in [BEFORE - 7, BEFORE - 6, BEFORE - 5] {
+        assert_eq!(
+            with(t, 6),
+            verify_payment(&payload_v2(), None, t, None, |_| false)
+        );
+    }
+    // A wider margin; the window's ends never overflow.
+    assert!(with(NOW, 54).is_valid);
+    assert!(!with(NOW, 55).is_valid);
+    assert!(!with(NOW, u64::MAX).is_valid);
+    assert!(!with(i64::MAX, u64::MAX).is_valid);
+    assert_eq!(
+        reason_of(&with(i64::MIN, u64::MAX)),
         "invalid_exact_evm_payload_authorization_valid_before"
     );
     assert_eq!(
-        reason_of(&at(i64::MAX)),
-        "invalid_exact_evm_payload_authorization_valid_before"
+        reason_of(&with(i64::MIN, 6)),
+        "invalid_exact_evm_payload_authorization_valid_after"
     );
-    assert!(at(BEFORE - 1).is_valid);
 }
 
 #[test]
@@ -611,10 +850,7 @@ fn reason_nonce_already_used() {
         seen = Some(k.clone());
         true
     });
-    assert_eq!(
-        reason_of(&res),
-        "invalid_exact_evm_payload_nonce_already_used"
-    );
+    assert_eq!(reason_of(&res), "invalid_exact_evm_nonce_already_used");
     assert_eq!(res.payer.as_deref(), Some(FROM));
     let key = seen.unwrap();
     assert_eq!(key.chain_id, 84532);
@@ -633,11 +869,83 @@ fn reason_nonce_already_used() {
 
 #[test]
 fn every_reason_code_is_distinct_and_covered() {
-    let codes: std::collections::BTreeSet<_> =
-        InvalidReason::ALL.iter().map(|r| r.as_str()).collect();
-    assert_eq!(codes.len(), 13);
-    for code in codes {
-        assert!(code.starts_with("invalid_"), "{code}");
+    let codes: Vec<_> = InvalidReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "invalid_payload",
+            "invalid_x402_version",
+            "unsupported_scheme",
+            "network_mismatch",
+            "invalid_exact_evm_failed_to_get_network_config",
+            "invalid_payment_requirements",
+            "missing_eip712_domain",
+            "invalid_exact_evm_payload_recipient_mismatch",
+            "invalid_exact_evm_payload_authorization_value_mismatch",
+            "invalid_exact_evm_payload_authorization_valid_before",
+            "invalid_exact_evm_payload_authorization_valid_after",
+            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_payload_undeployed_smart_wallet",
+            "invalid_exact_evm_failed_to_verify_signature",
+            "invalid_exact_evm_payload_eip712_domain_mismatch",
+            "invalid_exact_evm_nonce_already_used",
+        ]
+    );
+    let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
+    assert_eq!(distinct.len(), codes.len());
+    for r in InvalidReason::ALL {
+        assert_eq!(r.to_string(), r.as_str());
+    }
+}
+
+/// One payment with every semantic fault at once, removed one by one: each
+/// time the next check in the SDK's order (recipient, value, validBefore,
+/// validAfter, signature, then our registered domain and nonce) is reported.
+#[test]
+fn check_order_is_the_sdks() {
+    let mut p = payload_v2();
+    let mut r = requirements_v2();
+    // The signature covers the authorization, so changing `from` breaks it.
+    set(&mut p, "/payload/authorization/from", json!(TO));
+    let at = AFTER - 1; // before validAfter, and validBefore is > 6 s ahead
+    let known = AssetInfo::new("USD Coin", "2");
+    set(&mut r, "/payTo", json!(FROM));
+    set(&mut r, "/amount", json!("1"));
+    let run = |p: &Value, r: &Value, at: i64, known: Option<&AssetInfo>| {
+        verify_payment(p, Some(r), at, known, |_| true)
+    };
+    let order = [
+        "invalid_exact_evm_payload_recipient_mismatch",
+        "invalid_exact_evm_payload_authorization_value_mismatch",
+        "invalid_exact_evm_payload_authorization_valid_before",
+        "invalid_exact_evm_payload_authorization_valid_after",
+        "invalid_exact_evm_payload_signature",
+        "invalid_exact_evm_payload_eip712_domain_mismatch",
+        "invalid_exact_evm_nonce_already_used",
+    ];
+    // Expired too (validBefore - at < 6): only after the value check.
+    let expired = BEFORE - 3;
+    assert_eq!(reason_of(&run(&p, &r, expired, Some(&known))), order[0]);
+    set(&mut r, "/payTo", json!(TO));
+    assert_eq!(reason_of(&run(&p, &r, expired, Some(&known))), order[1]);
+    set(&mut r, "/amount", json!("10000"));
+    assert_eq!(reason_of(&run(&p, &r, expired, Some(&known))), order[2]);
+    assert_eq!(reason_of(&run(&p, &r, at, Some(&known))), order[3]);
+    assert_eq!(reason_of(&run(&p, &r, NOW, Some(&known))), order[4]);
+    set(&mut p, "/payload/authorization/from", json!(FROM));
+    assert_eq!(reason_of(&run(&p, &r, NOW, Some(&known))), order[5]);
+    let usdc = AssetInfo::new("USDC", "2");
+    assert_eq!(reason_of(&run(&p, &r, NOW, Some(&usdc))), order[6]);
+    assert!(verify_payment(&p, Some(&r), NOW, Some(&usdc), |_| false).is_valid);
+    // And the signature's own faults all come after the window.
+    for sig in [json!(""), json!("0x12"), json!("0xzz")] {
+        let mut q = p.clone();
+        set(&mut q, "/payload/signature", sig.clone());
+        assert_eq!(
+            reason_of(&run(&q, &r, BEFORE, None)),
+            "invalid_exact_evm_payload_authorization_valid_before",
+            "{sig}"
+        );
     }
 }
 
@@ -666,7 +974,7 @@ fn signed_usdg(name: &str, version: &str) -> (Value, String) {
     let mut bytes = sig.to_bytes().to_vec();
     bytes.push(27 + recid.to_byte());
     let payload = json!({
-        "x402Version": 1, "scheme": "exact", "network": "xlayer",
+        "x402Version": 1, "scheme": "exact", "network": "eip155:196",
         "payload": {"signature": format!("0x{}", hex::encode(bytes)), "authorization": auth},
     });
     (payload, payer.to_string())
@@ -691,8 +999,9 @@ fn x_layer_usdg_domain() {
     assert!(ok.is_valid, "{ok:?}");
     assert_eq!(ok.payer.as_deref(), Some(payer.as_str()));
 
-    // Requirements that declare the wrong domain are caught before any
-    // signature work when the registered asset is known.
+    // Requirements that declare the wrong domain, signed over it: the
+    // signature recovers, and the registered asset says the token contract
+    // would refuse it.
     let (payload2, _) = signed_usdg("USDG", "2");
     let bad = verify_payment(
         &payload2,
@@ -712,6 +1021,15 @@ fn x_layer_usdg_domain() {
     );
     // Without the registry the same payment looks valid off-chain.
     assert!(verify_payment(&payload2, Some(&req("USDG", "2")), NOW, None, |_| false).is_valid);
+
+    // The legacy name against the CAIP-2 requirements: another network
+    // string, refused as a facilitator would.
+    let mut legacy = payload.clone();
+    set(&mut legacy, "/network", json!("xlayer"));
+    let r = verify_payment(&legacy, Some(&req("Global Dollar", "1")), NOW, None, |_| {
+        false
+    });
+    assert_eq!(reason_of(&r), "network_mismatch");
 }
 
 // ------------------------------------------------------- hostile input

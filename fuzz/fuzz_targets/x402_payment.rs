@@ -29,13 +29,21 @@ fn consistent(r: &VerifyResult) {
     if r.is_valid {
         assert!(r.payer.is_some());
     }
+    // Every check before the signature recovers a key (the SDK's order).
     let before_signature = [
         InvalidReason::InvalidPayload,
         InvalidReason::InvalidX402Version,
-        InvalidReason::InvalidScheme,
-        InvalidReason::InvalidNetwork,
+        InvalidReason::UnsupportedScheme,
+        InvalidReason::NetworkMismatch,
+        InvalidReason::FailedToGetNetworkConfig,
         InvalidReason::InvalidPaymentRequirements,
-        InvalidReason::Eip712DomainMismatch,
+        InvalidReason::MissingEip712Domain,
+        InvalidReason::RecipientMismatch,
+        InvalidReason::AuthorizationValueMismatch,
+        InvalidReason::AuthorizationValidBefore,
+        InvalidReason::AuthorizationValidAfter,
+        InvalidReason::UndeployedSmartWallet,
+        InvalidReason::FailedToVerifySignature,
     ];
     if let Some(reason) = r.invalid_reason {
         if before_signature.contains(&reason) {

@@ -3,8 +3,8 @@
 //!
 //! Invariants: `recover_payer` returns the signing key's address (with
 //! requirements, and from a v2 payload's `accepted`); `verify_payment`
-//! accepts the payment inside its window and names the right reason just
-//! outside it, for a wrong recipient, a wrong amount, a used nonce, a
+//! accepts the payment inside its window (validBefore at least 6 s ahead, the
+//! official SDK's margin) and names the right reason just outside it, for a wrong recipient, a wrong amount, a used nonce, a
 //! changed signature and the high-s twin of the signature; v 0/1 recovers
 //! like 27/28; the digest is keccak(0x1901 || separator || structHash).
 #![no_main]
@@ -12,7 +12,7 @@
 use insforge_core::x402::{
     address_of_key, domain_separator, eip712_digest, keccak256, recover_payer,
     transfer_with_authorization_hash, verify_payment, Address, Authorization, Eip712Domain,
-    InvalidReason, U256,
+    InvalidReason, DEFAULT_VALID_BEFORE_MARGIN, U256,
 };
 use insforge_fuzz::{secp256k1_n_minus, Input};
 use k256::ecdsa::SigningKey;
@@ -43,11 +43,12 @@ fuzz_target!(|data: &[u8]| {
     let asset = Address::from_bytes(input.array::<20>());
     let pay_to = Address::from_bytes(input.array::<20>());
     let value = U256::from_be_bytes(input.array::<32>());
-    // window: validAfter <= at < validBefore, all within i64
+    // window: validAfter <= at and at + 6 <= validBefore (the SDK's margin),
+    // all within i64
     let after = input.u64() % (1 << 40);
-    let span = input.u64() % (1 << 40) + 1;
+    let span = input.u64() % (1 << 40) + DEFAULT_VALID_BEFORE_MARGIN;
     let before = after + span;
-    let at = after + input.u64() % span;
+    let at = after + input.u64() % (span - DEFAULT_VALID_BEFORE_MARGIN + 1);
     let nonce = input.array::<32>();
     let name = input.short_str(40);
     let ver = input.short_str(8);
@@ -142,14 +143,18 @@ fuzz_target!(|data: &[u8]| {
         assert!(check(&payload_with(&low_v), &requirements, at, false).is_valid);
     }
 
-    // the window's edges, a used nonce
+    // the window's edges (validBefore with the 6 s margin), a used nonce
     if which == 1 {
-        let r = check(&payload, &requirements, before as i64, false);
-        assert_eq!(
-            r.invalid_reason,
-            Some(InvalidReason::AuthorizationValidBefore),
-            "{r:?}"
-        );
+        for t in [before - DEFAULT_VALID_BEFORE_MARGIN + 1, before] {
+            let r = check(&payload, &requirements, t as i64, false);
+            assert_eq!(
+                r.invalid_reason,
+                Some(InvalidReason::AuthorizationValidBefore),
+                "{r:?}"
+            );
+        }
+        let edge = before - DEFAULT_VALID_BEFORE_MARGIN;
+        assert!(check(&payload, &requirements, edge as i64, false).is_valid);
         if after > 0 {
             let r = check(&payload, &requirements, after as i64 - 1, false);
             assert_eq!(
@@ -182,7 +187,10 @@ fuzz_target!(|data: &[u8]| {
             Some(InvalidReason::RecipientMismatch),
             "{r:?}"
         );
-        assert_eq!(r.payer, Some(payer.to_checksum()));
+        assert_eq!(
+            r.payer, None,
+            "the recipient is checked before the signature"
+        );
     }
     if let (3, Some(v)) = (which, value.to_u64()) {
         let mut more = requirements.clone();
@@ -193,12 +201,12 @@ fuzz_target!(|data: &[u8]| {
             payload.clone()
         };
         let r = check(&p, &more, at, false);
-        let want = if version == 2 {
-            InvalidReason::AuthorizationValueMismatch
-        } else {
-            InvalidReason::AuthorizationValue
-        };
-        assert_eq!(r.invalid_reason, Some(want), "{r:?}");
+        // exactly the price in v1 too (as the SDK)
+        assert_eq!(
+            r.invalid_reason,
+            Some(InvalidReason::AuthorizationValueMismatch),
+            "{r:?}"
+        );
     }
 
     // high-s twin: same point, other parity, rejected as malleable

@@ -86,6 +86,10 @@ advisor_rule!(
     "../../sql/advisor/validation_needs_unforwarded_claims.sql",
     "advisor_validation_needs_unforwarded_claims"
 );
+advisor_rule!(
+    "../../sql/advisor/x402_unreconciled_settlements.sql",
+    "advisor_x402_unreconciled_settlements"
+);
 
 extension_sql_file!(
     "../../sql/advisor/advise.sql",
@@ -104,6 +108,7 @@ extension_sql_file!(
         "advisor_security_definer_search_path",
         "advisor_better_auth_tables_exposed",
         "advisor_policy_reads_unforwarded_claim",
-        "advisor_validation_needs_unforwarded_claims"
+        "advisor_validation_needs_unforwarded_claims",
+        "advisor_x402_unreconciled_settlements"
     ]
 );

@@ -55,6 +55,8 @@ STATEFUL = {
     # the operator's privileged halves (SECURITY DEFINER) and operator management
     "_set_jwt_secret", "_adopt_requesting_user_id", "_release_requesting_user_id", "_install_ledger",
     "_enable_realtime", "_grant_operator", "grant_operator", "revoke_operator", "_require_operator",
+    # the settlement journal (issue 10)
+    "begin_settlement", "_same_settlement",
 }
 
 
@@ -339,6 +341,10 @@ class Gen:
         return self.r.choice(["infinity", "-infinity", "epoch", "2024-09-05 03:30:00+00", "4713-01-01 BC", "294276-12-31",
                               "2000-01-01", f"{self.r.randint(1, 9999):04d}-06-15 12:00:00+00", "now"])
 
+    def interval(self) -> str:
+        return self.r.choice(["6 seconds", "0", "1 second", "5.5 seconds", "-1 second", "1 mon", "-1 day +2 hours",
+                              "178000000 years", "00:00:00.000001", f"{self.r.randint(0, 10**9)} seconds"])
+
     def payload(self):
         p = self.r.choice(self.payloads)[0]
         return p if self.r.random() < 0.15 else self.mutate_json(p) if self.r.random() < 0.9 else self.jsonb()
@@ -390,11 +396,12 @@ def generators(g: Gen):
         "role_name": lambda: g.r.choice(["anon", "authenticated", "public", "postgres", g.name_text()]),
         "polroles": lambda: [g.r.choice([0, 10, 1, 2**32 - 1, g.r.randint(0, 20000)]) for _ in range(g.r.randint(0, 4))],
         "force": lambda: g.r.choice([True, False]), "channel": g.text, "endpoint": g.text, "response_summary": g.text,
+        "network": lambda: g.choice_or_mutant(NETWORKS),
     }
     by_type = {
         "text": g.text, "jsonb": g.jsonb, "numeric": g.numeric, "boolean": lambda: g.r.random() < 0.5,
         "timestamp with time zone": g.timestamptz, "text[]": g.text_array, "name": g.name_text,
-        "oid[]": by_name["polroles"],
+        "oid[]": by_name["polroles"], "interval": g.interval,
     }
     return by_param, by_name, by_type
 
@@ -595,6 +602,10 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
             attempt("x402.enable_realtime", "SELECT x402.enable_realtime(%s::text)", [g.text()])
             attempt("x402.install_ledger", "SELECT x402.install_ledger()")
             attempt("x402.install_ledger", "SELECT x402.install_ledger()")
+            for _ in range(3):
+                attempt("x402.begin_settlement", *call_sql(by["begin_settlement"], g, gens))
+            attempt("x402._same_settlement", "SELECT x402._same_settlement(NULL::x402.payment, %s::jsonb)",
+                    [json.dumps(g.jsonb())])
             for _ in range(6):
                 attempt("x402.record_settlement", *call_sql(by["record_settlement"], g, gens))
             attempt("x402.stats", "SELECT count(*) FROM x402.stats(%s::timestamptz)", [g.timestamptz()])

@@ -100,6 +100,84 @@ def test_pgbench_repeats_and_conflicts(primary, signed, tmp_path):
         assert one(c, "SELECT sum(amount) FROM public.x402_payments") == r["expected_sum"]
 
 
+def test_journal_load_begin_record_retries_reconciles(primary, signed, tmp_path):
+    """The journal under load: 4 pgbench clients, 600 payments begun (30% of them retries of a
+    payment already begun, mostly another client's), each then answered with a settlement, a
+    facilitator failure, a second transaction for the same authorization, or nothing (the app
+    died); then every pending row is reconciled as an operator would (x402.unreconciled()).
+    The totals must reconcile: no pending left, one settled row per authorization with a
+    transaction, the other transactions disputed, revenue counted once per authorization."""
+    settlements, _ = signed
+    primary.create_database("journal")
+    with primary.connect("journal") as c:
+        L.install_journal_workload(c, settlements)
+    run = L.run_journal_pgbench(primary, "journal", tmp_path, clients=4, jobs=2, nhash=len(settlements),
+                                transactions=150, repeat=30)
+    assert run["returncode"] == 0 and (run["processed"], run["failed"], run["aborted"], run["stderr_errors"]) \
+        == (600, 0, 0, []), run["stdout"] + run["stderr"]
+    with primary.connect("journal") as c:
+        steps = dict(c.execute("SELECT step, count(*) FROM load_journal GROUP BY 1").fetchall())
+        assert steps["begin"] == 600 and sum(v for k, v in steps.items() if k != "begin") == 600, steps
+        assert min(steps.get(k, 0) for k in ("died", "failed", "reuse", "settled")) > 0, steps
+        pending = c.execute("SELECT count(*) FROM public.x402_payments WHERE status = 'pending'").fetchone()[0]
+        assert pending > 0
+        assert L.reconcile_journal(c) == pending
+        r = L.check_journal(c, settlements)
+    assert {k: v for k, v in r.items() if k.endswith("_bad")} == {
+        "pending_bad": 0, "settled_per_authorization_bad": 0, "duplicate_tx_bad": 0, "disputed_without_reuse_bad": 0,
+        "settled_wrong_facts_bad": 0, "revenue_mismatch_bad": 0, "begin_other_status_bad": 0}, r
+    assert r["retried_begins"] > 50 and r["rows"].get("disputed", 0) > 0 and r["rows"].get("failed", 0) > 0, r
+
+
+def test_pending_rows_survive_kill9_drop_extension_and_dump_restore(signed, tmp_path):
+    """Intents written by begin_settlement() (acknowledged commits) are still there, still pending,
+    after a kill -9 of every server process, after DROP EXTENSION ... CASCADE and CREATE EXTENSION,
+    and after pg_dump/pg_restore into a new cluster; a later record_settlement() completes each."""
+    settlements, _ = signed
+    keys = list(range(1400, 1410))
+    c = start_cluster(CRASH_PORT, fsync="on", synchronous_commit="on")
+    dest = None
+    try:
+        c.create_database("intents")
+        with c.connect("intents") as conn:
+            conn.execute("SELECT x402.install_ledger()")
+            for k in keys:
+                with conn.transaction():
+                    conn.execute("SET LOCAL ROLE project_admin")
+                    conn.execute("SELECT x402.begin_settlement(%s::jsonb, %s::jsonb, '/api/joke')",
+                                 settlements[k].args()[:2])
+            before = conn.execute("SELECT id, nonce, status FROM public.x402_payments ORDER BY nonce").fetchall()
+        assert [s for _, _, s in before] == ["pending"] * len(keys)
+        L.crash(c)
+        c.start()
+        with c.connect("intents") as conn:
+            assert conn.execute("SELECT id, nonce, status FROM public.x402_payments ORDER BY nonce").fetchall() == before
+            conn.execute(f"DROP EXTENSION {EXT} CASCADE")
+            assert conn.execute("SELECT id, nonce, status FROM public.x402_payments ORDER BY nonce").fetchall() == before
+            conn.execute(f"CREATE EXTENSION {EXT}")
+            assert len(conn.execute("SELECT * FROM x402.unreconciled('0 seconds')").fetchall()) == len(keys)
+        dest = start_cluster(RESTORE_PORT)
+        b = str(c.bin)
+        dump = subprocess.run([f"{b}/pg_dump", "-h", str(c.base), "-p", str(c.port), "-U", "postgres", "-Fc", "intents"],
+                              capture_output=True, check=True).stdout
+        dest.create_database("roles", extension=False)  # InsForge's roles (cluster-wide) exist in the new cluster
+        dest.create_database("intents", insforge=False, extension=False)
+        p = subprocess.run([f"{b}/pg_restore", "-h", str(dest.base), "-p", str(dest.port), "-U", "postgres",
+                            "-d", "intents", "--exit-on-error"], input=dump, capture_output=True)
+        assert p.returncode == 0, p.stderr.decode()
+        with dest.connect("intents") as conn:
+            assert conn.execute("SELECT id, nonce, status FROM public.x402_payments ORDER BY nonce").fetchall() == before
+            for k in keys:
+                row = record(conn, settlements[k])
+                assert row[6] == "settled" and row[4] == settlements[k].tx_hash
+            assert conn.execute("SELECT count(*), count(*) FILTER (WHERE status = 'settled') FROM public.x402_payments"
+                                ).fetchone() == (len(keys), len(keys))
+    finally:
+        c.cleanup()
+        if dest:
+            dest.cleanup()
+
+
 def _blocked(conn, pid, timeout=10.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -260,7 +338,7 @@ def exercise(cluster, db, settlements, recorded, new_key):
         row = record(c, settlements[new_key])
         assert row[4] == settlements[new_key].tx_hash and row[6] == "settled"
         assert one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'invalidReason'",
-                   *settlements[recorded[0]].args()[:2]) == "invalid_exact_evm_payload_nonce_already_used"
+                   *settlements[recorded[0]].args()[:2]) == "invalid_exact_evm_nonce_already_used"
 
 
 def test_dump_restore_into_a_new_cluster(primary, signed):
@@ -544,7 +622,7 @@ def test_standby_verify_payment(primary, standby, signed):
         assert ok["isValid"] and ok["payer"] == fresh.payer
         # The nonce of a payment recorded on the primary is known on the standby.
         used = one(s, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb)", *recorded.args()[:2])
-        assert used["invalidReason"] == "invalid_exact_evm_payload_nonce_already_used"
+        assert used["invalidReason"] == "invalid_exact_evm_nonce_already_used"
 
 
 def test_verify_payment_takes_no_transaction_id(primary, signed):
@@ -557,7 +635,9 @@ def test_verify_payment_takes_no_transaction_id(primary, signed):
         c.execute("COMMIT")
         assert valid == "true"
         assert xid is None, f"a read-only call was given transaction id {xid}"
-        c.execute("SET force_parallel_mode = on")  # PARALLEL SAFE: it must run in a parallel worker
+        # PARALLEL SAFE: it must run in a parallel worker (force_parallel_mode is debug_parallel_query from 16 on).
+        c.execute("SET debug_parallel_query = on" if one(c, "SHOW server_version_num") >= "160000"
+                  else "SET force_parallel_mode = on")
         assert one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'isValid'",
                    *settlements[1].args()[:2]) == "true"
 

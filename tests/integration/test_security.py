@@ -25,6 +25,8 @@ RESTRICTED = {
     "x402._install_ledger(regrole)": {"project_admin"},
     "x402._enable_realtime(text)": {"project_admin"},
     "x402.record_settlement(jsonb,jsonb,jsonb,text,text)": {"project_admin"},
+    "x402.begin_settlement(jsonb,jsonb,text)": {"project_admin"},
+    "x402._same_settlement(x402.payment,jsonb)": set(),
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
 }
 CLIENTS = ("anon", "authenticated", "project_admin")
@@ -58,6 +60,7 @@ def test_security_definer_functions_pin_search_path(cluster, db):
         assert {fn for fn, _ in rows} == {"insforge.jwt_secret_configured()", "insforge._jwt_key()",
                                           "x402._nonce_recorded(text,text,text,text)",
                                           "x402.record_settlement(jsonb,jsonb,jsonb,text,text)",
+                                          "x402.begin_settlement(jsonb,jsonb,text)",
                                           "insforge.lint_jwt_secret_exposed()",
                                           "insforge._adopt_requesting_user_id(boolean)",
                                           "insforge._release_requesting_user_id()",
@@ -174,3 +177,13 @@ def test_advisor_quiet_when_installed_as_documented(cluster, db):
         rows = conn.execute("select level, name, detail from insforge.advise()").fetchall()
         assert rows == [], rows
         assert SECRET not in json.dumps(rows)
+
+
+def test_every_function_has_a_comment(cluster, db):
+    """\\df+ describes every function of the extension (pgrx writes no COMMENT; sql/comments.sql does)."""
+    with cluster.connect(db) as c:
+        missing = [r[0] for r in c.execute(
+            "select p.oid::regprocedure::text from pg_proc p join pg_depend d on d.objid = p.oid and d.deptype = 'e'"
+            " join pg_extension e on e.oid = d.refobjid and e.extname = 'insforge_integrations'"
+            " where coalesce(obj_description(p.oid, 'pg_proc'), '') = ''").fetchall()]
+    assert missing == [], missing

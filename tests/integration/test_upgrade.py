@@ -271,7 +271,10 @@ def test_update_with_data_run_by_project_admin(up, signed):
             assert one(conn, "SELECT insforge.authenticate(%s)", token) == USERS[0]
             assert one(conn, "SELECT count(*) FROM notes") == 1
     with up.connect(db) as c:
+        # The ledger carries the journal now: an intent, completed by its settlement, published once.
         with as_operator(c):
+            assert c.execute("SELECT status FROM x402.begin_settlement(%s::jsonb, %s::jsonb)",
+                             signed[6].args()[:2]).fetchone() == ("pending",)
             row = c.execute("SELECT tx_hash, status FROM x402.record_settlement(%s::jsonb, %s::jsonb, %s::jsonb)",
                             signed[6].args()).fetchone()
             assert row == (signed[6].tx_hash, "settled")
@@ -335,3 +338,32 @@ def test_update_refuses_both_names_set_differently(up):
         with as_operator(c):
             c.execute(f"ALTER EXTENSION {EXT} UPDATE")
         assert settings_of(c, db) == [("insforge_integrations.jwt_roles", "authenticated", "*")]
+
+
+def test_update_refuses_a_ledger_that_cannot_carry_the_journal(up, signed):
+    """0.1.0 could record one authorization under two transaction hashes as two settled payments;
+    0.2.0 allows one settled row per authorization. The update refuses (23505), names them, and
+    changes nothing; after the operator marks the second one disputed, it goes through."""
+    db = "reused_nonce"
+    up.create_database(db, extension=False)
+    s = signed[7]
+    second_tx = "0x" + "cd" * 32
+    with up.connect(db) as c:
+        c.execute(f"CREATE EXTENSION {EXT} VERSION '0.1.0'")
+        c.execute("SELECT x402.install_ledger()")
+        c.execute("SELECT x402.record_settlement(%s::jsonb, %s::jsonb, %s::jsonb)", s.args())
+        c.execute("SELECT x402.record_settlement(%s::jsonb, %s::jsonb, %s::jsonb)",
+                  (*s.args()[:2], json.dumps({**s.settlement, "transaction": second_tx})))
+        before = c.execute("SELECT id, tx_hash, status FROM public.x402_payments ORDER BY tx_hash").fetchall()
+        assert [r[2] for r in before] == ["settled", "settled"]
+        with pytest.raises(psycopg.errors.UniqueViolation, match="one authorization as settled more than once") as err:
+            with as_operator(c):
+                c.execute(f"ALTER EXTENSION {EXT} UPDATE")
+        assert s.nonce in str(err.value) and second_tx in str(err.value)
+        assert one(c, f"SELECT extversion FROM pg_extension WHERE extname = '{EXT}'") == "0.1.0"
+        assert c.execute("SELECT id, tx_hash, status FROM public.x402_payments ORDER BY tx_hash").fetchall() == before
+        c.execute("UPDATE public.x402_payments SET status = 'disputed', dispute_reason = 'nonce reuse' WHERE tx_hash = %s",
+                  (second_tx,))
+        with as_operator(c):
+            c.execute(f"ALTER EXTENSION {EXT} UPDATE")
+        assert one(c, "SELECT revenue FROM x402.stats() WHERE endpoint IS NULL") == s.amount

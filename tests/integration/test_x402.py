@@ -140,15 +140,25 @@ def test_verify_payment_reason_codes(cluster, db):
             "invalid_exact_evm_payload_authorization_valid_before": (good, req, 2_000_000_000),
             "invalid_exact_evm_payload_recipient_mismatch": (good, {**req, "payTo": Account.create().address}, 1_500_000_000),
             "invalid_exact_evm_payload_authorization_value_mismatch": (good, {**req, "amount": "999"}, 1_500_000_000),
-            "invalid_scheme": (good, {**req, "scheme": "upto"}, 1_500_000_000),
-            "invalid_network": (good, {**req, "network": "eip155:8453"}, 1_500_000_000),
+            "unsupported_scheme": (good, {**req, "scheme": "upto"}, 1_500_000_000),
+            "network_mismatch": (good, {**req, "network": "eip155:8453"}, 1_500_000_000),
+            "invalid_exact_evm_failed_to_get_network_config": (
+                {**good, "accepted": {**req, "network": "eip155:x"}}, {**req, "network": "eip155:x"}, 1_500_000_000),
             "invalid_payment_requirements": (good, {k: v for k, v in req.items() if k != "asset"}, 1_500_000_000),
+            "missing_eip712_domain": (good, {k: v for k, v in req.items() if k != "extra"}, 1_500_000_000),
             "invalid_x402_version": ({**good, "x402Version": 7}, req, 1_500_000_000),
-            "invalid_payload": ({**good, "payload": {"signature": "0x12", "authorization": good["payload"]["authorization"]}},
-                                req, 1_500_000_000),
+            "invalid_payload": ({**good, "payload": {"signature": good["payload"]["signature"], "authorization": {
+                **good["payload"]["authorization"], "nonce": "0x12"}}}, req, 1_500_000_000),
             "invalid_exact_evm_payload_signature": (
                 {**good, "payload": {**good["payload"], "authorization": {**good["payload"]["authorization"],
                                                                          "from": Account.create().address}}},
+                req, 1_500_000_000),
+            # A signature that is not 65 bytes (the SDK: a smart wallet that has no code yet).
+            "invalid_exact_evm_payload_undeployed_smart_wallet": (
+                {**good, "payload": {"signature": "0x12", "authorization": good["payload"]["authorization"]}},
+                req, 1_500_000_000),
+            "invalid_exact_evm_failed_to_verify_signature": (
+                {**good, "payload": {"signature": "0xzz", "authorization": good["payload"]["authorization"]}},
                 req, 1_500_000_000),
             # The guide's "Invalid Authority": USDG with another EIP-712 name, caught from x402.assets.
             "invalid_exact_evm_payload_eip712_domain_mismatch": (
@@ -161,16 +171,71 @@ def test_verify_payment_reason_codes(cluster, db):
             assert got["invalidMessage"]
 
 
+def test_verify_payment_valid_before_margin(cluster, db):
+    """validBefore must be at least 6 s ahead (the official SDK's margin); the fourth argument changes that."""
+    acct, merchant = Account.create(), Account.create().address
+    req = usdg_requirements(merchant, "1000")
+    at = 1_700_000_000
+    with cluster.connect(db) as c:
+        def run(valid_before, margin=None):
+            p = j(sign_payment(acct, req, valid_before=valid_before))
+            if margin is None:
+                return one(c, "select x402.verify_payment(%s::jsonb, %s::jsonb, to_timestamp(%s))", p, j(req), at)
+            return one(c, "select x402.verify_payment(%s::jsonb, %s::jsonb, to_timestamp(%s), %s::interval)",
+                       p, j(req), at, margin)
+
+        assert [run(at + d)["isValid"] for d in (5, 6, 7)] == [False, True, True]
+        soon = run(at + 5)
+        assert soon["invalidReason"] == "invalid_exact_evm_payload_authorization_valid_before"
+        assert "expires too soon" in soon["invalidMessage"] and soon["payer"] is None
+        assert run(at + 5, "6 seconds") == soon
+        # 1 second: the token contract's own rule (now < validBefore); 0 also accepts validBefore = now.
+        assert [run(at + d, "1 second")["isValid"] for d in (0, 1)] == [False, True]
+        assert run(at, "0")["isValid"] and not run(at - 1, "0")["isValid"]
+        # Wider margins, fractions rounded up to whole seconds (validBefore is whole seconds).
+        assert [run(at + d, "30 seconds")["isValid"] for d in (29, 30)] == [False, True]
+        assert [run(at + d, "5.5 seconds")["isValid"] for d in (5, 6)] == [False, True]
+        assert not run(at + 86_400, "1 mon")["isValid"] and run(at + 31 * 86_400, "1 mon")["isValid"]
+        # Bad input: a negative margin (22023); NULL gives NULL like the other arguments.
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="valid_before_margin"):
+            run(at + 60, "-1 second")
+        assert one(c, "select x402.verify_payment(%s::jsonb, %s::jsonb, now(), NULL)",
+                   j(sign_payment(acct, req)), j(req)) is None
+
+
+def test_verify_payment_0_1_0_entry_point(cluster, db):
+    """A database still at 0.1.0 (before ALTER EXTENSION ... UPDATE) calls the library's
+    verify_payment_wrapper with three arguments; it must keep answering, with the default margin."""
+    acct, merchant = Account.create(), Account.create().address
+    req = usdg_requirements(merchant, "1000")
+    at = 1_700_000_000
+    with cluster.connect(db) as c:
+        c.execute("create function public.verify_payment_0_1_0(payload jsonb, requirements jsonb default null,"
+                  " at timestamptz default now()) returns jsonb stable parallel safe language c"
+                  " as '$libdir/insforge_integrations', 'verify_payment_wrapper'")
+        for valid_before, valid in ((at + 6, True), (at + 5, False)):
+            p = j(sign_payment(acct, req, valid_before=valid_before))
+            old = one(c, "select public.verify_payment_0_1_0(%s::jsonb, %s::jsonb, to_timestamp(%s))", p, j(req), at)
+            assert old == verify(c, json.loads(p), req, at) and old["isValid"] is valid
+        assert one(c, "select public.verify_payment_0_1_0(NULL)") is None
+
+
 def test_verify_payment_v1_as_okx_sends_it(cluster, db):
     acct, merchant = Account.create(), Account.create().address
     req = usdg_requirements(merchant, "5000", version=1)
     with cluster.connect(db) as c:
-        more = sign_payment(acct, req, value=6000, version=1)
-        assert verify(c, more, req)["isValid"]  # v1: at least maxAmountRequired
-        less = sign_payment(acct, req, value=4999, version=1)
-        assert verify(c, less, req)["invalidReason"] == "invalid_exact_evm_payload_authorization_value"
-        huge = sign_payment(acct, req, value=2**256 - 1, version=1)  # uint256, never through floats
-        assert verify(c, huge, req)["isValid"]
+        exact = sign_payment(acct, req, value=5000, version=1)
+        assert verify(c, exact, req)["isValid"]
+        # v1 pays exactly maxAmountRequired, as the official SDK's facilitator demands (the v1 specification
+        # said "at least"): more and less are refused alike.
+        for value in (6000, 4999):
+            got = verify(c, sign_payment(acct, req, value=value, version=1), req)
+            assert got["invalidReason"] == "invalid_exact_evm_payload_authorization_value_mismatch", value
+        top = str(2**256 - 1)  # uint256, never through floats
+        huge_req = {**req, "maxAmountRequired": top}
+        assert verify(c, sign_payment(acct, huge_req, version=1), huge_req)["isValid"]
+        assert verify(c, sign_payment(acct, huge_req, value=2**256 - 2, version=1), huge_req)["invalidReason"] == \
+            "invalid_exact_evm_payload_authorization_value_mismatch"
 
 
 # -- the ledger ----------------------------------------------------------------------------------------------
@@ -216,7 +281,7 @@ def test_record_settlement_exactly_once(cluster, ledger_db):
             record(c, other, {**req, "amount": "2000"}, settlement(TX, acct.address))
         assert count(c) == 1 and one(c, "select amount::text from public.x402_payments") == "1000"
         # Nonce now recorded: verify_payment says so.
-        assert verify(c, pay, req)["invalidReason"] == "invalid_exact_evm_payload_nonce_already_used"
+        assert verify(c, pay, req)["invalidReason"] == "invalid_exact_evm_nonce_already_used"
 
 
 def test_mismatches_are_recorded_as_disputed(cluster, ledger_db):
@@ -230,12 +295,14 @@ def test_mismatches_are_recorded_as_disputed(cluster, ledger_db):
             (sign_payment(acct, req), req, settlement("0x" + "03" * 32, payer=Account.create().address),
              "settlement.payer"),
             (sign_payment(acct, req, domain_name="USD Coin"), req, settlement("0x" + "04" * 32), "signature recovers"),
-            (sign_payment(acct, req), req, settlement("0x" + "05" * 32, success=False), "success = false"),
         ]
         for payload, r, s, reason in cases:
             row = record(c, payload, r, s)
             assert row[6] == "disputed" and reason in row[13], (reason, row[13])
-        assert count(c) == len(cases)
+        # success = false is not a dispute: the facilitator did not settle (tests/integration/test_x402_journal.py).
+        row = record(c, sign_payment(acct, req), req, settlement("0x" + "05" * 32, success=False))
+        assert row[6] == "failed" and row[13] is None and row[17]
+        assert count(c) == len(cases) + 1
 
 
 def test_malformed_input_writes_nothing(cluster, ledger_db):

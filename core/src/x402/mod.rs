@@ -18,14 +18,15 @@
 //! | EIP-712 hashes | [`domain_separator`], [`transfer_with_authorization_hash`], [`eip712_digest`], [`Eip712Domain`] |
 //! | signer of a digest | [`parse_signature`], [`recover_signer`], [`recover_address`] |
 //! | who signed a payment | [`recover_payer`] |
-//! | verify a payment | [`verify_payment`] → [`VerifyResult`] with an [`InvalidReason`] |
+//! | verify a payment (as the official x402 SDK's facilitator) | [`verify_payment`], [`verify_payment_with_margin`] → [`VerifyResult`] with an [`InvalidReason`] |
 //! | normalized parts | [`PaymentPayload::parse`], [`extract_authorization`], [`effective_requirements`], [`PaymentRequirements::parse`], [`select_requirements`], [`payload_version`] |
 //!
 //! Errors carry an [`ErrorKind`] whose [`ErrorKind::sqlstate`] is the
 //! SQLSTATE to raise: `Malformed` and `InvalidSignature` 22023,
 //! `OutOfRange` 22003, `Unsupported` 0A000.
 //!
-//! The check order of [`verify_payment`] is documented on that function.
+//! The check order of [`verify_payment`] (the official x402 SDK's, with its
+//! reason codes) is documented on [`verify_payment_with_margin`].
 
 #![cfg_attr(
     not(test),
@@ -65,8 +66,9 @@ pub use error::{ErrorKind, Result, X402Error};
 pub use network::{caip2, parse_network, LEGACY_NETWORKS};
 pub use payment::{
     effective_requirements, extract_authorization, payload_version, recover_payer,
-    select_requirements, verify_payment, AssetInfo, InvalidReason, NonceKey, PaymentPayload,
-    PaymentRequirements, VerifyResult, SCHEME_EXACT,
+    select_requirements, verify_payment, verify_payment_with_margin, AssetInfo, InvalidReason,
+    NonceKey, PaymentPayload, PaymentRequirements, VerifyResult, DEFAULT_VALID_BEFORE_MARGIN,
+    SCHEME_EXACT,
 };
 pub use signature::{address_of_key, parse_signature, recover_address, recover_signer};
 pub use uint::U256;

@@ -8,7 +8,13 @@ use super::util::show;
 /// Sources: the `EvmNetworkToChainId` table of the x402 reference
 /// implementation (base, base-sepolia, avalanche, avalanche-fuji, iotex, sei,
 /// sei-testnet, polygon, polygon-amoy, peaq, story, educhain, abstract,
-/// abstract-testnet, arbitrum, arbitrum-sepolia, skale-base-sepolia), the
+/// abstract-testnet, arbitrum, arbitrum-sepolia, skale-base-sepolia), the v1
+/// networks the official Python SDK (`x402` 2.25) registers for its
+/// facilitator (adds megaeth, monad, monad-testnet, stable, stable-testnet,
+/// celo; for story, educhain and skale-base-sepolia that SDK has 1513,
+/// 656476 and 1444673419, the ids of retired or other testnets, where the
+/// TypeScript reference and the chains themselves say 1514, 41923 and
+/// 324705682, kept here), the
 /// obvious Ethereum names (ethereum, mainnet, sepolia), and X Layer's own
 /// documentation (xlayer = 196; xlayer-testnet = 1952, i.e. 0x7A0, the
 /// current testnet; the retired testnet was 195). Names are matched
@@ -35,6 +41,12 @@ pub const LEGACY_NETWORKS: &[(&str, u64)] = &[
     ("abstract", 2741),
     ("abstract-testnet", 11124),
     ("skale-base-sepolia", 324_705_682),
+    ("megaeth", 4326),
+    ("monad", 143),
+    ("monad-testnet", 10143),
+    ("stable", 988),
+    ("stable-testnet", 2201),
+    ("celo", 42220),
     ("xlayer", 196),
     ("xlayer-testnet", 1952),
 ];
@@ -133,6 +145,8 @@ mod tests {
             ("avalanche", 43114),
             ("avalanche-fuji", 43113),
             ("xlayer-testnet", 1952),
+            ("monad", 143),
+            ("celo", 42220),
         ] {
             assert_eq!(parse_network(name).unwrap(), id, "{name}");
         }

@@ -13,7 +13,8 @@
 //!   maxAmountRequired, resource, description, mimeType, payTo,
 //!   maxTimeoutSeconds, asset, extra: {name, version}}`. A v1 requirements
 //!   object that has `amount` instead of `maxAmountRequired` (as OKX's
-//!   guide sends it) is accepted; the v1 rule `value >= amount` applies.
+//!   guide sends it) is accepted. As in the official x402 SDK, the
+//!   authorization's value must equal the amount in both versions.
 //! * `network` is CAIP-2 `eip155:<chainId>` or a legacy v1 name
 //!   ([`LEGACY_NETWORKS`](super::LEGACY_NETWORKS)).
 //! * uint256 fields are decimal strings (JSON integers are tolerated).
@@ -29,7 +30,10 @@ use super::error::{Result, X402Error};
 use super::network::{caip2, parse_network};
 use super::signature::{parse_signature, recover_signer};
 use super::uint::U256;
-use super::util::{as_obj, field, hex0x, req_obj, req_str, show, type_name};
+use super::util::{
+    as_obj, bytes_word, decode_hex, field, hex0x, req_obj, req_str, show, strip_0x, to_array,
+    type_name,
+};
 
 /// The only scheme supported: `exact` (EIP-3009 `transferWithAuthorization`).
 pub const SCHEME_EXACT: &str = "exact";
@@ -40,66 +44,89 @@ const AUTHORIZATION: &str = "paymentPayload.payload.authorization";
 const REQUIREMENTS: &str = "paymentRequirements";
 const ACCEPTED: &str = "paymentPayload.accepted";
 
-/// Why [`verify_payment`] rejected a payment: the x402 spec's reason codes
-/// (see [`InvalidReason::as_str`]), plus the dedicated
-/// `invalid_exact_evm_payload_eip712_domain_mismatch`.
+/// Why [`verify_payment`] rejected a payment.
+///
+/// Wherever the official x402 SDK's facilitator (`ExactEvmScheme.verify`,
+/// PyPI `x402` 2.25) reports a reason for the same fault, the code is the
+/// SDK's (`network_mismatch`, `missing_eip712_domain`,
+/// `invalid_exact_evm_payload_undeployed_smart_wallet`, ...). Structural
+/// faults the SDK only raises on keep the x402 specification's codes
+/// (`invalid_payload`, `invalid_x402_version`,
+/// `invalid_payment_requirements`). Two codes are additions for what the SDK
+/// learns only on chain: [`Eip712DomainMismatch`](Self::Eip712DomainMismatch)
+/// and [`NonceAlreadyUsed`](Self::NonceAlreadyUsed).
 ///
 /// Variants are listed in the order in which [`verify_payment`] checks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvalidReason {
-    /// `invalid_payload`: the payment payload is not a JSON object; later
-    /// also malformed payload fields (see the check order).
+    /// `invalid_payload`: the payment payload is not a JSON object, or a
+    /// payload field other than the signature is missing or malformed.
     InvalidPayload,
     /// `invalid_x402_version`: not 1 or 2, or payload and requirements of
     /// different versions.
     InvalidX402Version,
-    /// `invalid_scheme`: not `exact`, or payload and requirements differ.
-    InvalidScheme,
-    /// `invalid_network`: unparseable/unsupported, or payload and
-    /// requirements differ.
-    InvalidNetwork,
+    /// `unsupported_scheme` (SDK): the payload's or the requirements' scheme
+    /// is not `exact`.
+    UnsupportedScheme,
+    /// `network_mismatch` (SDK): the payload's network is not the same
+    /// string as the requirements' network.
+    NetworkMismatch,
+    /// `invalid_exact_evm_failed_to_get_network_config` (SDK): the network
+    /// names no EVM chain (not `eip155:<chainId>` nor a known legacy name).
+    FailedToGetNetworkConfig,
     /// `invalid_payment_requirements`: missing, or a malformed field.
     InvalidPaymentRequirements,
-    /// `invalid_exact_evm_payload_eip712_domain_mismatch`: the requirements'
-    /// `extra.name`/`extra.version` differ from the registered asset's.
-    Eip712DomainMismatch,
-    /// `invalid_exact_evm_payload_signature`: unusable, high-s, or does not
-    /// recover to `authorization.from`.
-    InvalidSignature,
+    /// `missing_eip712_domain` (SDK): `extra.name`/`extra.version` absent.
+    MissingEip712Domain,
     /// `invalid_exact_evm_payload_recipient_mismatch`: `to != payTo`.
     RecipientMismatch,
-    /// `invalid_exact_evm_payload_authorization_value_mismatch` (v2):
-    /// `value != amount`.
+    /// `invalid_exact_evm_payload_authorization_value_mismatch`:
+    /// `value != amount` (v2) or `value != maxAmountRequired` (v1).
     AuthorizationValueMismatch,
-    /// `invalid_exact_evm_payload_authorization_value` (v1):
-    /// `value < maxAmountRequired`.
-    AuthorizationValue,
-    /// `invalid_exact_evm_payload_authorization_valid_after`:
-    /// `now < validAfter`.
-    AuthorizationValidAfter,
     /// `invalid_exact_evm_payload_authorization_valid_before`:
-    /// `now >= validBefore`.
+    /// `validBefore < at + margin` (6 s by default, as the SDK).
     AuthorizationValidBefore,
-    /// `invalid_exact_evm_payload_nonce_already_used`: the caller reports the
-    /// nonce as already recorded for this payer and asset.
+    /// `invalid_exact_evm_payload_authorization_valid_after`:
+    /// `validAfter > at`.
+    AuthorizationValidAfter,
+    /// `invalid_exact_evm_payload_signature`: missing or empty, r or s out of
+    /// range, high-s (the token contract refuses it), no key recovers, or it
+    /// recovers to another address than `authorization.from`.
+    InvalidSignature,
+    /// `invalid_exact_evm_payload_undeployed_smart_wallet` (SDK): the
+    /// signature is not 65 bytes, so not an EOA's; a smart-wallet signature
+    /// needs the wallet's code on chain, which this check cannot see.
+    UndeployedSmartWallet,
+    /// `invalid_exact_evm_failed_to_verify_signature` (SDK): the signature is
+    /// not a hex string, or its v byte is not 0, 1, 27 or 28.
+    FailedToVerifySignature,
+    /// `invalid_exact_evm_payload_eip712_domain_mismatch` (added): the
+    /// requirements' `extra.name`/`extra.version` differ from the registered
+    /// asset's, so the token contract would refuse the signature.
+    Eip712DomainMismatch,
+    /// `invalid_exact_evm_nonce_already_used` (added): the caller
+    /// reports the nonce as already recorded for this payer and asset.
     NonceAlreadyUsed,
 }
 
 impl InvalidReason {
     /// Every reason, in check order.
-    pub const ALL: [InvalidReason; 13] = [
+    pub const ALL: [InvalidReason; 16] = [
         InvalidReason::InvalidPayload,
         InvalidReason::InvalidX402Version,
-        InvalidReason::InvalidScheme,
-        InvalidReason::InvalidNetwork,
+        InvalidReason::UnsupportedScheme,
+        InvalidReason::NetworkMismatch,
+        InvalidReason::FailedToGetNetworkConfig,
         InvalidReason::InvalidPaymentRequirements,
-        InvalidReason::Eip712DomainMismatch,
-        InvalidReason::InvalidSignature,
+        InvalidReason::MissingEip712Domain,
         InvalidReason::RecipientMismatch,
         InvalidReason::AuthorizationValueMismatch,
-        InvalidReason::AuthorizationValue,
-        InvalidReason::AuthorizationValidAfter,
         InvalidReason::AuthorizationValidBefore,
+        InvalidReason::AuthorizationValidAfter,
+        InvalidReason::InvalidSignature,
+        InvalidReason::UndeployedSmartWallet,
+        InvalidReason::FailedToVerifySignature,
+        InvalidReason::Eip712DomainMismatch,
         InvalidReason::NonceAlreadyUsed,
     ];
 
@@ -108,25 +135,34 @@ impl InvalidReason {
         match self {
             InvalidReason::InvalidPayload => "invalid_payload",
             InvalidReason::InvalidX402Version => "invalid_x402_version",
-            InvalidReason::InvalidScheme => "invalid_scheme",
-            InvalidReason::InvalidNetwork => "invalid_network",
-            InvalidReason::InvalidPaymentRequirements => "invalid_payment_requirements",
-            InvalidReason::Eip712DomainMismatch => {
-                "invalid_exact_evm_payload_eip712_domain_mismatch"
+            InvalidReason::UnsupportedScheme => "unsupported_scheme",
+            InvalidReason::NetworkMismatch => "network_mismatch",
+            InvalidReason::FailedToGetNetworkConfig => {
+                "invalid_exact_evm_failed_to_get_network_config"
             }
-            InvalidReason::InvalidSignature => "invalid_exact_evm_payload_signature",
+            InvalidReason::InvalidPaymentRequirements => "invalid_payment_requirements",
+            InvalidReason::MissingEip712Domain => "missing_eip712_domain",
             InvalidReason::RecipientMismatch => "invalid_exact_evm_payload_recipient_mismatch",
             InvalidReason::AuthorizationValueMismatch => {
                 "invalid_exact_evm_payload_authorization_value_mismatch"
             }
-            InvalidReason::AuthorizationValue => "invalid_exact_evm_payload_authorization_value",
-            InvalidReason::AuthorizationValidAfter => {
-                "invalid_exact_evm_payload_authorization_valid_after"
-            }
             InvalidReason::AuthorizationValidBefore => {
                 "invalid_exact_evm_payload_authorization_valid_before"
             }
-            InvalidReason::NonceAlreadyUsed => "invalid_exact_evm_payload_nonce_already_used",
+            InvalidReason::AuthorizationValidAfter => {
+                "invalid_exact_evm_payload_authorization_valid_after"
+            }
+            InvalidReason::InvalidSignature => "invalid_exact_evm_payload_signature",
+            InvalidReason::UndeployedSmartWallet => {
+                "invalid_exact_evm_payload_undeployed_smart_wallet"
+            }
+            InvalidReason::FailedToVerifySignature => {
+                "invalid_exact_evm_failed_to_verify_signature"
+            }
+            InvalidReason::Eip712DomainMismatch => {
+                "invalid_exact_evm_payload_eip712_domain_mismatch"
+            }
+            InvalidReason::NonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
         }
     }
 }
@@ -229,8 +265,8 @@ pub struct PaymentRequirements {
     pub network: String,
     /// The network's chain id.
     pub chain_id: u64,
-    /// v2 `amount` (exact price); v1 `maxAmountRequired` (or `amount` when
-    /// only that is present): the minimum accepted value.
+    /// v2 `amount`; v1 `maxAmountRequired` (or `amount` when only that is
+    /// present): the price, which the authorization's value must equal.
     pub amount: U256,
     /// The token contract (EIP-712 verifying contract).
     pub asset: Address,
@@ -257,6 +293,7 @@ impl PaymentRequirements {
         let scheme = req_str(obj, path, "scheme")?.to_owned();
         let (network, chain_id) = read_network(obj, path)?;
         let f = read_requirement_fields(obj, path, x402_version)?;
+        let (name, version) = read_domain_params(obj, path)?;
         Ok(PaymentRequirements {
             scheme,
             network: network.to_owned(),
@@ -265,8 +302,8 @@ impl PaymentRequirements {
             asset: f.asset,
             pay_to: f.pay_to,
             max_timeout_seconds: f.max_timeout_seconds,
-            eip712_name: f.name,
-            eip712_version: f.version,
+            eip712_name: name,
+            eip712_version: version,
         })
     }
 
@@ -413,14 +450,48 @@ pub fn recover_payer(payload: &Value, requirements: Option<&Value>) -> Result<St
         .map_err(|e| e.context(&format!("{INNER}.signature")))
 }
 
-/// Verifies an x402 `exact` EVM payment like a facilitator's `/verify`,
-/// without any network call.
+/// How many seconds `validBefore` must lie beyond "now" by default: the
+/// official x402 SDK's facilitator refuses an authorization that would
+/// expire within 6 seconds (before its settlement could land).
+pub const DEFAULT_VALID_BEFORE_MARGIN: u64 = 6;
+
+/// Verifies an x402 `exact` EVM payment like the official x402 SDK's
+/// facilitator (`ExactEvmScheme.verify`), without any network call, with the
+/// default `validBefore` margin ([`DEFAULT_VALID_BEFORE_MARGIN`], 6 s).
+/// See [`verify_payment_with_margin`].
+pub fn verify_payment<F>(
+    payload: &Value,
+    requirements: Option<&Value>,
+    at_unix_seconds: i64,
+    known_asset: Option<&AssetInfo>,
+    nonce_already_used: F,
+) -> VerifyResult
+where
+    F: FnOnce(&NonceKey) -> bool,
+{
+    verify_payment_with_margin(
+        payload,
+        requirements,
+        at_unix_seconds,
+        DEFAULT_VALID_BEFORE_MARGIN,
+        known_asset,
+        nonce_already_used,
+    )
+}
+
+/// Verifies an x402 `exact` EVM payment like the official x402 SDK's
+/// facilitator (`ExactEvmScheme.verify` for v2, `ExactEvmSchemeV1.verify` for
+/// v1), without any network call: same verdict, same check order, and the
+/// SDK's reason code wherever it has one for the fault.
 ///
 /// * `payload`: the payment payload (decoded `PAYMENT-SIGNATURE`/`X-PAYMENT`).
 /// * `requirements`: the requirements the server issued (one `accepts`
 ///   entry); `None` uses a v2 payload's `accepted`. When given, they are
 ///   authoritative: `accepted` only has to agree on scheme and network.
 /// * `at_unix_seconds`: "now" for the validity window.
+/// * `valid_before_margin`: `validBefore` must be at least `at` plus this
+///   many seconds (the SDK: 6; 1 is the token contract's own rule,
+///   `at < validBefore`).
 /// * `known_asset`: the registered EIP-712 domain of the requirements'
 ///   asset on its network, if the caller knows it.
 /// * `nonce_already_used`: called at most once, last, only when everything
@@ -434,44 +505,58 @@ pub fn recover_payer(payload: &Value, requirements: Option<&Value>) -> Result<St
 ///    (`invalid_payment_requirements`);
 /// 2. version: `x402Version` is 1 or 2, the payload's shape matches it, and
 ///    the requirements are not of the other version (`invalid_x402_version`);
-/// 3. scheme: payload and requirements schemes are `exact` (`invalid_scheme`);
-/// 4. network: payload and requirements networks parse and name the same
-///    chain (`invalid_network`);
+/// 3. scheme: payload and requirements schemes are `exact`
+///    (`unsupported_scheme`; a missing scheme is `invalid_payload` /
+///    `invalid_payment_requirements`);
+/// 4. network: payload and requirements name the same network, compared as
+///    strings like the SDK does (`network_mismatch`; a v1 payload may omit
+///    it), and it names an EVM chain
+///    (`invalid_exact_evm_failed_to_get_network_config`);
 /// 5. requirements: present (v1 needs them), amount, `asset`, `payTo`,
-///    `extra.name`, `extra.version`, `maxTimeoutSeconds`
-///    (`invalid_payment_requirements`);
-/// 6. payload fields: `payload.signature` (hex, 65 bytes),
-///    `payload.authorization` fields (`invalid_payload`);
-/// 7. domain: `known_asset` name/version equal `extra`
-///    (`invalid_exact_evm_payload_eip712_domain_mismatch`);
-/// 8. signature: usable, low-s, recovers to `authorization.from`
-///    (`invalid_exact_evm_payload_signature`);
-/// 9. recipient: `authorization.to == payTo`
+///    `maxTimeoutSeconds` (`invalid_payment_requirements`), then
+///    `extra.name`, `extra.version` (`missing_eip712_domain`);
+/// 6. payload fields: `payload.authorization` and its fields
+///    (`invalid_payload`);
+/// 7. recipient: `authorization.to == payTo`
 ///    (`invalid_exact_evm_payload_recipient_mismatch`);
-/// 10. value: v2 `value == amount`
-///     (`invalid_exact_evm_payload_authorization_value_mismatch`), v1
-///     `value >= maxAmountRequired`
-///     (`invalid_exact_evm_payload_authorization_value`);
-/// 11. `at >= validAfter` (`invalid_exact_evm_payload_authorization_valid_after`);
-/// 12. `at < validBefore` (`invalid_exact_evm_payload_authorization_valid_before`);
-/// 13. nonce unused (`invalid_exact_evm_payload_nonce_already_used`).
+/// 8. value: `value == amount` (v2) or `== maxAmountRequired` (v1, as the
+///    SDK; the v1 specification said "at least")
+///    (`invalid_exact_evm_payload_authorization_value_mismatch`);
+/// 9. `validBefore >= at + valid_before_margin`
+///    (`invalid_exact_evm_payload_authorization_valid_before`);
+/// 10. `validAfter <= at` (`invalid_exact_evm_payload_authorization_valid_after`);
+/// 11. signature: present and non-empty (`invalid_exact_evm_payload_signature`),
+///     hex (`invalid_exact_evm_failed_to_verify_signature`), 65 bytes
+///     (`invalid_exact_evm_payload_undeployed_smart_wallet`), v in
+///     {0, 1, 27, 28} (`invalid_exact_evm_failed_to_verify_signature`),
+///     r and s in range, low s, recovers to `authorization.from`
+///     (`invalid_exact_evm_payload_signature`);
+/// 12. domain: `known_asset` name/version equal `extra`
+///     (`invalid_exact_evm_payload_eip712_domain_mismatch`; on chain the
+///     token contract would refuse the signature);
+/// 13. nonce unused (`invalid_exact_evm_nonce_already_used`).
 ///
-/// Payload fields are checked after scheme and network because their shape
-/// is scheme-specific. Never panics; every input gives a result.
-pub fn verify_payment<F>(
+/// `payer` is set from the signature check on. Never panics; every input
+/// gives a result.
+pub fn verify_payment_with_margin<F>(
     payload: &Value,
     requirements: Option<&Value>,
     at_unix_seconds: i64,
+    valid_before_margin: u64,
     known_asset: Option<&AssetInfo>,
     nonce_already_used: F,
 ) -> VerifyResult
 where
     F: FnOnce(&NonceKey) -> bool,
 {
+    let window = Window {
+        at: at_unix_seconds,
+        valid_before_margin,
+    };
     match verify_steps(
         payload,
         requirements,
-        at_unix_seconds,
+        window,
         known_asset,
         nonce_already_used,
     ) {
@@ -640,8 +725,7 @@ fn check_requirements_version(req: &Map<String, Value>, version: u8) -> Result<(
     Ok(())
 }
 
-fn check_scheme(obj: &Map<String, Value>, path: &str) -> Result<()> {
-    let scheme = req_str(obj, path, "scheme")?;
+fn check_scheme(scheme: &str, path: &str) -> Result<()> {
     if scheme != SCHEME_EXACT {
         return Err(X402Error::unsupported(format!(
             "{path}.scheme is \"{}\"; only \"{SCHEME_EXACT}\" is supported",
@@ -663,8 +747,6 @@ struct RequirementFields {
     asset: Address,
     pay_to: Address,
     max_timeout_seconds: Option<u64>,
-    name: String,
-    version: String,
 }
 
 fn read_requirement_fields(
@@ -688,6 +770,29 @@ fn read_requirement_fields(
     };
     let asset = address("asset")?;
     let pay_to = address("payTo")?;
+    let max_timeout_seconds = match field(req, "maxTimeoutSeconds") {
+        None => None,
+        Some(v) => {
+            let ctx = format!("{path}.maxTimeoutSeconds");
+            let u = U256::from_json(v).map_err(|e| e.context(&ctx))?;
+            Some(
+                u.to_u64()
+                    .ok_or_else(|| X402Error::out_of_range(format!("{ctx} {u} is above 2^64-1")))?,
+            )
+        }
+    };
+    Ok(RequirementFields {
+        amount,
+        amount_key,
+        asset,
+        pay_to,
+        max_timeout_seconds,
+    })
+}
+
+/// `extra.name` and `extra.version` of requirements: the token's EIP-712
+/// domain name and version.
+fn read_domain_params(req: &Map<String, Value>, path: &str) -> Result<(String, String)> {
     let extra = match field(req, "extra") {
         Some(Value::Object(m)) => m,
         Some(other) => {
@@ -706,26 +811,7 @@ fn read_requirement_fields(
     let extra_path = format!("{path}.extra");
     let name = req_str(extra, &extra_path, "name")?.to_owned();
     let version = req_str(extra, &extra_path, "version")?.to_owned();
-    let max_timeout_seconds = match field(req, "maxTimeoutSeconds") {
-        None => None,
-        Some(v) => {
-            let ctx = format!("{path}.maxTimeoutSeconds");
-            let u = U256::from_json(v).map_err(|e| e.context(&ctx))?;
-            Some(
-                u.to_u64()
-                    .ok_or_else(|| X402Error::out_of_range(format!("{ctx} {u} is above 2^64-1")))?,
-            )
-        }
-    };
-    Ok(RequirementFields {
-        amount,
-        amount_key,
-        asset,
-        pay_to,
-        max_timeout_seconds,
-        name,
-        version,
-    })
+    Ok((name, version))
 }
 
 fn requirements_domain(req: &Map<String, Value>, path: &str) -> Result<Eip712Domain> {
@@ -752,10 +838,140 @@ fn read_inner(obj: &Map<String, Value>) -> Result<([u8; 65], Authorization)> {
     Ok((signature, authorization))
 }
 
+/// "Now" and the `validBefore` margin of one verification.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    at: i64,
+    valid_before_margin: u64,
+}
+
+/// Whether `u < t`.
+fn uint_below(u: &U256, t: i128) -> bool {
+    u128::try_from(t).is_ok_and(|t| *u < U256::from(t))
+}
+
+/// Whether `u > t`.
+fn uint_above(u: &U256, t: i128) -> bool {
+    u128::try_from(t).map_or(true, |t| *u > U256::from(t))
+}
+
+/// Steps 9-10: `validBefore` at least the margin ahead of `at`, then
+/// `validAfter` not after `at` (the SDK's order and comparisons).
+fn check_window(auth: &Authorization, window: Window) -> Step<()> {
+    let at = i128::from(window.at);
+    let margin = window.valid_before_margin;
+    let fail = |reason: InvalidReason, message: String| {
+        Err(failure(reason, X402Error::malformed(message), None))
+    };
+    if uint_below(&auth.valid_before, at + i128::from(margin)) {
+        let message = if uint_above(&auth.valid_before, at) {
+            format!(
+                "authorization expires too soon: validBefore is {}, now is {at}; it must be \
+                 at least {margin} s ahead (valid_before_margin) so that a settlement can land \
+                 before it expires",
+                auth.valid_before
+            )
+        } else {
+            format!(
+                "authorization has expired: validBefore is {}, now is {at}",
+                auth.valid_before
+            )
+        };
+        return fail(InvalidReason::AuthorizationValidBefore, message);
+    }
+    if uint_above(&auth.valid_after, at) {
+        return fail(
+            InvalidReason::AuthorizationValidAfter,
+            format!(
+                "authorization is not valid yet: validAfter is {}, now is {at}",
+                auth.valid_after
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Step 11: the signature, classified as the SDK does for an externally
+/// owned account (the only kind a check without chain access can verify).
+fn check_signature(
+    inner: &Map<String, Value>,
+    domain: &Eip712Domain,
+    auth: &Authorization,
+    known_asset: Option<&AssetInfo>,
+) -> Step<Address> {
+    use InvalidReason::{FailedToVerifySignature, InvalidSignature, UndeployedSmartWallet};
+    const PATH: &str = "paymentPayload.payload.signature";
+    let text = match field(inner, "signature") {
+        None => {
+            return Err(X402Error::malformed(format!("{PATH} is missing"))).tag(InvalidSignature)
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(X402Error::malformed(format!("{PATH} is empty"))).tag(InvalidSignature)
+        }
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(X402Error::malformed(format!(
+                "{PATH} must be a hex string, got {}",
+                type_name(other)
+            )))
+            .tag(FailedToVerifySignature)
+        }
+    };
+    let digits = strip_0x(text).unwrap_or(text);
+    let bytes = decode_hex("signature", text, digits)
+        .map_err(|e| e.context(PATH))
+        .tag(FailedToVerifySignature)?;
+    let Some(signature) = to_array::<65>(&bytes) else {
+        return Err(X402Error::malformed(format!(
+            "{PATH} has {}, not the 65 (r || s || v) of an externally owned account; a \
+             smart-wallet signature (ERC-1271/ERC-6492) can only be checked against the \
+             wallet's code on chain",
+            bytes_word(bytes.len())
+        )))
+        .tag(UndeployedSmartWallet);
+    };
+    let [.., v] = signature;
+    if !matches!(v, 0 | 1 | 27 | 28) {
+        return Err(X402Error::invalid_signature(format!(
+            "{PATH}: v is {v}, expected 27 or 28 (or 0 or 1)"
+        )))
+        .tag(FailedToVerifySignature);
+    }
+    let digest = domain.transfer_with_authorization_digest(auth);
+    let payer = recover_signer(&digest, &signature)
+        .map_err(|e| e.context(PATH))
+        .tag(InvalidSignature)?;
+    if payer != auth.from {
+        let hint = match known_asset {
+            Some(k) if k.name != domain.name || k.version != domain.version => format!(
+                "; the asset is registered with name \"{}\" version \"{}\"",
+                show(&k.name),
+                show(&k.version)
+            ),
+            _ => String::new(),
+        };
+        return Err(failure(
+            InvalidSignature,
+            X402Error::invalid_signature(format!(
+                "{PATH} recovers to {payer}, not to authorization.from {}: signed by another \
+                 key, or over another message or EIP-712 domain (name \"{}\", version \"{}\", \
+                 chain {}, contract {}){hint}",
+                auth.from,
+                show(&domain.name),
+                show(&domain.version),
+                domain.chain_id,
+                domain.verifying_contract
+            )),
+            Some(payer),
+        ));
+    }
+    Ok(payer)
+}
+
 fn verify_steps<F>(
     payload: &Value,
     requirements: Option<&Value>,
-    at_unix_seconds: i64,
+    window: Window,
     known_asset: Option<&AssetInfo>,
     nonce_already_used: F,
 ) -> Step<Address>
@@ -777,97 +993,64 @@ where
 
     // 3. scheme.
     let (head, head_path) = view.head();
-    check_scheme(head, head_path).tag(InvalidScheme)?;
+    let scheme = req_str(head, head_path, "scheme").tag(InvalidPayload)?;
+    check_scheme(scheme, head_path).tag(UnsupportedScheme)?;
     if let Some(req) = given {
-        check_scheme(req, REQUIREMENTS).tag(InvalidScheme)?;
+        let scheme = req_str(req, REQUIREMENTS, "scheme").tag(InvalidPaymentRequirements)?;
+        check_scheme(scheme, REQUIREMENTS).tag(UnsupportedScheme)?;
     }
 
-    // 4. network.
+    // 4. network: the same string on both sides (as the SDK compares them),
+    // then an EVM chain.
     let payload_network = match (view.accepted, field(view.obj, "network")) {
-        (None, None) => None,
-        _ => Some(read_network(head, head_path).tag(InvalidNetwork)?),
+        (None, None) => None, // a v1 payload may omit it (OKX's facilitator API)
+        _ => Some(req_str(head, head_path, "network").tag(InvalidPayload)?),
     };
     let required_network = given
-        .map(|req| read_network(req, REQUIREMENTS))
+        .map(|req| req_str(req, REQUIREMENTS, "network"))
         .transpose()
-        .tag(InvalidNetwork)?;
-    if let (Some((pn, pc)), Some((rn, rc))) = (payload_network, required_network) {
-        if pc != rc {
+        .tag(InvalidPaymentRequirements)?;
+    if let (Some(pn), Some(rn)) = (payload_network, required_network) {
+        if pn != rn {
+            let same_chain = match (parse_network(pn), parse_network(rn)) {
+                (Ok(a), Ok(b)) if a == b => format!(
+                    " (both name chain {a}, but facilitators compare the network strings: \
+                     send the requirements' network unchanged)"
+                ),
+                _ => String::new(),
+            };
             return Err(X402Error::malformed(format!(
-                "{head_path}.network {} (chain {pc}) does not match {REQUIREMENTS}.network {} (chain {rc})",
+                "{head_path}.network {} is not {REQUIREMENTS}.network {}{same_chain}",
                 show(pn),
                 show(rn)
             )))
-            .tag(InvalidNetwork);
+            .tag(NetworkMismatch);
         }
     }
+    let (req, req_path) = pick_requirements(&view, requirements).tag(InvalidPaymentRequirements)?;
+    let network = required_network
+        .or(payload_network)
+        .ok_or_else(|| X402Error::malformed(format!("{req_path}.network is missing")))
+        .tag(InvalidPaymentRequirements)?;
+    let chain_id = parse_network(network)
+        .map_err(|e| e.context(&format!("{req_path}.network")))
+        .tag(FailedToGetNetworkConfig)?;
 
     // 5. requirements.
-    let (req, req_path) = pick_requirements(&view, requirements).tag(InvalidPaymentRequirements)?;
-    let chain_id = match required_network.or(payload_network) {
-        Some((_, id)) => id,
-        None => {
-            return Err(X402Error::malformed(format!(
-                "{req_path}.network is missing"
-            )))
-            .tag(InvalidNetwork)
-        }
-    };
     let fields =
         read_requirement_fields(req, req_path, view.version).tag(InvalidPaymentRequirements)?;
+    let (name, version) = read_domain_params(req, req_path).tag(MissingEip712Domain)?;
 
-    // 6. payload fields.
-    let (signature, auth) = read_inner(view.obj).tag(InvalidPayload)?;
-
-    // 7. EIP-712 domain against the registered asset.
-    if let Some(known) = known_asset {
-        if known.name != fields.name || known.version != fields.version {
-            return Err(X402Error::malformed(format!(
-                "{req_path}.extra declares the EIP-712 domain name \"{}\" version \"{}\", \
-                 but asset {} on {} is registered with name \"{}\" version \"{}\"; \
-                 a signature over the declared domain cannot be settled",
-                show(&fields.name),
-                show(&fields.version),
-                fields.asset,
-                caip2(chain_id),
-                show(&known.name),
-                show(&known.version)
-            )))
-            .tag(Eip712DomainMismatch);
-        }
-    }
-
-    // 8. signature.
-    let domain = Eip712Domain {
-        name: fields.name.clone(),
-        version: fields.version.clone(),
-        chain_id: U256::from(chain_id),
-        verifying_contract: fields.asset,
-    };
-    let digest = domain.transfer_with_authorization_digest(&auth);
-    let payer = recover_signer(&digest, &signature)
-        .map_err(|e| e.context(&format!("{INNER}.signature")))
-        .tag(InvalidSignature)?;
-    if payer != auth.from {
-        return Err(failure(
-            InvalidSignature,
-            X402Error::invalid_signature(format!(
-                "{INNER}.signature recovers to {payer}, not to authorization.from {}: \
-                 signed by another key, or over another message or EIP-712 domain \
-                 (name \"{}\", version \"{}\", chain {chain_id}, contract {})",
-                auth.from,
-                show(&fields.name),
-                show(&fields.version),
-                fields.asset
-            )),
-            Some(payer),
-        ));
-    }
+    // 6. payload fields (the signature has its own step, as in the SDK).
+    let inner = req_obj(view.obj, PAYLOAD, "payload").tag(InvalidPayload)?;
+    let auth = req_obj(inner, INNER, "authorization")
+        .and_then(|a| Authorization::from_map(a, AUTHORIZATION))
+        .tag(InvalidPayload)?;
     let fail = |reason: InvalidReason, message: String| {
-        Err(failure(reason, X402Error::malformed(message), Some(payer)))
+        Err(failure(reason, X402Error::malformed(message), None))
     };
 
-    // 9. recipient.
+    // 7. recipient.
     if auth.to != fields.pay_to {
         return fail(
             RecipientMismatch,
@@ -878,8 +1061,8 @@ where
         );
     }
 
-    // 10. value.
-    if view.version == 2 && auth.value != fields.amount {
+    // 8. value: exactly the price, in v1 too (as the SDK).
+    if auth.value != fields.amount {
         return fail(
             AuthorizationValueMismatch,
             format!(
@@ -888,35 +1071,39 @@ where
             ),
         );
     }
-    if view.version == 1 && auth.value < fields.amount {
-        return fail(
-            AuthorizationValue,
-            format!(
-                "{AUTHORIZATION}.value {} is below {req_path}.{} {}",
-                auth.value, fields.amount_key, fields.amount
-            ),
-        );
-    }
 
-    // 11-12. validity window.
-    let now = u64::try_from(at_unix_seconds).ok().map(U256::from);
-    if now.is_none_or(|n| n < auth.valid_after) {
-        return fail(
-            AuthorizationValidAfter,
-            format!(
-                "authorization is not valid yet: validAfter is {}, now is {at_unix_seconds}",
-                auth.valid_after
-            ),
-        );
-    }
-    if now.is_some_and(|n| n >= auth.valid_before) {
-        return fail(
-            AuthorizationValidBefore,
-            format!(
-                "authorization has expired: validBefore is {}, now is {at_unix_seconds}",
-                auth.valid_before
-            ),
-        );
+    // 9-10. validity window.
+    check_window(&auth, window)?;
+
+    // 11. signature.
+    let domain = Eip712Domain {
+        name,
+        version,
+        chain_id: U256::from(chain_id),
+        verifying_contract: fields.asset,
+    };
+    let payer = check_signature(inner, &domain, &auth, known_asset)?;
+
+    // 12. EIP-712 domain against the registered asset (on chain, the token
+    // contract would refuse the signature).
+    if let Some(known) = known_asset {
+        if known.name != domain.name || known.version != domain.version {
+            return Err(failure(
+                Eip712DomainMismatch,
+                X402Error::malformed(format!(
+                    "{req_path}.extra declares the EIP-712 domain name \"{}\" version \"{}\", \
+                     but asset {} on {} is registered with name \"{}\" version \"{}\"; \
+                     a signature over the declared domain cannot be settled",
+                    show(&domain.name),
+                    show(&domain.version),
+                    fields.asset,
+                    caip2(chain_id),
+                    show(&known.name),
+                    show(&known.version)
+                )),
+                Some(payer),
+            ));
+        }
     }
 
     // 13. nonce.
@@ -927,16 +1114,17 @@ where
         nonce: auth.nonce,
     };
     if nonce_already_used(&key) {
-        return fail(
+        return Err(failure(
             NonceAlreadyUsed,
-            format!(
+            X402Error::malformed(format!(
                 "{AUTHORIZATION}.nonce {} was already used by {} for asset {} on {}",
                 key.nonce_hex(),
                 key.payer,
                 key.asset,
                 caip2(chain_id)
-            ),
-        );
+            )),
+            Some(payer),
+        ));
     }
     Ok(payer)
 }

@@ -72,3 +72,25 @@ SET ROLE authenticated;
 SELECT * FROM insforge.lint_jwt_secret_exposed();
 SELECT level, name, detail FROM insforge.advise();
 RESET ROLE;
+DROP VIEW public.settings;
+
+-- InsForge's API pipeline: only sub, email, role, iat and exp reach request.jwt.claims.
+-- A policy on an organisation claim (Better Auth's multi-tenant setup) denies every API request:
+CREATE TABLE public.docs (id int, org_id text, user_id text DEFAULT requesting_user_id());
+ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Org members read" ON public.docs FOR SELECT TO authenticated
+    USING (org_id = (auth.jwt() ->> 'org_id') OR insforge.has_claim('permissions', 'read:docs'));
+CREATE POLICY own ON public.docs FOR UPDATE TO authenticated USING (user_id = requesting_user_id());
+SELECT name, level, metadata ->> 'policy' AS policy, metadata -> 'claims' AS claims
+  FROM insforge.lint_policy_reads_unforwarded_claim();
+-- Better Auth's session table left open in public by its migration (InsForge's default grants):
+CREATE TABLE public.session (id text PRIMARY KEY, "expiresAt" timestamptz NOT NULL, token text NOT NULL UNIQUE,
+                             "userId" text NOT NULL);
+SELECT name, level, detail FROM insforge.lint_better_auth_tables_exposed();
+REVOKE ALL ON public.session FROM PUBLIC, anon, authenticated;
+SELECT count(*) AS better_auth_findings FROM insforge.lint_better_auth_tables_exposed();
+-- Audience validation, which InsForge-minted tokens cannot pass:
+SET insforge_integrations.jwt_audience = 'insforge-api';
+SELECT name, level, detail FROM insforge.lint_validation_needs_unforwarded_claims();
+RESET insforge_integrations.jwt_audience;
+SELECT count(*) AS validation_findings FROM insforge.lint_validation_needs_unforwarded_claims();

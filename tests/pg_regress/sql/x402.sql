@@ -106,32 +106,56 @@ SELECT x402.recover_payer('[1]');
 SELECT x402.recover_payer('{"x402Version":1,"scheme":"exact","network":"eip155:84532","payload":{}}');
 
 --------------------------------------------------------------------------------------------
--- x402.verify_payment(payload, requirements DEFAULT NULL, at DEFAULT now()) -> jsonb: a
--- facilitator's /verify before any network call. Here `at` is fixed, inside the spec
--- payment's window [1740672089, 1740672154).
+-- x402.verify_payment(payload, requirements DEFAULT NULL, at DEFAULT now(),
+-- valid_before_margin DEFAULT '6 seconds') -> jsonb: the official x402 SDK's facilitator /verify
+-- before any network call (same verdicts, check order and reason codes). Here `at` is fixed,
+-- inside the spec payment's window [1740672089, 1740672154).
 SELECT x402.verify_payment(:'spec_payload', NULL, to_timestamp(1740672100));
 SELECT x402.verify_payment(:'spec_payload', :'spec_req', to_timestamp(1740672100)) ->> 'isValid' AS valid;
 SELECT x402.verify_payment(:'usdg_payload', :'usdg_req', to_timestamp(1763800100));
--- Each failure is a verdict, not an error: the first failing check is reported.
+-- Each failure is a verdict, not an error: the first failing check in the SDK's order is
+-- reported (recipient, value, validBefore, validAfter, signature). payer is known from the
+-- signature check on.
 \x on
 SELECT c.case, v ->> 'isValid' AS valid, v ->> 'invalidReason' AS reason, v ->> 'invalidMessage' AS message,
        v ->> 'payer' AS payer
   FROM (VALUES
     (1, 'too early',           :'spec_payload'::jsonb, :'spec_req'::jsonb, to_timestamp(1740672088)),
     (2, 'expired',             :'spec_payload', :'spec_req', to_timestamp(1740672154)),
-    (3, 'other payTo',         :'spec_payload', jsonb_set(:'spec_req', '{payTo}', '"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"'), to_timestamp(1740672100)),
-    (4, 'other amount',        :'spec_payload', jsonb_set(:'spec_req', '{amount}', '"20000"'), to_timestamp(1740672100)),
-    (5, 'wrong EIP-712 name',  :'spec_payload', jsonb_set(:'spec_req', '{extra,name}', '"USD Coin"'), to_timestamp(1740672100)),
-    (6, 'other network',       :'spec_payload', jsonb_set(:'spec_req', '{network}', '"eip155:8453"'), to_timestamp(1740672100)),
-    (7, 'other scheme',        :'spec_payload', jsonb_set(:'spec_req', '{scheme}', '"upto"'), to_timestamp(1740672100)),
-    (8, 'forged from',         jsonb_set(:'spec_payload', '{payload,authorization,from}', '"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"'), NULL, to_timestamp(1740672100)),
-    (9, 'unknown version',     jsonb_set(:'spec_payload', '{x402Version}', '7'), NULL, to_timestamp(1740672100)),
-    (10, 'no asset',           :'spec_payload', :'spec_req'::jsonb - 'asset', to_timestamp(1740672100)),
-    (11, 'payload not object', '[1]', :'spec_req', to_timestamp(1740672100))
+    (3, 'expires within 6 s',  :'spec_payload', :'spec_req', to_timestamp(1740672149)),
+    (4, 'other payTo',         :'spec_payload', jsonb_set(:'spec_req', '{payTo}', '"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"'), to_timestamp(1740672100)),
+    (5, 'other amount',        :'spec_payload', jsonb_set(:'spec_req', '{amount}', '"20000"'), to_timestamp(1740672100)),
+    (6, 'wrong EIP-712 name',  :'spec_payload', jsonb_set(:'spec_req', '{extra,name}', '"USD Coin"'), to_timestamp(1740672100)),
+    (7, 'other network',       :'spec_payload', jsonb_set(:'spec_req', '{network}', '"eip155:8453"'), to_timestamp(1740672100)),
+    (8, 'other scheme',        :'spec_payload', jsonb_set(:'spec_req', '{scheme}', '"upto"'), to_timestamp(1740672100)),
+    (9, 'forged from',         jsonb_set(:'spec_payload', '{payload,authorization,from}', '"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"'), NULL, to_timestamp(1740672100)),
+    (10, 'unknown version',    jsonb_set(:'spec_payload', '{x402Version}', '7'), NULL, to_timestamp(1740672100)),
+    (11, 'no asset',           :'spec_payload', :'spec_req'::jsonb - 'asset', to_timestamp(1740672100)),
+    (12, 'payload not object', '[1]', :'spec_req', to_timestamp(1740672100)),
+    (13, 'no EIP-712 domain',  :'spec_payload', :'spec_req'::jsonb - 'extra', to_timestamp(1740672100)),
+    (14, '64-byte signature',  jsonb_set(:'spec_payload', '{payload,signature}', to_jsonb(left(:'spec_sig', 130))), NULL, to_timestamp(1740672100)),
+    (15, 'signature v 29',     jsonb_set(:'spec_payload', '{payload,signature}', to_jsonb(left(:'spec_sig', 130) || '1d')), NULL, to_timestamp(1740672100)),
+    (16, 'no signature',       :'spec_payload'::jsonb #- '{payload,signature}', NULL, to_timestamp(1740672100)),
+    (17, 'legacy network name', jsonb_set(:'spec_payload', '{accepted,network}', '"base-sepolia"'), :'spec_req', to_timestamp(1740672100)),
+    -- Requirements declaring USDG's EIP-712 name as "USDG" (x402.assets: "Global Dollar"),
+    -- signed over that name: the signature recovers, the token contract would refuse it.
+    (18, 'domain not the registered one',
+         jsonb_set(jsonb_set(jsonb_set(:'usdg_payload', '{accepted,extra,name}', '"USDG"'),
+                             '{payload,authorization,nonce}', to_jsonb('0x' || repeat('0d', 32))),
+                   '{payload,signature}', '"0x5514e1071e880c33a18babd4b58eb92add8d567595878c66ec463e707c43733c65bb789db225974cb7e3b4c0b0354f20faef90b28e8b76cdd1fde46a1c8e321d1c"'),
+         NULL, to_timestamp(1763800100))
   ) AS c(n, "case", p, r, at),
   LATERAL (SELECT x402.verify_payment(c.p, c.r, c.at) AS v) x
  ORDER BY c.n;
 \x off
+-- valid_before_margin: the SDK refuses an authorization that expires within 6 seconds (it would
+-- expire before its settlement lands). '1 second' is the token contract's own rule (at < validBefore).
+SELECT extract(epoch FROM m)::int AS margin_seconds,
+       x402.verify_payment(:'spec_payload', NULL, to_timestamp(1740672149), m) ->> 'isValid' AS valid
+  FROM unnest(ARRAY[interval '6 seconds', interval '5 seconds', interval '1 second', interval '1 minute']) m;
+-- Bad input: a negative margin (22023).
+SELECT x402.verify_payment(:'spec_payload', NULL, to_timestamp(1740672100), interval '-1 second');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 --------------------------------------------------------------------------------------------
 -- x402.assets: the EIP-712 domains of registered assets (verify_payment's "wrong EIP-712 name").

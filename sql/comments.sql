@@ -1,0 +1,34 @@
+-- Comments on the functions pgrx generates from src/sql_jwt.rs and src/sql_x402.rs (pgrx
+-- writes no COMMENT from a doc comment), so that \df+ and every catalog browser describe
+-- every function of the extension. Kept in the words of the Rust doc comments and the README.
+
+COMMENT ON FUNCTION insforge.verify_jwt(text, text, text, text) IS
+'Returns the claims of a JWT whose signature verifies (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA) with key: an HMAC secret, a PEM public key, a JWK or a JWKS (kid picks the key). Checks exp/nbf with insforge_integrations.jwt_leeway against the transaction start, and audience/issuer when given or configured. Every failed check raises 28000 naming it; a malformed key 22023.';
+COMMENT ON FUNCTION insforge.validate_claims(jsonb) IS
+'The problems found in the claims under the insforge_integrations.jwt_* settings, in this order: missing_sub, expired, not_yet_valid, audience, issuer, role, provider_mismatch. Empty when none.';
+COMMENT ON FUNCTION insforge.claims_valid() IS
+'True when the current request has claims and they pass validation (cached per request).';
+COMMENT ON FUNCTION insforge.require_valid_claims() IS
+'Raises 28000 naming the first problem when the current request has no claims or they fail validation.';
+COMMENT ON FUNCTION insforge.auth_provider(jsonb) IS
+'The identity provider behind the claims (NULL: the current request''s): clerk, auth0, workos, kinde, stytch, better_auth, insforge, or NULL. A classification by issuer and sub shape, not an authentication.';
+COMMENT ON FUNCTION insforge.token_verification_count() IS
+'Diagnostic: how many bearer tokens this backend has verified in insforge_integrations.claims_source = verified mode (a per-row policy verifies once per token).';
+COMMENT ON FUNCTION insforge.authenticate(text) IS
+'For direct connections: verifies the token with the stored key, validates its claims, then for the rest of the transaction sets request.jwt.claims and the role from the role claim (only roles in insforge_integrations.jwt_roles; Postgres''s SET ROLE rules apply), as PostgREST would. Returns the subject. 25P01 outside a transaction block.';
+COMMENT ON FUNCTION x402.decode_header(text) IS
+'Decodes a PAYMENT-SIGNATURE, X-PAYMENT, PAYMENT-REQUIRED or PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or not, of a JSON object. Anything else raises 22023.';
+COMMENT ON FUNCTION x402.encode_header(jsonb) IS
+'Encodes a JSON object as a header value: standard padded base64 of compact JSON (round-trips with decode_header).';
+COMMENT ON FUNCTION x402.domain_separator(text, text, numeric, text) IS
+'The EIP-712 domain separator of EIP712Domain(string name,string version,uint256 chainId,address verifyingContract): 32 bytes.';
+COMMENT ON FUNCTION x402.checksum_address(text) IS
+'The EIP-55 checksummed form of an address; 22023 for a malformed address or a mixed-case one whose checksum is wrong.';
+COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
+'The checksummed address that signed the payload''s EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (NULL requirements: the v2 payload''s accepted). v 27/28 or 0/1; high-s signatures are refused (22023).';
+COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
+'Checks a payment as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, validBefore at least valid_before_margin (6 s) ahead. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
+COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
+'Internal (record_settlement): the normalized facts of a facilitator''s answer (settled, disputed with the reasons, or failed with the facilitator''s reason). 22023 when there is nothing to record.';
+COMMENT ON FUNCTION x402._intent_facts(jsonb, jsonb) IS
+'Internal (begin_settlement): the facts of the authorization a payment carries, before /settle. 22023 when the payload or the requirements are malformed.';
