@@ -636,7 +636,7 @@ def test_verify_payment_takes_no_transaction_id(primary, signed):
         assert valid == "true"
         assert xid is None, f"a read-only call was given transaction id {xid}"
         # PARALLEL SAFE: it must run in a parallel worker (force_parallel_mode is debug_parallel_query from 16 on).
-        c.execute("SET debug_parallel_query = on" if one(c, "SHOW server_version_num") >= "160000"
+        c.execute("SET debug_parallel_query = on" if int(one(c, "SHOW server_version_num")) >= 160000
                   else "SET force_parallel_mode = on")
         assert one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'isValid'",
                    *settlements[1].args()[:2]) == "true"
