@@ -27,6 +27,13 @@ fi
 t0=$SECONDS
 times=()
 step() { times+=("$(printf '%-58s %5d s' "$1" $((SECONDS - t)))"); t=$SECONDS; }
+report_times() {
+  local rc=$?
+  say "times$([ "$rc" = 0 ] || echo " (failed in the step after the last one listed)")"
+  [ ${#times[@]} = 0 ] || printf '  %s\n' "${times[@]}"
+  printf '  %-58s %5d s\n' total $((SECONDS - t0))
+}
+trap report_times EXIT
 t=$SECONDS
 
 bash scripts/setup.sh --no-install --versions "$MATRIX_VERSIONS"
@@ -53,6 +60,3 @@ step "PostgreSQL 15: install, full suite, package install test"
 bash scripts/matrix.sh
 step "matrix: PostgreSQL $MATRIX_VERSIONS"
 
-say "times"
-printf '  %s\n' "${times[@]}"
-printf '  %-58s %5d s\n' total $((SECONDS - t0))
