@@ -42,4 +42,4 @@ if [ -x "/usr/lib/postgresql/$pg/bin/pg_config" ]; then
   }
 fi
 dpkg-query -W -f='installed ${Package} ${Version}: ${Status}\n' "$pkg"
-ls "$ext" | grep '^insforge_integrations' | sed 's/^/  /'
+for f in "$ext"/insforge_integrations*; do echo "  $f"; done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (variables used by the scripts that source this)
 # Helpers shared by setup.sh, test.sh, package.sh, package_test.sh and matrix.sh.
 # Sourced, never run. Expects the caller to have cd'ed to the repository root.
 
@@ -68,7 +69,7 @@ pg_major() { "$1" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'; }
 # `cargo pgrx init` rewrites the file with only the versions it is given, so the
 # union goes into one call; nothing runs when every entry is present.
 pgrx_init_merge() {
-  local cfg="${PGRX_HOME:-$HOME/.pgrx}/config.toml" want=() args=() have label path entry
+  local cfg="${PGRX_HOME:-$HOME/.pgrx}/config.toml" args=() have label path entry
   local -A all=()
   if [ -f "$cfg" ]; then
     while IFS= read -r have; do

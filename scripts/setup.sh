@@ -96,7 +96,9 @@ if [ -n "${INSFORGE_PG15_LOCK:-}" ]; then
   build=(cargo build --lib -q --no-default-features --features pg15)
   [ "$release" = 1 ] && build+=(--release)
   "${build[@]}"
-  with_pg15_lock bash scripts/setup.sh --install-only $([ "$release" = 1 ] && echo --release)
+  again=(bash scripts/setup.sh --install-only)
+  [ "$release" = 1 ] && again+=(--release)
+  with_pg15_lock "${again[@]}"
 else
   install_pg15
 fi
