@@ -128,7 +128,7 @@ pub fn verify(
         .as_bytes();
     let verified = candidates
         .iter()
-        .any(|k| alg.verify(&k.material, signing_input, &signature));
+        .any(|k| alg.verify(&k.decoding, signing_input, &signature));
     if !verified {
         return Err(JwtError::invalid(if candidates.len() > 1 {
             format!(
