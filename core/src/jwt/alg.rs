@@ -1,10 +1,26 @@
 //! The JWS algorithms this crate verifies, and the signature check itself
 //! (jsonwebtoken's verifier on its `aws_lc_rs` backend).
 
+use std::cell::RefCell;
 use std::fmt;
 
 use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+use jsonwebtoken::crypto::JwtVerifier;
 use jsonwebtoken::DecodingKey;
+
+use super::key::Key;
+
+/// How many jsonwebtoken verifier objects a thread keeps (see
+/// [`Algorithm::verify_cached`]).
+const CACHED_VERIFIERS: usize = 16;
+
+/// A jsonwebtoken verifier object for (key id, algorithm).
+type CachedVerifier = (u64, Algorithm, Box<dyn JwtVerifier>);
+
+thread_local! {
+    /// jsonwebtoken verifiers by (key id, algorithm), most recent last.
+    static VERIFIERS: RefCell<Vec<CachedVerifier>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A supported JWS `alg` (RFC 7518, RFC 8037).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -130,11 +146,56 @@ impl Algorithm {
     /// in constant time, ECDSA as fixed-size `r || s`, RSA 2048 to 8192 bits).
     /// The caller has already checked that the key's family fits; a key of
     /// another family, or any backend error, simply gives `false`.
-    pub(crate) fn verify(self, key: &DecodingKey, signing_input: &[u8], signature: &[u8]) -> bool {
+    /// (`&Vec` because jsonwebtoken's verifiers take one: no copy.)
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn verify(
+        self,
+        key: &DecodingKey,
+        signing_input: &[u8],
+        signature: &Vec<u8>,
+    ) -> bool {
         let Ok(verifier) = (DEFAULT_PROVIDER.verifier_factory)(&self.to_jsonwebtoken(), key) else {
             return false;
         };
-        verifier.verify(signing_input, &signature.to_vec()).is_ok()
+        verifier.verify(signing_input, signature).is_ok()
+    }
+}
+
+impl Algorithm {
+    /// [`verify`](Self::verify) with `key`, reusing the jsonwebtoken verifier
+    /// object built for this key and algorithm on this thread (building one
+    /// sets up the key: for HMAC, the padded-key hashes). A small per-thread
+    /// cache (16 entries, by the key's id, which clones share); the check
+    /// itself is the same.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn verify_cached(
+        self,
+        key: &Key,
+        signing_input: &[u8],
+        signature: &Vec<u8>,
+    ) -> bool {
+        VERIFIERS.with(|cell| {
+            let Ok(mut cache) = cell.try_borrow_mut() else {
+                return self.verify(&key.decoding, signing_input, signature);
+            };
+            let id = key.id();
+            if let Some(pos) = cache.iter().position(|(k, a, _)| *k == id && *a == self) {
+                return cache
+                    .get(pos)
+                    .is_some_and(|(_, _, v)| v.verify(signing_input, signature).is_ok());
+            }
+            let Ok(verifier) =
+                (DEFAULT_PROVIDER.verifier_factory)(&self.to_jsonwebtoken(), &key.decoding)
+            else {
+                return false;
+            };
+            let ok = verifier.verify(signing_input, signature).is_ok();
+            if cache.len() >= CACHED_VERIFIERS {
+                cache.remove(0);
+            }
+            cache.push((id, self, verifier));
+            ok
+        })
     }
 }
 
@@ -165,9 +226,9 @@ mod tests {
     #[test]
     fn wrong_key_family_is_false() {
         let key = DecodingKey::from_secret(b"secret").unwrap_or_else(|e| panic!("{e}"));
-        assert!(!Algorithm::Rs256.verify(&key, b"a.b", &[0u8; 256]));
-        assert!(!Algorithm::Es256.verify(&key, b"a.b", &[0u8; 64]));
-        assert!(!Algorithm::EdDsa.verify(&key, b"a.b", &[0u8; 64]));
+        assert!(!Algorithm::Rs256.verify(&key, b"a.b", &vec![0u8; 256]));
+        assert!(!Algorithm::Es256.verify(&key, b"a.b", &vec![0u8; 64]));
+        assert!(!Algorithm::EdDsa.verify(&key, b"a.b", &vec![0u8; 64]));
     }
 
     #[test]
@@ -177,9 +238,10 @@ mod tests {
             .unwrap_or_else(|_| unreachable!());
         mac.update(b"a.b");
         let tag = mac.finalize().into_bytes();
+        let tag = tag.to_vec();
         assert!(Algorithm::Hs256.verify(&key, b"a.b", &tag));
-        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &tag[..31]));
-        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &[]));
+        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &tag[..31].to_vec()));
+        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &Vec::new()));
         assert!(!Algorithm::Hs384.verify(&key, b"a.b", &tag));
     }
 }

@@ -30,6 +30,7 @@
 //!   verification does not refuse it), so it is refused as malformed.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::signature::{
     ParsedPublicKey, VerificationAlgorithm, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED,
@@ -60,9 +61,18 @@ const MAX_PEM_DER_BYTES: usize = 2048;
 /// How many skipped-key reasons a "no usable key" message lists.
 const MAX_REASONS: usize = 5;
 
+/// Each parsed key's id (clones share it): what the per-thread cache of
+/// jsonwebtoken verifier objects is keyed by.
+static NEXT_KEY_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_key_id() -> u64 {
+    NEXT_KEY_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// One usable verification key.
 #[derive(Clone)]
 pub struct Key {
+    id: u64,
     kid: Option<String>,
     alg: Option<Algorithm>,
     family: Family,
@@ -131,6 +141,11 @@ impl Key {
     /// `"oct"`, `"RSA"`, `"EC P-256"`, `"EC P-384"` or `"OKP Ed25519"`.
     pub fn kind(&self) -> &'static str {
         kind_name(self.family)
+    }
+
+    /// This key's process-unique id (shared by its clones).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The jsonwebtoken key that signatures are checked with.
@@ -372,6 +387,7 @@ impl KeySet {
 fn secret_key(kid: Option<String>, alg: Option<Algorithm>, secret: &[u8]) -> Result<Key, String> {
     let decoding = DecodingKey::from_secret(secret).map_err(|e| e.to_string())?;
     Ok(Key {
+        id: next_key_id(),
         kid,
         alg,
         family: Family::Hmac,
@@ -432,6 +448,7 @@ fn rsa_key(kid: Option<String>, alg: Option<Algorithm>, n: &[u8], e: &[u8]) -> R
     let decoding =
         DecodingKey::from_rsa_raw_components(strip_leading_zeros(n), strip_leading_zeros(e));
     Ok(Key {
+        id: next_key_id(),
         kid,
         alg,
         family: Family::Rsa,
@@ -457,6 +474,7 @@ fn ec_key(
 ) -> Result<Key, ()> {
     ParsedPublicKey::new(ec_algorithm(family), point).map_err(|_| ())?;
     Ok(Key {
+        id: next_key_id(),
         kid,
         alg,
         family,
@@ -480,6 +498,7 @@ fn ed25519_problem(x: &[u8; 32]) -> Option<&'static str> {
 
 fn ed25519_key(kid: Option<String>, alg: Option<Algorithm>, x: &[u8; 32]) -> Key {
     Key {
+        id: next_key_id(),
         kid,
         alg,
         family: Family::Ed25519,

@@ -34,12 +34,17 @@
 mod alg;
 mod error;
 mod key;
+mod payload;
 mod verify;
 
 pub use alg::Algorithm;
 pub use error::{clean, quote, JwtError, JwtErrorKind};
 pub use key::{Key, KeySet, KeySource, MAX_KEY_TEXT_BYTES, MAX_RSA_BITS, MIN_RSA_BITS};
-pub use verify::{verify, VerifyOptions, MAX_TOKEN_BYTES};
+pub use payload::{parse_payload, JsonSink};
+pub use verify::{
+    check_claims, payload_json_error, payload_not_object, verify, verify_signature, Signed,
+    VerifyOptions, CHECKED_CLAIMS, MAX_TOKEN_BYTES,
+};
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
