@@ -35,7 +35,10 @@ schedstat cannot be read, wall-clock time is used throughout and the header says
 a hundred times as much per call, so their queries evaluate --n-asym times (default N/10) to keep
 every query short and the interleaving fine-grained; all numbers are per call.
 
-Usage: python3 benches/jwt_bench.py [--n 20000] [--n-asym 2000] [--runs 7] [--json]
+--cases-out FILE writes the generated cases (variant name, token, key text) as JSON, so that the raw-crypto
+micro-benchmark (core/benches/raw_crypto.rs, run by benches/run_all.py) times the same tokens and keys.
+
+Usage: python3 benches/jwt_bench.py [--n 20000] [--n-asym 2000] [--runs 7] [--json] [--cases-out FILE]
 Install a release build first: bash scripts/setup.sh --release
 """
 
@@ -146,8 +149,12 @@ def main():
     ap.add_argument("--n-asym", type=int, default=None, help="evaluations per query for RS256/ES256 (default N/10)")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--cases-out", help="write the cases (name, token, key) to this JSON file")
     args = ap.parse_args()
     cases = make_cases()
+    if args.cases_out:
+        Path(args.cases_out).write_text(json.dumps(
+            [{"name": name, "token": tok, "key": key} for name, expr, tok, key in cases if expr == EXPRS["verify"]]))
     n_asym = args.n_asym or max(args.n // 10, 1)
     counts = {name: (n_asym if name in ("RS256", "ES256") else args.n) for name, *_ in cases}
 
