@@ -6,11 +6,11 @@ use pgrx::prelude::*;
 #[pg_schema]
 mod x402 {
     use crate::errors::raise;
-    use crate::sqljson::Jsonb;
+    use crate::sqljson::{Jsonb, JsonbDatum};
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
     use pgrx::datum::{AnyNumeric, TimestampWithTimeZone};
     use pgrx::prelude::*;
-    use pgrx::{JsonB, PgSqlErrorCode};
+    use pgrx::PgSqlErrorCode;
     use serde_json::{json, Value};
 
     /// Raises an x402 core error with its SQLSTATE.
@@ -44,8 +44,8 @@ mod x402 {
     /// PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or
     /// not, of a JSON object. Anything else raises 22023.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn decode_header(value: &str) -> JsonB {
-        JsonB(ok(xc::decode_header(value)))
+    fn decode_header(value: &str) -> JsonbDatum {
+        JsonbDatum::from_value(&ok(xc::decode_header(value)))
     }
 
     /// Encodes a JSON object as a header value: standard padded base64 of
@@ -114,7 +114,7 @@ mod x402 {
         payload: Option<Jsonb>,
         requirements: default!(Option<Jsonb>, "NULL"),
         at: default!(Option<TimestampWithTimeZone>, "now()"),
-    ) -> Option<JsonB> {
+    ) -> Option<JsonbDatum> {
         let (payload, at) = (payload?, at?);
         let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
         let req = requirements.as_ref().map(|r| &r.0);
@@ -129,7 +129,7 @@ mod x402 {
                 &key.nonce_hex(),
             )
         });
-        Some(JsonB(json!({
+        Some(JsonbDatum::from_value(&json!({
             "isValid": result.is_valid,
             "invalidReason": result.invalid_reason_str(),
             "invalidMessage": result.invalid_message,
@@ -180,13 +180,15 @@ mod x402 {
     /// Raises 22023 only when there is nothing to record: no transaction hash
     /// or no payer.
     #[pg_extern(immutable, parallel_safe)]
-    fn _settlement_facts(payload: Jsonb, requirements: Jsonb, settlement: Jsonb) -> JsonB {
+    fn _settlement_facts(payload: Jsonb, requirements: Jsonb, settlement: Jsonb) -> JsonbDatum {
         let (payload, requirements, settlement) = (
             object_arg(&payload.0, "payload"),
             object_arg(&requirements.0, "requirements"),
             object_arg(&settlement.0, "settlement"),
         );
-        JsonB(settlement_facts(payload, requirements, settlement).unwrap_or_else(|e| fail(e)))
+        JsonbDatum::from_value(
+            &settlement_facts(payload, requirements, settlement).unwrap_or_else(|e| fail(e)),
+        )
     }
 
     fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -246,7 +248,7 @@ mod x402 {
         }
         if let (Ok(a), Ok(r)) = (&auth, &req) {
             match xc::recover_payer(payload, Some(requirements)) {
-                Ok(signer) if signer != a.from.to_checksum() => disputes.push(format!(
+                Ok(signer) if Some(&signer) != from.as_ref() => disputes.push(format!(
                     "signature recovers to {signer}, not authorization.from {}",
                     a.from
                 )),

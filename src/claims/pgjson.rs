@@ -1,8 +1,10 @@
 //! Postgres's own jsonb code, called directly, so that every answer is the one
 //! `::jsonb`, `->`, `->>` and `#>>` would give.
 
+use insforge_core::jwt::{self, JsonSink, JwtError};
 use pgrx::fcinfo::direct_function_call_as_datum;
 use pgrx::pg_sys;
+use std::borrow::Cow;
 use std::ffi::CStr;
 
 /// `bytes::jsonb`, allocated in `mcxt`. Raises exactly what `jsonb_in` raises.
@@ -131,116 +133,295 @@ pub fn jsonb_to_value(jsonb: pg_sys::Datum) -> serde_json::Value {
     }
 }
 
-/// `jsonb` built directly from parsed claims with Postgres's `pushJsonbValue`
-/// (no text round trip), or None when the value cannot be represented exactly
-/// that way: a number that is not an integer (serde keeps only an f64 of it) or
-/// a string with a NUL. The caller then parses the original text instead, so
-/// the result is always what `::jsonb` of the payload gives.
-pub fn object_to_jsonb(obj: &serde_json::Map<String, serde_json::Value>) -> Option<pg_sys::Datum> {
-    if !obj.iter().all(|(k, v)| !k.contains('\0') && exact(v)) {
+/// A verified JWT's payload as `jsonb`, built in one pass: the core's parser
+/// ([`jwt::parse_payload`]) hands each value to a [`JsonbSink`], which lays out
+/// an in-memory `JsonbValue` tree (keys sorted and de-duplicated the way
+/// `jsonb` does: shorter first, then bytewise; the last duplicate wins), and
+/// one `JsonbValueToJsonb` call serialises it. No text round trip, no
+/// `pushJsonbValue`, no intermediate `serde_json::Map`.
+///
+/// Returns the claims [`jwt::check_claims`] needs, and the `jsonb`, or None
+/// when a value cannot be represented exactly that way (a number that is not
+/// an `i64`, a string or key with NUL): the caller then runs `jsonb_in` on
+/// the payload text (after the claim checks, as before), so the result is
+/// always exactly `payload::jsonb`.
+pub fn payload_to_jsonb(
+    payload: &[u8],
+) -> Result<
+    (
+        Option<pg_sys::Datum>,
+        serde_json::Map<String, serde_json::Value>,
+    ),
+    JwtError,
+> {
+    let mut sink = JsonbSink::default();
+    let (mut root, checked) = jwt::parse_payload(payload, &mut sink)?;
+    if sink.inexact {
+        return Ok((None, checked));
+    }
+    // SAFETY: every pointer in the tree points into `payload` (borrowed
+    // strings) or into buffers owned by `sink` (owned strings, element and
+    // pair arrays), both alive until after this call; JsonbValueToJsonb
+    // copies everything into a new palloc'd jsonb in CurrentMemoryContext.
+    let jsonb = unsafe { pg_sys::JsonbValueToJsonb(&mut root) };
+    drop(sink);
+    Ok((Some(pg_sys::Datum::from(jsonb)), checked))
+}
+
+/// `value` as jsonb, built like [`payload_to_jsonb`], or None when a number
+/// is not an `i64` or a string contains NUL (the caller then parses the
+/// serialized text with `jsonb_in`).
+pub fn value_to_jsonb(value: &serde_json::Value) -> Option<pg_sys::Datum> {
+    fn node<'v>(sink: &mut JsonbSink, v: &'v serde_json::Value) -> pg_sys::JsonbValue {
+        use serde_json::Value;
+        match v {
+            Value::Null => <JsonbSink as JsonSink<'v>>::null(sink),
+            Value::Bool(b) => <JsonbSink as JsonSink<'v>>::bool(sink, *b),
+            Value::Number(n) => <JsonbSink as JsonSink<'v>>::number(sink, n.clone()),
+            Value::String(s) => {
+                if s.as_bytes().contains(&0) {
+                    sink.inexact = true;
+                }
+                <JsonbSink as JsonSink<'v>>::string(sink, Cow::Borrowed(s))
+            }
+            Value::Array(items) => {
+                let nodes = items.iter().map(|i| node(sink, i)).collect();
+                <JsonbSink as JsonSink<'v>>::array(sink, nodes)
+            }
+            Value::Object(obj) => {
+                let members = obj
+                    .iter()
+                    .map(|(k, i)| {
+                        if k.as_bytes().contains(&0) {
+                            sink.inexact = true;
+                        }
+                        (Cow::Borrowed(k.as_str()), node(sink, i))
+                    })
+                    .collect();
+                <JsonbSink as JsonSink<'v>>::object(sink, members)
+            }
+        }
+    }
+    let mut sink = JsonbSink::default();
+    let mut root = node(&mut sink, value);
+    if sink.inexact {
         return None;
     }
-    // SAFETY: every JsonbValue pushed points at palloc'd copies that live in
-    // the current memory context until JsonbValueToJsonb has serialised them.
-    unsafe {
-        let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
-        let root = push_object(&mut state, obj);
-        Some(pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(root)))
-    }
+    // (A scalar root is fine: JsonbValueToJsonb wraps it as a raw scalar.)
+    // SAFETY: the tree points into `value` and into `sink`, both alive here;
+    // the jsonb is a fresh palloc'd copy in CurrentMemoryContext.
+    let jsonb = unsafe { pg_sys::JsonbValueToJsonb(&mut root) };
+    drop(sink);
+    Some(pg_sys::Datum::from(jsonb))
 }
 
-fn exact(v: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => !s.contains('\0'),
-        Value::Number(n) => n.is_i64() || n.is_u64(),
-        Value::Array(a) => a.iter().all(exact),
-        Value::Object(o) => o.iter().all(|(k, v)| !k.contains('\0') && exact(v)),
-        Value::Null | Value::Bool(_) => true,
-    }
+/// See [`payload_to_jsonb`]. The `JsonbValue`s it returns hold raw pointers
+/// into the parsed input and into its own arenas: valid only while both live.
+#[derive(Default)]
+struct JsonbSink {
+    strings: Vec<String>,
+    elems: Vec<Vec<pg_sys::JsonbValue>>,
+    pairs: Vec<Vec<pg_sys::JsonbPair>>,
+    numerics: NumericArena,
+    inexact: bool,
 }
 
-unsafe fn string_jbv(s: &str) -> pg_sys::JsonbValue {
-    let copy = pg_sys::palloc(s.len().max(1)).cast::<std::ffi::c_char>();
-    std::ptr::copy_nonoverlapping(s.as_ptr().cast::<std::ffi::c_char>(), copy, s.len());
-    let mut jv: pg_sys::JsonbValue = std::mem::zeroed();
-    jv.type_ = pg_sys::jbvType::jbvString;
-    jv.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
-        len: s.len() as i32,
-        val: copy,
-    };
-    jv
+/// Room for numerics (16 bytes each, 4-byte aligned) whose addresses stay
+/// put: fixed-size chunks, never reallocated.
+#[derive(Default)]
+struct NumericArena {
+    chunks: Vec<Box<[[u32; 4]; 32]>>,
+    used: usize,
 }
 
-unsafe fn scalar_jbv(v: &serde_json::Value) -> pg_sys::JsonbValue {
-    use serde_json::Value;
-    let mut jv: pg_sys::JsonbValue = std::mem::zeroed();
-    match v {
-        Value::String(s) => return string_jbv(s),
-        Value::Bool(b) => {
-            jv.type_ = pg_sys::jbvType::jbvBool;
-            jv.val.boolean = *b;
+impl NumericArena {
+    fn alloc(&mut self, value: [u32; 4]) -> Option<pg_sys::Numeric> {
+        if self.used == 0 || self.used == 32 {
+            self.chunks.push(Box::new([[0; 4]; 32]));
+            self.used = 0;
         }
-        Value::Number(n) => {
-            let numeric = match n.as_i64() {
-                Some(i) => direct_function_call_as_datum(
-                    pg_sys::int8_numeric,
-                    &[Some(pg_sys::Datum::from(i))],
-                ),
-                None => {
-                    let digits = std::ffi::CString::new(n.to_string()).unwrap_or_default();
-                    direct_function_call_as_datum(
-                        pg_sys::numeric_in,
-                        &[
-                            Some(pg_sys::Datum::from(digits.as_ptr())),
-                            Some(pg_sys::Datum::from(pg_sys::InvalidOid)),
-                            Some(pg_sys::Datum::from(-1i32)),
-                        ],
-                    )
+        let slot = self
+            .chunks
+            .last_mut()
+            .and_then(|chunk| chunk.get_mut(self.used));
+        self.used += 1;
+        slot.map(|slot| {
+            *slot = value;
+            slot.as_mut_ptr().cast()
+        })
+    }
+}
+
+fn jbv(type_: pg_sys::jbvType::Type) -> pg_sys::JsonbValue {
+    // SAFETY: JsonbValue is a plain C struct; all-zero is a valid bit pattern.
+    let mut v: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
+    v.type_ = type_;
+    v
+}
+
+impl JsonbSink {
+    /// A string (or key). Only an unescaped copy can hold a NUL: JSON text
+    /// itself cannot contain a raw control character.
+    fn text(&mut self, s: Cow<'_, str>) -> pg_sys::JsonbValue {
+        let (ptr, len) = match s {
+            Cow::Borrowed(b) => (b.as_ptr(), b.len()),
+            Cow::Owned(o) => {
+                if o.as_bytes().contains(&0) {
+                    self.inexact = true;
                 }
-            };
-            jv.type_ = pg_sys::jbvType::jbvNumeric;
-            jv.val.numeric = numeric
-                .unwrap_or(pg_sys::Datum::from(0usize))
-                .cast_mut_ptr();
-        }
-        _ => jv.type_ = pg_sys::jbvType::jbvNull,
-    }
-    jv
-}
-
-unsafe fn push_value(
-    state: &mut *mut pg_sys::JsonbParseState,
-    v: &serde_json::Value,
-    token: pg_sys::JsonbIteratorToken::Type,
-) -> *mut pg_sys::JsonbValue {
-    use pg_sys::JsonbIteratorToken::*;
-    match v {
-        serde_json::Value::Object(o) => push_object(state, o),
-        serde_json::Value::Array(a) => {
-            pg_sys::pushJsonbValue(state, WJB_BEGIN_ARRAY, std::ptr::null_mut());
-            for e in a {
-                push_value(state, e, WJB_ELEM);
+                let p = (o.as_ptr(), o.len());
+                self.strings.push(o);
+                p
             }
-            pg_sys::pushJsonbValue(state, WJB_END_ARRAY, std::ptr::null_mut())
-        }
-        scalar => {
-            let mut jv = scalar_jbv(scalar);
-            pg_sys::pushJsonbValue(state, token, &mut jv)
-        }
+        };
+        let mut v = jbv(pg_sys::jbvType::jbvString);
+        v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
+            len: len as i32,
+            val: ptr.cast_mut().cast(),
+        };
+        v
     }
 }
 
-unsafe fn push_object(
-    state: &mut *mut pg_sys::JsonbParseState,
-    obj: &serde_json::Map<String, serde_json::Value>,
-) -> *mut pg_sys::JsonbValue {
-    use pg_sys::JsonbIteratorToken::*;
-    pg_sys::pushJsonbValue(state, WJB_BEGIN_OBJECT, std::ptr::null_mut());
-    for (k, v) in obj {
-        let mut key = string_jbv(k);
-        pg_sys::pushJsonbValue(state, WJB_KEY, &mut key);
-        push_value(state, v, WJB_VALUE);
+impl<'de> JsonSink<'de> for JsonbSink {
+    type Node = pg_sys::JsonbValue;
+
+    fn null(&mut self) -> pg_sys::JsonbValue {
+        jbv(pg_sys::jbvType::jbvNull)
     }
-    pg_sys::pushJsonbValue(state, WJB_END_OBJECT, std::ptr::null_mut())
+
+    fn bool(&mut self, value: bool) -> pg_sys::JsonbValue {
+        let mut v = jbv(pg_sys::jbvType::jbvBool);
+        v.val.boolean = value;
+        v
+    }
+
+    fn number(&mut self, value: serde_json::Number) -> pg_sys::JsonbValue {
+        let Some(i) = value.as_i64() else {
+            self.inexact = true;
+            return self.null();
+        };
+        let mut v = jbv(pg_sys::jbvType::jbvNumeric);
+        v.val.numeric = self.numeric(i);
+        v
+    }
+
+    fn string(&mut self, value: Cow<'de, str>) -> pg_sys::JsonbValue {
+        self.text(value)
+    }
+
+    fn array(&mut self, items: Vec<pg_sys::JsonbValue>) -> pg_sys::JsonbValue {
+        let mut v = jbv(pg_sys::jbvType::jbvArray);
+        v.val.array = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_2 {
+            nElems: items.len() as i32,
+            elems: items.as_ptr().cast_mut(),
+            rawScalar: false,
+        };
+        self.elems.push(items);
+        v
+    }
+
+    fn object(&mut self, members: Vec<(Cow<'de, str>, pg_sys::JsonbValue)>) -> pg_sys::JsonbValue {
+        let mut pairs = Vec::with_capacity(members.len());
+        for (order, (key, value)) in members.into_iter().enumerate() {
+            pairs.push(pg_sys::JsonbPair {
+                key: self.text(key),
+                value,
+                order: order as u32,
+            });
+        }
+        // jsonb's key order (lengthCompareJsonbStringValue: shorter first,
+        // then bytewise), and for equal keys the later one first, so that
+        // keeping the first of each run keeps the last duplicate (what
+        // uniqueifyJsonbObject does).
+        pairs.sort_by(|a, b| {
+            let (ka, kb) = (key_bytes(a), key_bytes(b));
+            ka.len()
+                .cmp(&kb.len())
+                .then_with(|| ka.cmp(kb))
+                .then_with(|| b.order.cmp(&a.order))
+        });
+        pairs.dedup_by(|later, first| key_bytes(later) == key_bytes(first));
+        let mut v = jbv(pg_sys::jbvType::jbvObject);
+        v.val.object = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_3 {
+            nPairs: pairs.len() as i32,
+            pairs: pairs.as_mut_ptr(),
+        };
+        self.pairs.push(pairs);
+        v
+    }
+}
+
+/// A pair's key bytes.
+fn key_bytes(pair: &pg_sys::JsonbPair) -> &[u8] {
+    // SAFETY: keys are built by JsonbSink::text: `val`/`len` describe a live
+    // string (in the parsed input or the sink's arena) for the sink's life.
+    unsafe {
+        let s = pair.key.val.string;
+        std::slice::from_raw_parts(s.val.cast::<u8>(), s.len as usize)
+    }
+}
+
+impl JsonbSink {
+    /// An integer as a numeric, laid out as `int64_to_numeric` does (short
+    /// format: base-10000 digits, trailing zero digits dropped), in the sink's
+    /// own memory; on a big-endian machine, `int64_to_numeric` itself.
+    fn numeric(&mut self, i: i64) -> pg_sys::Numeric {
+        if cfg!(target_endian = "big") {
+            return int_numeric(i);
+        }
+        self.short_numeric(i).unwrap_or_else(|| int_numeric(i))
+    }
+
+    fn short_numeric(&mut self, i: i64) -> Option<pg_sys::Numeric> {
+        let mut magnitude = i.unsigned_abs();
+        let mut digits = [0u16; 5];
+        let mut n = 0;
+        while magnitude > 0 {
+            digits[n] = (magnitude % 10_000) as u16;
+            magnitude /= 10_000;
+            n += 1;
+        }
+        // digits[..n] are least significant first; weight counts all of them.
+        let weight = n.saturating_sub(1) as u16;
+        let zeros = digits[..n].iter().take_while(|&&d| d == 0).count();
+        let kept = &digits[zeros..n];
+        let negative = i < 0 && !kept.is_empty();
+        let n_header: u16 = 0x8000 | if negative { 0x2000 } else { 0 } | (weight & 0x3F);
+        let len = 6 + 2 * kept.len();
+        let mut bytes = [0u8; 16];
+        let mut at = 0;
+        let mut put = |b: &[u8]| {
+            bytes[at..at + b.len()].copy_from_slice(b);
+            at += b.len();
+        };
+        put(&((len as u32) << 2).to_ne_bytes());
+        put(&n_header.to_ne_bytes());
+        for d in kept.iter().rev() {
+            put(&(*d as i16).to_ne_bytes());
+        }
+        let mut words = [0u32; 4];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            *word = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        self.numerics.alloc(words)
+    }
+}
+
+/// An integer as a palloc'd numeric (what `jsonb_in` stores for it).
+fn int_numeric(i: i64) -> pg_sys::Numeric {
+    #[cfg(not(feature = "pg13"))]
+    {
+        // SAFETY: allocates a numeric in CurrentMemoryContext.
+        unsafe { pg_sys::int64_to_numeric(i) }
+    }
+    #[cfg(feature = "pg13")]
+    {
+        // SAFETY: int8_numeric takes an int8 datum and returns a numeric.
+        unsafe {
+            direct_function_call_as_datum(pg_sys::int8_numeric, &[Some(pg_sys::Datum::from(i))])
+                .unwrap_or(pg_sys::Datum::from(0usize))
+                .cast_mut_ptr()
+        }
+    }
 }

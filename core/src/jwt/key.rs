@@ -294,8 +294,8 @@ impl KeySet {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Vec<&Key>, JwtError> {
-        // The common case, one key that fits: no allocation beyond the result.
+    ) -> Result<Candidates<'_>, JwtError> {
+        // The common case, one key that fits: no allocation.
         if let [only] = self.keys.as_slice() {
             let selected = match kid {
                 None => true,
@@ -305,7 +305,7 @@ impl KeySet {
                 return Err(self.unknown_kid(kid.unwrap_or("")));
             }
             return match only.misfit(alg) {
-                None => Ok(vec![only]),
+                None => Ok(Candidates::One([only])),
                 Some(why) => Err(JwtError::invalid(why)),
             };
         }
@@ -325,7 +325,7 @@ impl KeySet {
         };
         let fitting: Vec<&Key> = pool.iter().copied().filter(|k| k.fits(alg)).collect();
         if !fitting.is_empty() {
-            return Ok(fitting);
+            return Ok(Candidates::Many(fitting));
         }
         match pool.as_slice() {
             [only] => Err(JwtError::invalid(only.misfit(alg).unwrap_or_else(|| {
@@ -378,6 +378,21 @@ impl KeySet {
                         .unwrap_or("")
                 )
             ))
+        }
+    }
+}
+
+/// The keys [`KeySet::candidates`] chose, in order.
+pub(crate) enum Candidates<'a> {
+    One([&'a Key; 1]),
+    Many(Vec<&'a Key>),
+}
+
+impl<'a> Candidates<'a> {
+    pub(crate) fn as_slice(&self) -> &[&'a Key] {
+        match self {
+            Candidates::One(one) => one,
+            Candidates::Many(many) => many,
         }
     }
 }
@@ -628,6 +643,16 @@ const OID_X25519: &str = "1.3.101.110";
 fn spki_algorithm(der: &[u8]) -> Result<(String, Option<String>), String> {
     use simple_asn1::ASN1Block::{BitString, ObjectIdentifier, Sequence};
     let bad = |why: &str| format!("PEM PUBLIC KEY is not valid SubjectPublicKeyInfo DER: {why}");
+    match der.first() {
+        None => return Err(bad("no data")),
+        Some(0x30) => {}
+        Some(&other) => {
+            return Err(bad(&format!(
+                "unexpected ASN.1 DER tag: expected SEQUENCE, got {}",
+                der_tag_name(other)
+            )))
+        }
+    }
     let blocks = simple_asn1::from_der(der).map_err(|e| bad(&e.to_string()))?;
     let oid_text = |oid: &simple_asn1::OID| -> Option<String> {
         let arcs = oid.as_vec::<u64>().ok()?;
@@ -656,6 +681,48 @@ fn spki_algorithm(der: &[u8]) -> Result<(String, Option<String>), String> {
         _ => None,
     };
     Ok((oid, curve))
+}
+
+/// An ASN.1 identifier octet in words (`SEQUENCE`, `APPLICATION [14]
+/// (constructed)`, …), for the message when a SubjectPublicKeyInfo does not
+/// even start with a SEQUENCE.
+fn der_tag_name(octet: u8) -> String {
+    let constructed = if octet & 0x20 != 0 {
+        "constructed"
+    } else {
+        "primitive"
+    };
+    let number = octet & 0x1f;
+    let class = match octet >> 6 {
+        0 => {
+            let name = match number {
+                1 => "BOOLEAN",
+                2 => "INTEGER",
+                3 => "BIT STRING",
+                4 => "OCTET STRING",
+                5 => "NULL",
+                6 => "OBJECT IDENTIFIER",
+                10 => "ENUMERATED",
+                12 => "UTF8String",
+                16 => "SEQUENCE",
+                17 => "SET",
+                19 => "PrintableString",
+                22 => "IA5String",
+                23 => "UTCTime",
+                24 => "GeneralizedTime",
+                _ => return format!("UNIVERSAL [{number}] ({constructed})"),
+            };
+            return name.to_string();
+        }
+        1 => "APPLICATION",
+        2 => "CONTEXT-SPECIFIC",
+        _ => "PRIVATE",
+    };
+    if number == 0x1f {
+        format!("{class} tag in multi-byte form ({constructed})")
+    } else {
+        format!("{class} [{number}] ({constructed})")
+    }
 }
 
 fn oid_name(oid: &str) -> String {
@@ -935,6 +1002,24 @@ mod tests {
         let mut two = [0u8; 32];
         two[0] = 2;
         assert_eq!(ed25519_problem(&two), Some("is not a valid point"));
+    }
+
+    #[test]
+    fn der_tags_are_named() {
+        assert_eq!(der_tag_name(0x6e), "APPLICATION [14] (constructed)");
+        assert_eq!(der_tag_name(0x02), "INTEGER");
+        assert_eq!(der_tag_name(0x80), "CONTEXT-SPECIFIC [0] (primitive)");
+        assert_eq!(
+            der_tag_name(0xff),
+            "PRIVATE tag in multi-byte form (constructed)"
+        );
+        let text = "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----";
+        let e = KeySet::parse(text).err().unwrap_or_else(|| panic!());
+        assert_eq!(
+            e.message,
+            "PEM PUBLIC KEY is not valid SubjectPublicKeyInfo DER: unexpected ASN.1 DER tag: \
+             expected SEQUENCE, got APPLICATION [14] (constructed)"
+        );
     }
 
     #[test]

@@ -140,7 +140,8 @@ impl<'de, S: JsonSink<'de>> Visitor<'de> for NodeSeed<'_, '_, S> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        // (serde_json gives no size hint; a claim set is usually ~10 members.)
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
         let mut checked = self.checked;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let node = match checked.as_deref_mut() {

@@ -99,7 +99,16 @@ impl<'t> Signed<'t> {
 
     /// The payload's bytes (check 5, first half: base64url).
     pub fn payload_bytes(&self) -> Result<Vec<u8>, JwtError> {
-        B64.decode(self.payload_b64).map_err(|_| {
+        let mut out = Vec::new();
+        self.payload_bytes_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`payload_bytes`](Self::payload_bytes) into `out` (cleared first), so a
+    /// caller can reuse one buffer.
+    pub fn payload_bytes_into(&self, out: &mut Vec<u8>) -> Result<(), JwtError> {
+        out.clear();
+        B64.decode_vec(self.payload_b64, out).map_err(|_| {
             JwtError::invalid("JWT payload is not valid base64url JSON (bad base64url)")
         })
     }
@@ -130,16 +139,13 @@ pub fn verify_signature<'t>(token: &'t str, keys: &KeySet) -> Result<Signed<'t>,
     if token.is_empty() {
         return Err(JwtError::invalid("JWT is empty"));
     }
-    let dots = token.bytes().filter(|&b| b == b'.').count();
-    let (Some(first), Some(last)) = (
-        token.bytes().position(|b| b == b'.'),
-        token.bytes().rposition(|b| b == b'.'),
-    ) else {
-        return Err(parts_error(dots + 1));
-    };
+    let dots = count_dots(token.as_bytes());
     if dots != 2 {
         return Err(parts_error(dots + 1));
     }
+    let (Some(first), Some(last)) = (token.find('.'), token.rfind('.')) else {
+        return Err(parts_error(dots + 1));
+    };
     let (Some(header_b64), Some(payload_b64), Some(sig_b64), Some(signing_input)) = (
         token.get(..first),
         token.get(first + 1..last),
@@ -150,10 +156,20 @@ pub fn verify_signature<'t>(token: &'t str, keys: &KeySet) -> Result<Signed<'t>,
     };
 
     // 2. header
-    let header_bytes = B64
-        .decode(header_b64)
-        .map_err(|_| JwtError::invalid("JWT header is not valid base64url JSON (bad base64url)"))?;
-    let header = parse_header(&header_bytes)
+    // (A header is a few dozen bytes: decoded on the stack when it fits.)
+    let bad_header = || JwtError::invalid("JWT header is not valid base64url JSON (bad base64url)");
+    let mut stack = [0u8; 512];
+    let heap: Vec<u8>;
+    let header_bytes: &[u8] = if header_b64.len() <= 640 {
+        let n = B64
+            .decode_slice(header_b64, &mut stack)
+            .map_err(|_| bad_header())?;
+        stack.get(..n).unwrap_or_default()
+    } else {
+        heap = B64.decode(header_b64).map_err(|_| bad_header())?;
+        &heap
+    };
+    let header = parse_header(header_bytes)
         .map_err(|e| JwtError::invalid(format!("JWT header is not valid base64url JSON ({e})")))?
         .ok_or_else(|| JwtError::invalid("JWT header is not a JSON object"))?;
     let alg = header_alg(header.alg.as_ref())?;
@@ -170,6 +186,7 @@ pub fn verify_signature<'t>(token: &'t str, keys: &KeySet) -> Result<Signed<'t>,
 
     // 3. key choice
     let candidates = keys.candidates(kid, alg)?;
+    let candidates = candidates.as_slice();
 
     // 4. signature
     if sig_b64.is_empty() {
@@ -310,6 +327,14 @@ fn decode_json_object(part: &str, what: &str) -> Result<Map<String, Value>, JwtE
             "JWT {what} is not a JSON object"
         ))),
     }
+}
+
+/// The number of `.` in `bytes` (in byte-wide lanes, so it vectorizes).
+fn count_dots(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().map(|&b| u8::from(b == b'.')).sum::<u8>()))
+        .sum()
 }
 
 fn parts_error(parts: usize) -> JwtError {
