@@ -10,6 +10,8 @@ mod x402 {
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
     use pgrx::datum::{AnyNumeric, TimestampWithTimeZone};
     use pgrx::prelude::*;
+    use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult};
+    use pgrx::PgOid;
     use pgrx::PgSqlErrorCode;
     use serde_json::{json, Value};
 
@@ -142,17 +144,24 @@ mod x402 {
     /// Reads go through `SpiClient::select`, never pgrx's `Spi::get_*`
     /// helpers: those run as updates and take a transaction id, which fails on
     /// a hot standby and in parallel workers (this function is PARALLEL SAFE).
+    /// The statement is prepared once per backend and kept (the plan cache
+    /// revalidates it after DDL), instead of being parsed and planned per call.
     fn registered_domain(r: &xc::PaymentRequirements) -> Option<xc::AssetInfo> {
         let (network, asset) = (xc::caip2(r.chain_id), r.asset.to_lower_hex());
-        let row = Spi::connect(|c| {
-            c.select(
-                "SELECT eip712_name, eip712_version FROM x402.assets WHERE network = $1 AND asset = $2",
-                Some(1),
-                &[network.as_str().into(), asset.as_str().into()],
-            )?
-            .first()
-            .get_two::<String, String>()
-        })
+        let row = with_kept(
+            &ASSET_QUERY,
+            "SELECT eip712_name, eip712_version FROM x402.assets WHERE network = $1 AND asset = $2",
+            &[pg_sys::TEXTOID, pg_sys::TEXTOID],
+            |c, stmt| {
+                c.select(
+                    stmt,
+                    Some(1),
+                    &[network.as_str().into(), asset.as_str().into()],
+                )?
+                .first()
+                .get_two::<String, String>()
+            },
+        )
         .ok()?;
         match row {
             (Some(name), Some(version)) => Some(xc::AssetInfo::new(name, version)),
@@ -161,18 +170,56 @@ mod x402 {
     }
 
     fn nonce_recorded(network: &str, asset: &str, payer: &str, nonce: &str) -> bool {
-        Spi::connect(|c| {
-            c.select(
-                "SELECT x402._nonce_recorded($1, $2, $3, $4)",
-                Some(1),
-                &[network.into(), asset.into(), payer.into(), nonce.into()],
-            )?
-            .first()
-            .get_one::<bool>()
-        })
+        with_kept(
+            &NONCE_QUERY,
+            "SELECT x402._nonce_recorded($1, $2, $3, $4)",
+            &[pg_sys::TEXTOID; 4],
+            |c, stmt| {
+                c.select(
+                    stmt,
+                    Some(1),
+                    &[network.into(), asset.into(), payer.into(), nonce.into()],
+                )?
+                .first()
+                .get_one::<bool>()
+            },
+        )
         .ok()
         .flatten()
         .unwrap_or(false)
+    }
+
+    thread_local! {
+        static ASSET_QUERY: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+        static NONCE_QUERY: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// Runs `f` in an SPI connection with the statement `query`, prepared
+    /// the first time and kept for the backend's life.
+    fn with_kept<T>(
+        slot: &'static std::thread::LocalKey<std::cell::RefCell<Option<OwnedPreparedStatement>>>,
+        query: &str,
+        types: &[pg_sys::Oid],
+        f: impl FnOnce(&SpiClient<'_>, &OwnedPreparedStatement) -> SpiResult<T>,
+    ) -> SpiResult<T> {
+        Spi::connect(|c| {
+            let oids: Vec<PgOid> = types.iter().map(|t| PgOid::from(*t)).collect();
+            slot.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut kept) => {
+                    if kept.is_none() {
+                        *kept = Some(c.prepare(query, &oids)?.keep());
+                    }
+                    match kept.as_ref() {
+                        Some(stmt) => f(c, stmt),
+                        None => Err(pgrx::spi::SpiError::NoTupleTable),
+                    }
+                }
+                // Re-entered (the query itself led back here): a one-off plan.
+                Err(_) => f(c, &c.prepare(query, &oids)?.keep()),
+            })
+        })
     }
 
     /// Internal (record_settlement): the normalized facts of a settlement and

@@ -230,6 +230,8 @@ struct JsonbSink {
 /// put: fixed-size chunks, never reallocated.
 #[derive(Default)]
 struct NumericArena {
+    // Boxed on purpose: the chunks must not move when the Vec grows.
+    #[allow(clippy::vec_box)]
     chunks: Vec<Box<[[u32; 4]; 32]>>,
     used: usize,
 }
@@ -338,7 +340,11 @@ impl<'de> JsonSink<'de> for JsonbSink {
             let (ka, kb) = (key_bytes(a), key_bytes(b));
             ka.len()
                 .cmp(&kb.len())
-                .then_with(|| ka.cmp(kb))
+                .then_with(|| match (short_key(ka), short_key(kb)) {
+                    // Claim names are short: compare them as integers.
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    _ => ka.cmp(kb),
+                })
                 .then_with(|| b.order.cmp(&a.order))
         });
         pairs.dedup_by(|later, first| key_bytes(later) == key_bytes(first));
@@ -350,6 +356,17 @@ impl<'de> JsonSink<'de> for JsonbSink {
         self.pairs.push(pairs);
         v
     }
+}
+
+/// A key of at most 8 bytes as a big-endian integer (zero-padded): for keys
+/// of equal length, integer order is byte order.
+fn short_key(key: &[u8]) -> Option<u64> {
+    if key.len() > 8 {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b[..key.len()].copy_from_slice(key);
+    Some(u64::from_be_bytes(b))
 }
 
 /// A pair's key bytes.
