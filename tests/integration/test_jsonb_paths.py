@@ -36,6 +36,9 @@ PAYLOADS = [
     '{"b":1,"a":2,"ab":3,"aa":4,"b":5,"":6,"aaa":{"c":[[],{}],"b":[1,[2,[3]]]}}',
     '{"deep":' + "[" * 90 + "1" + "]" * 90 + '}',
     '{}',
+    # More than 32 keys and elements: every 32nd JEntry holds an offset, not a length.
+    json.dumps({f"k{i:03d}": (i if i % 3 else [i, str(i), None, {"n": -i}]) for i in range(75)}),
+    json.dumps({"a": list(range(-40, 40)), "s": ["x" * i for i in range(40)], "t": True}),
 ]
 
 

@@ -48,14 +48,26 @@ pub fn parse_payload<'de, S: JsonSink<'de>>(
     payload: &'de [u8],
     sink: &mut S,
 ) -> Result<(S::Node, Map<String, Value>), JwtError> {
-    let mut de = serde_json::Deserializer::from_slice(payload);
     let mut checked = Map::new();
-    let node = NodeSeed {
+    let seed = NodeSeed {
         sink: &mut *sink,
         checked: Some(&mut checked),
+    };
+    // Valid UTF-8 (the usual case) is parsed as text, so serde_json does not
+    // re-validate every string; anything else as bytes, which gives
+    // `from_slice`'s own error at its own position.
+    let node = match std::str::from_utf8(payload) {
+        Ok(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            seed.deserialize(&mut de)
+                .and_then(|node| de.end().map(|()| node))
+        }
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(payload);
+            seed.deserialize(&mut de)
+                .and_then(|node| de.end().map(|()| node))
+        }
     }
-    .deserialize(&mut de)
-    .and_then(|node| de.end().map(|()| node))
     .map_err(|e| payload_json_error(&e))?;
     match node {
         Top::Object(node) => Ok((node, checked)),
@@ -246,10 +258,20 @@ pub(crate) enum Member<'de> {
 /// The whole text is parsed with serde_json's limits, like
 /// `serde_json::from_slice::<Value>`, without building the other members.
 pub(crate) fn parse_header(bytes: &[u8]) -> Result<Option<HeaderFields<'_>>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let fields = HeaderSeed.deserialize(&mut de)?;
-    de.end()?;
-    Ok(fields)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let fields = HeaderSeed.deserialize(&mut de)?;
+            de.end()?;
+            Ok(fields)
+        }
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let fields = HeaderSeed.deserialize(&mut de)?;
+            de.end()?;
+            Ok(fields)
+        }
+    }
 }
 
 /// Builds nothing: validates and skips a value with serde_json's limits
@@ -446,6 +468,9 @@ mod tests {
             br#"{"a":1} x"#,
             br#"{"a":1e400}"#,
             br#"{"a":"\ud800"}"#,
+            b"{\"a\":\"\xff\"}",
+            b"{\"a\":1,\"b\":\"\xc3\"}",
+            b"[1,\"\xe2\x82\"",
             b"",
         ];
         for text in texts {
