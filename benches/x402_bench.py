@@ -298,6 +298,7 @@ def main():
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--payload-out", help="write the payload part 1 measures to this JSON file (for the raw-crypto"
                                           " micro-benchmark, core/benches/raw_crypto.rs)")
+    ap.add_argument("--payload-only", action="store_true", help="with --payload-out: write the payload and stop")
     ap.add_argument("--skip-throughput", action="store_true", help="part 1 only")
     args = ap.parse_args()
 
@@ -305,10 +306,12 @@ def main():
     if not lib_before["is_release"]:
         say("WARNING: the installed insforge_integrations.so is not target/release's build")
     t = time.time()
-    payments = make_payments(args.payments)
+    payments = make_payments(1 if args.payload_only else args.payments)
     say(f"signed {len(payments)} payments with eth-account in {time.time() - t:.1f} s")
     if args.payload_out:
         Path(args.payload_out).write_text(json.dumps(payments[0][1]))
+        if args.payload_only:
+            return
 
     cluster = Cluster(port=PORT, settings={"shared_buffers": "1GB"})
     cluster.start()
