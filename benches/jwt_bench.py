@@ -35,7 +35,12 @@ schedstat cannot be read, wall-clock time is used throughout and the header says
 a hundred times as much per call, so their queries evaluate --n-asym times (default N/10) to keep
 every query short and the interleaving fine-grained; all numbers are per call.
 
+--cases-out FILE writes the generated cases (variant name, token, key text) as JSON (with --cases-only: and stops
+there); --cases-in FILE measures those cases instead of generating new keys. benches/run_all.py uses both so that the
+raw-crypto micro-benchmark (core/benches/raw_crypto.rs) times the very tokens and keys measured here.
+
 Usage: python3 benches/jwt_bench.py [--n 20000] [--n-asym 2000] [--runs 7] [--json]
+                                    [--cases-out FILE [--cases-only]] [--cases-in FILE]
 Install a release build first: bash scripts/setup.sh --release
 """
 
@@ -146,8 +151,23 @@ def main():
     ap.add_argument("--n-asym", type=int, default=None, help="evaluations per query for RS256/ES256 (default N/10)")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--cases-out", help="write the cases (name, token, key) to this JSON file")
+    ap.add_argument("--cases-only", action="store_true", help="with --cases-out: write the cases and stop")
+    ap.add_argument("--cases-in", help="measure the cases of this file (written by --cases-out)")
     args = ap.parse_args()
-    cases = make_cases()
+    if args.cases_in:
+        given = {c["name"]: (c["token"], c["key"]) for c in json.loads(Path(args.cases_in).read_text())}
+        hs, secret = given["HS256"]
+        cases = [("baseline", EXPRS["baseline"], hs, secret), ("hmac", EXPRS["hmac"], hs, secret),
+                 ("HS256", EXPRS["verify"], hs, secret), ("jsonb", EXPRS["jsonb"], hs, secret),
+                 ("RS256", EXPRS["verify"], *given["RS256"]), ("ES256", EXPRS["verify"], *given["ES256"])]
+    else:
+        cases = make_cases()
+    if args.cases_out:
+        Path(args.cases_out).write_text(json.dumps(
+            [{"name": name, "token": tok, "key": key} for name, expr, tok, key in cases if expr == EXPRS["verify"]]))
+        if args.cases_only:
+            return
     n_asym = args.n_asym or max(args.n // 10, 1)
     counts = {name: (n_asym if name in ("RS256", "ES256") else args.n) for name, *_ in cases}
 

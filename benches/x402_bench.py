@@ -33,6 +33,7 @@ Install a release build first:
 import argparse
 import hashlib
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -82,7 +83,8 @@ def make_payments(n):
 
 def library_state():
     """sha256 of the installed library and whether it is the release build in target/."""
-    pkglib = subprocess.check_output(["/usr/lib/postgresql/15/bin/pg_config", "--pkglibdir"], text=True).strip()
+    pg_config = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
+    pkglib = subprocess.check_output([pg_config, "--pkglibdir"], text=True).strip()
     lib = Path(pkglib) / "insforge_integrations.so"
     rel = ROOT / "target" / "release" / "libinsforge_integrations.so"
 
@@ -103,7 +105,18 @@ CALL_QUERIES = {
 }
 
 
+def on_cpu(pid):
+    """Seconds the backend has spent on a CPU (Linux schedstat), or None where unreadable."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def per_call(conn, payload, calls, runs):
+    """µs per call net of the loop, medians over interleaved runs (order rotated per run). Time is the
+    backend's on-CPU time (/proc/<pid>/schedstat around each query, as in jwt_bench.py), so waiting for
+    one of the shared cores does not count; wall-clock where schedstat cannot be read."""
     conn.execute("create extension if not exists pgcrypto")
     conn.execute("create table bench_rp (p jsonb not null, a text not null)")
     conn.execute("insert into bench_rp values (%s::jsonb, lower(%s))",
@@ -114,20 +127,26 @@ def per_call(conn, payload, calls, runs):
         raise SystemExit(f"recover_payer gave {signer}")
     conn.execute("set jit = off")
     conn.execute("set max_parallel_workers_per_gather = 0")
-    times = {q: [] for q in CALL_QUERIES}
+    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+    clock = "on-CPU" if on_cpu(pid) is not None else "wall-clock"
+    names = list(CALL_QUERIES)
+    times = {q: [] for q in names}
     for q, sql in CALL_QUERIES.items():  # warm-up
         conn.execute(sql.format(n=max(calls // 10, 1))).fetchone()
-    for _ in range(runs):
-        for q, sql in CALL_QUERIES.items():
-            t0 = time.perf_counter()
-            n = conn.execute(sql.format(n=calls)).fetchone()[0]
-            times[q].append(time.perf_counter() - t0)
+    for run in range(runs):
+        for q in names[run % len(names):] + names[:run % len(names)]:
+            c0, t0 = on_cpu(pid), time.perf_counter()
+            n = conn.execute(CALL_QUERIES[q].format(n=calls)).fetchone()[0]
+            c1, t1 = on_cpu(pid), time.perf_counter()
+            times[q].append(c1 - c0 if c0 is not None and c1 is not None else t1 - t0)
             if n != calls:
                 raise SystemExit(f"{q}: counted {n}, expected {calls}")
-    med = {q: statistics.median(ts) for q, ts in times.items()}
-    us = {q: (med[q] - med["loop"]) / calls * 1e6 for q in CALL_QUERIES if q != "loop"}
-    us["loop"] = med["loop"] / calls * 1e6
-    return us
+    # net per call per run (the loop of the same run subtracted), then the median over runs
+    net = {q: statistics.median((times[q][i] - times["loop"][i]) / calls * 1e6 for i in range(runs))
+           for q in names if q != "loop"}
+    net["loop"] = statistics.median(times["loop"]) / calls * 1e6
+    net["clock"] = clock
+    return net
 
 
 def app_side_recovery(payload, n=100):
@@ -277,14 +296,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved pgbench rounds per variant (part 2)")
     ap.add_argument("--warmup", type=int, default=3, help="pgbench -T of the warm-up round")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--payload-out", help="write the payload part 1 measures to this JSON file (for the raw-crypto"
+                                          " micro-benchmark, core/benches/raw_crypto.rs)")
+    ap.add_argument("--payload-only", action="store_true", help="with --payload-out: write the payload and stop")
+    ap.add_argument("--skip-throughput", action="store_true", help="part 1 only")
     args = ap.parse_args()
 
     lib_before = library_state()
     if not lib_before["is_release"]:
         say("WARNING: the installed insforge_integrations.so is not target/release's build")
     t = time.time()
-    payments = make_payments(args.payments)
+    payments = make_payments(1 if args.payload_only else args.payments)
     say(f"signed {len(payments)} payments with eth-account in {time.time() - t:.1f} s")
+    if args.payload_out:
+        Path(args.payload_out).write_text(json.dumps(payments[0][1]))
+        if args.payload_only:
+            return
 
     cluster = Cluster(port=PORT, settings={"shared_buffers": "1GB"})
     cluster.start()
@@ -295,16 +322,24 @@ def main():
             say(f"part 1: {args.calls} calls per query, {args.runs} interleaved runs")
             us = per_call(c, payments[0][1], args.calls, args.runs)
         app_us = app_side_recovery(payments[0][1])
-        say(f"part 2: pgbench, {args.clients} clients, {args.rounds} rounds of {args.seconds} s per variant")
-        tp = throughput(cluster, "bench", payments, args.clients, args.seconds, args.rounds, args.warmup)
+        if args.skip_throughput:
+            tp = None
+        else:
+            say(f"part 2: pgbench, {args.clients} clients, {args.rounds} rounds of {args.seconds} s per variant")
+            tp = throughput(cluster, "bench", payments, args.clients, args.seconds, args.rounds, args.warmup)
     finally:
         cluster.cleanup()
     lib_after = library_state()
+    clock = us.pop("clock")
     result = {"server": server, "library": lib_before, "library_changed_during_run": lib_before != lib_after,
-              "args": vars(args), "us_per_call": {k: round(v, 2) for k, v in us.items()},
+              "args": vars(args), "clock": clock, "us_per_call": {k: round(v, 2) for k, v in us.items()},
               "eth_account_us_per_call": round(app_us, 1),
               "recover_over_sha256": round(us["recover_payer"] / us["sha256"], 2),
-              "recover_over_checksum": round(us["recover_payer"] / us["checksum_address"], 2),
+              "recover_over_checksum": round(us["recover_payer"] / us["checksum_address"], 2)}
+    if tp is None:
+        print(json.dumps(result) if args.json else json.dumps(result, indent=1))
+        return
+    result |= {
               "tps": {k: round(v, 1) for k, v in tp["tps"].items()},
               "record_over_insert": round(tp["tps"]["record_settlement"] / tp["tps"]["plain_insert"], 3),
               "round_ratios": [round(x, 3) for x in tp["round_ratios"]],
@@ -320,7 +355,7 @@ def main():
               f" ({'release' if lib_before['is_release'] else 'NOT the release build'})")
         print("| measurement | this extension | baseline | ratio |")
         print("|---|---:|---:|---:|")
-        print(f"| µs per call, median of {args.runs} × {args.calls} calls, loop overhead"
+        print(f"| µs per call ({clock} time of the backend), median of {args.runs} × {args.calls} calls, loop overhead"
               f" ({us['loop']:.2f} µs) subtracted | `recover_payer(payload)`: {us['recover_payer']:.1f} |"
               f" `digest(payload::text, 'sha256')`: {us['sha256']:.2f} | {result['recover_over_sha256']:.1f} |")
         print(f"| (same, for scale) | `recover_payer(payload)`: {us['recover_payer']:.1f} |"

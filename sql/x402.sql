@@ -52,24 +52,22 @@ CREATE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text,
     LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
-DECLARE
-    found boolean;
 BEGIN
     -- No ledger yet, or a guide-made one not yet upgraded by x402.install_ledger():
     -- nothing is recorded in the shape this check reads. (No EXCEPTION block: that
     -- would be a subtransaction, which parallel workers may not start.)
     IF (SELECT count(*) FROM pg_catalog.pg_attribute
          WHERE attrelid = pg_catalog.to_regclass('public.x402_payments')
-           AND attname IN ('network', 'asset', 'payer_address', 'nonce') AND NOT attisdropped) < 4 THEN
+           AND attname IN ('network', 'asset', 'payer_address', 'nonce', 'status') AND NOT attisdropped) < 5 THEN
         RETURN false;
     END IF;
     -- Recorded means settled, disputed or pending (an intent: /settle may be under
-    -- way); a failed settlement left the nonce unused on chain.
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.x402_payments
-                             WHERE nonce = lower($4) AND network = $1 AND lower(asset) = lower($2)
-                               AND lower(payer_address) = lower($3) AND status <> ''failed'')'
-        INTO found USING p_network, p_asset, p_payer, p_nonce;
-    RETURN found;
+    -- way); a failed settlement left the nonce unused on chain. Static SQL: planned
+    -- once per session (replanned by the plan cache after DDL), and only reached once
+    -- the columns exist.
+    RETURN EXISTS (SELECT 1 FROM public.x402_payments
+                    WHERE nonce = lower(p_nonce) AND network = p_network AND lower(asset) = lower(p_asset)
+                      AND lower(payer_address) = lower(p_payer) AND status <> 'failed');
 END
 $fn$;
 COMMENT ON FUNCTION x402._nonce_recorded(text, text, text, text) IS

@@ -5,9 +5,9 @@ use crate::claims::{self, pgjson, verified};
 use crate::errors::{
     raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_AUTHORIZATION, NO_TRANSACTION,
 };
-use crate::settings::{self, bump_generation};
-use crate::sqljson::Jsonb;
-use insforge_core::jwt::{verify, JwtError, KeySet};
+use crate::settings::{self, bump_generation, claims_generation};
+use crate::sqljson::{Jsonb, JsonbDatum};
+use insforge_core::jwt::{self, verify, JwtError, KeySet, VerifyOptions};
 use insforge_core::validate::{self, parse_list};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -48,63 +48,69 @@ fn verify_jwt(
     issuer: default!(Option<&str>, "NULL"),
 ) -> Option<JsonbDatum> {
     let (token, key) = (token?, key?);
-    let mut rules = settings::rules();
-    if let Some(a) = audience {
-        rules.audiences = parse_list(a);
-    }
-    if let Some(i) = issuer {
-        rules.issuers = parse_list(i);
-    }
-    let opts = verified::options(&rules, verified::transaction_now());
-    match with_arg_keys(key, |keys| verify(token, keys, &opts)) {
-        Ok(claims) => Some(JsonbDatum(pgjson::object_to_jsonb(&claims).unwrap_or_else(
-            || {
-                // SAFETY: CurrentMemoryContext is the caller's; the payload decoded.
-                pgjson::parse_in(&verified::payload_bytes(token), unsafe {
-                    pg_sys::CurrentMemoryContext
-                })
-            },
-        ))),
-        Err(e) => raise_jwt(&e),
-    }
+    // The core's checks in its order: signature (1-4), payload (5), claims
+    // (6-7); the payload is parsed once, straight into the jsonb result.
+    PAYLOAD.with(|buffer| {
+        let mut fresh = Vec::new();
+        let mut reused = buffer.try_borrow_mut();
+        let payload = match reused.as_deref_mut() {
+            Ok(b) => b,
+            Err(_) => &mut fresh,
+        };
+        with_arg_keys(key, |keys| {
+            jwt::verify_signature(token, keys).and_then(|s| s.payload_bytes_into(payload))
+        })
+        .unwrap_or_else(|e| raise_jwt(&e));
+        let (jsonb, checked) = pgjson::payload_to_jsonb(payload).unwrap_or_else(|e| raise_jwt(&e));
+        with_options(audience, issuer, |opts| jwt::check_claims(&checked, opts))
+            .unwrap_or_else(|e| raise_jwt(&e));
+        Some(JsonbDatum(jsonb.unwrap_or_else(|| {
+            // SAFETY: CurrentMemoryContext is the caller's.
+            pgjson::parse_in(payload, unsafe { pg_sys::CurrentMemoryContext })
+        })))
+    })
 }
 
-/// A jsonb datum built by Postgres's own code (no serde text round trip).
-pub struct JsonbDatum(pg_sys::Datum);
-
-impl pgrx::datum::IntoDatum for JsonbDatum {
-    fn into_datum(self) -> Option<pg_sys::Datum> {
-        Some(self.0)
-    }
-    fn type_oid() -> pg_sys::Oid {
-        pg_sys::JSONBOID
-    }
+thread_local! {
+    /// verify_jwt's decoded payload, one buffer reused across calls.
+    static PAYLOAD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// verify_jwt's options from the settings, rebuilt when the settings'
+    /// generation moves (so a call neither re-reads nor copies the lists).
+    static OPTIONS: RefCell<Option<(u64, VerifyOptions)>> = const { RefCell::new(None) };
 }
 
-// SAFETY: returns the datum through the fcinfo as pgrx's own JsonB does.
-unsafe impl pgrx::callconv::BoxRet for JsonbDatum {
-    unsafe fn box_into<'fcx>(
-        self,
-        fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
-    ) -> pgrx::datum::Datum<'fcx> {
-        fcinfo.return_raw_datum(self.0)
-    }
-}
-
-unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for JsonbDatum {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDatum);
-    const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
-        pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
-    const ARGUMENT_SQL: Result<
-        pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef,
-        pgrx::pgrx_sql_entity_graph::metadata::ArgumentError,
-    > = Ok(pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<
-        pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef,
-        pgrx::pgrx_sql_entity_graph::metadata::ReturnsError,
-    > = Ok(pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef::One(
-        pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal("jsonb"),
-    ));
+/// Runs `f` with verify_jwt's options: the settings at the transaction's
+/// time, `audience`/`issuer` arguments (comma-separated lists) overriding
+/// the settings when not NULL.
+fn with_options<T>(
+    audience: Option<&str>,
+    issuer: Option<&str>,
+    f: impl FnOnce(&VerifyOptions) -> T,
+) -> T {
+    let generation = claims_generation();
+    let now = verified::transaction_now();
+    OPTIONS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let opts = match slot.as_mut() {
+            Some((g, opts)) if *g == generation => opts,
+            _ => {
+                let opts = verified::options(&settings::rules(), now);
+                &mut slot.insert((generation, opts)).1
+            }
+        };
+        opts.now = now;
+        if audience.is_none() && issuer.is_none() {
+            return f(opts);
+        }
+        let mut custom = opts.clone();
+        if let Some(a) = audience {
+            custom.audiences = Some(parse_list(a));
+        }
+        if let Some(i) = issuer {
+            custom.issuers = Some(parse_list(i));
+        }
+        f(&custom)
+    })
 }
 
 /// The problems found in `claims` under the insforge_integrations.jwt_* settings, in this

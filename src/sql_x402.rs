@@ -6,11 +6,13 @@ use pgrx::prelude::*;
 #[pg_schema]
 mod x402 {
     use crate::errors::raise;
-    use crate::sqljson::Jsonb;
+    use crate::sqljson::{Jsonb, JsonbDatum};
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
     use pgrx::datum::{AnyNumeric, Interval, TimestampWithTimeZone};
     use pgrx::prelude::*;
-    use pgrx::{JsonB, PgSqlErrorCode};
+    use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult};
+    use pgrx::PgOid;
+    use pgrx::PgSqlErrorCode;
     use serde_json::{json, Value};
 
     /// Raises an x402 core error with its SQLSTATE.
@@ -44,8 +46,8 @@ mod x402 {
     /// PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or
     /// not, of a JSON object. Anything else raises 22023.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn decode_header(value: &str) -> JsonB {
-        JsonB(ok(xc::decode_header(value)))
+    fn decode_header(value: &str) -> JsonbDatum {
+        JsonbDatum::from_value(&ok(xc::decode_header(value)))
     }
 
     /// Encodes a JSON object as a header value: standard padded base64 of
@@ -119,7 +121,7 @@ mod x402 {
         requirements: default!(Option<Jsonb>, "NULL"),
         at: default!(Option<TimestampWithTimeZone>, "now()"),
         valid_before_margin: default!(Option<Interval>, "'6 seconds'"),
-    ) -> Option<JsonB> {
+    ) -> Option<JsonbDatum> {
         let (payload, at, margin) = (payload?, at?, valid_before_margin?);
         let margin_micros = margin.as_micros();
         if margin_micros < 0 {
@@ -147,7 +149,7 @@ mod x402 {
         payload: Option<Jsonb>,
         requirements: Option<Jsonb>,
         at: Option<TimestampWithTimeZone>,
-    ) -> Option<JsonB> {
+    ) -> Option<JsonbDatum> {
         Some(verify(
             &payload?,
             requirements.as_ref(),
@@ -161,7 +163,7 @@ mod x402 {
         requirements: Option<&Jsonb>,
         at: TimestampWithTimeZone,
         valid_before_margin: u64,
-    ) -> JsonB {
+    ) -> JsonbDatum {
         let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
         let req = requirements.map(|r| &r.0);
         let known = xc::effective_requirements(&payload.0, req)
@@ -182,7 +184,7 @@ mod x402 {
                 )
             },
         );
-        JsonB(json!({
+        JsonbDatum::from_value(&json!({
             "isValid": result.is_valid,
             "invalidReason": result.invalid_reason_str(),
             "invalidMessage": result.invalid_message,
@@ -195,17 +197,24 @@ mod x402 {
     /// Reads go through `SpiClient::select`, never pgrx's `Spi::get_*`
     /// helpers: those run as updates and take a transaction id, which fails on
     /// a hot standby and in parallel workers (this function is PARALLEL SAFE).
+    /// The statement is prepared once per backend and kept (the plan cache
+    /// revalidates it after DDL), instead of being parsed and planned per call.
     fn registered_domain(r: &xc::PaymentRequirements) -> Option<xc::AssetInfo> {
         let (network, asset) = (xc::caip2(r.chain_id), r.asset.to_lower_hex());
-        let row = Spi::connect(|c| {
-            c.select(
-                "SELECT eip712_name, eip712_version FROM x402.assets WHERE network = $1 AND asset = $2",
-                Some(1),
-                &[network.as_str().into(), asset.as_str().into()],
-            )?
-            .first()
-            .get_two::<String, String>()
-        })
+        let row = with_kept(
+            &ASSET_QUERY,
+            "SELECT eip712_name, eip712_version FROM x402.assets WHERE network = $1 AND asset = $2",
+            &[pg_sys::TEXTOID, pg_sys::TEXTOID],
+            |c, stmt| {
+                c.select(
+                    stmt,
+                    Some(1),
+                    &[network.as_str().into(), asset.as_str().into()],
+                )?
+                .first()
+                .get_two::<String, String>()
+            },
+        )
         .ok()?;
         match row {
             (Some(name), Some(version)) => Some(xc::AssetInfo::new(name, version)),
@@ -214,18 +223,56 @@ mod x402 {
     }
 
     fn nonce_recorded(network: &str, asset: &str, payer: &str, nonce: &str) -> bool {
-        Spi::connect(|c| {
-            c.select(
-                "SELECT x402._nonce_recorded($1, $2, $3, $4)",
-                Some(1),
-                &[network.into(), asset.into(), payer.into(), nonce.into()],
-            )?
-            .first()
-            .get_one::<bool>()
-        })
+        with_kept(
+            &NONCE_QUERY,
+            "SELECT x402._nonce_recorded($1, $2, $3, $4)",
+            &[pg_sys::TEXTOID; 4],
+            |c, stmt| {
+                c.select(
+                    stmt,
+                    Some(1),
+                    &[network.into(), asset.into(), payer.into(), nonce.into()],
+                )?
+                .first()
+                .get_one::<bool>()
+            },
+        )
         .ok()
         .flatten()
         .unwrap_or(false)
+    }
+
+    thread_local! {
+        static ASSET_QUERY: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+        static NONCE_QUERY: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// Runs `f` in an SPI connection with the statement `query`, prepared
+    /// the first time and kept for the backend's life.
+    fn with_kept<T>(
+        slot: &'static std::thread::LocalKey<std::cell::RefCell<Option<OwnedPreparedStatement>>>,
+        query: &str,
+        types: &[pg_sys::Oid],
+        f: impl FnOnce(&SpiClient<'_>, &OwnedPreparedStatement) -> SpiResult<T>,
+    ) -> SpiResult<T> {
+        Spi::connect(|c| {
+            let oids: Vec<PgOid> = types.iter().map(|t| PgOid::from(*t)).collect();
+            slot.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut kept) => {
+                    if kept.is_none() {
+                        *kept = Some(c.prepare(query, &oids)?.keep());
+                    }
+                    match kept.as_ref() {
+                        Some(stmt) => f(c, stmt),
+                        None => Err(pgrx::spi::SpiError::NoTupleTable),
+                    }
+                }
+                // Re-entered (the query itself led back here): a one-off plan.
+                Err(_) => f(c, &c.prepare(query, &oids)?.keep()),
+            })
+        })
     }
 
     /// Internal (record_settlement): the normalized facts of a facilitator's
@@ -235,13 +282,15 @@ mod x402 {
     /// facilitator's `errorReason`). Raises 22023 only when there is nothing to
     /// record: no payer, or a successful answer without a transaction hash.
     #[pg_extern(immutable, parallel_safe)]
-    fn _settlement_facts(payload: Jsonb, requirements: Jsonb, settlement: Jsonb) -> JsonB {
+    fn _settlement_facts(payload: Jsonb, requirements: Jsonb, settlement: Jsonb) -> JsonbDatum {
         let (payload, requirements, settlement) = (
             object_arg(&payload.0, "payload"),
             object_arg(&requirements.0, "requirements"),
             object_arg(&settlement.0, "settlement"),
         );
-        JsonB(settlement_facts(payload, requirements, settlement).unwrap_or_else(|e| fail(e)))
+        JsonbDatum::from_value(
+            &settlement_facts(payload, requirements, settlement).unwrap_or_else(|e| fail(e)),
+        )
     }
 
     /// Internal (begin_settlement): the facts of the authorization a payment
@@ -249,12 +298,12 @@ mod x402 {
     /// asset, recipient, nonce and `validBefore`. 22023 when the payload or
     /// the requirements are malformed (nothing is written then).
     #[pg_extern(immutable, parallel_safe)]
-    fn _intent_facts(payload: Jsonb, requirements: Jsonb) -> JsonB {
+    fn _intent_facts(payload: Jsonb, requirements: Jsonb) -> JsonbDatum {
         let (payload, requirements) = (
             object_arg(&payload.0, "payload"),
             object_arg(&requirements.0, "requirements"),
         );
-        JsonB(intent_facts(payload, requirements).unwrap_or_else(|e| fail(e)))
+        JsonbDatum::from_value(&intent_facts(payload, requirements).unwrap_or_else(|e| fail(e)))
     }
 
     fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -359,7 +408,7 @@ mod x402 {
         };
         if let (Ok(a), Ok(r)) = (&auth, &req) {
             match xc::recover_payer(payload, Some(requirements)) {
-                Ok(signer) if signer != a.from.to_checksum() => disputes.push(format!(
+                Ok(signer) if Some(&signer) != from.as_ref() => disputes.push(format!(
                     "signature recovers to {signer}, not authorization.from {}",
                     a.from
                 )),

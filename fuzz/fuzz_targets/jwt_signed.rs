@@ -8,12 +8,15 @@
 //! and a JSON-object payload it verifies; a token with one signature byte
 //! changed never verifies; the same token checked against a key of another
 //! family never verifies (algorithm confusion), and neither does an HS256
-//! token whose HMAC key is the public key's own text.
+//! token whose HMAC key is the public key's own text; the SQL shell's path
+//! (`verify_in_pieces`) gives exactly `verify`'s answer.
 #![no_main]
 
 use insforge_core::jwt::Algorithm;
 use insforge_core::jwt::{verify, JwtErrorKind, KeySet, VerifyOptions};
-use insforge_fuzz::{fixed_keysets, jwks_text, sign_jwt, test_keys, Input, Signer, NOW};
+use insforge_fuzz::{
+    fixed_keysets, jwks_text, sign_jwt, test_keys, verify_in_pieces, Input, Signer, NOW,
+};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 
@@ -46,7 +49,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let opts = VerifyOptions::at(NOW);
     let parsed: Option<Value> = serde_json::from_slice(payload).ok();
-    match verify(&token, &set, &opts) {
+    let whole = verify(&token, &set, &opts);
+    assert_eq!(
+        verify_in_pieces(&token, &set, &opts),
+        whole,
+        "the shell's path differs"
+    );
+    match whole {
         Ok(claims) => assert_eq!(Some(Value::Object(claims)), parsed),
         Err(e) => {
             assert_eq!(e.kind, JwtErrorKind::Invalid);

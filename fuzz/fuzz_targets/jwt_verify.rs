@@ -6,13 +6,14 @@
 //!
 //! Invariants: every error is `Invalid` (SQLSTATE 28000); a verified token
 //! has 3 parts, its claims are a JSON object equal to its decoded payload,
-//! and it also verifies under laxer options (no aud/iss, more leeway).
+//! and it also verifies under laxer options (no aud/iss, more leeway); the
+//! SQL shell's path (`verify_in_pieces`) gives exactly the same answer.
 #![no_main]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use insforge_core::jwt::{verify, JwtErrorKind, VerifyOptions};
-use insforge_fuzz::{fixed_keysets, text, Input, NOW};
+use insforge_fuzz::{fixed_keysets, text, verify_in_pieces, Input, NOW};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -42,7 +43,13 @@ fuzz_target!(|data: &[u8]| {
         issuers: None,
     };
     for (name, set) in fixed_keysets() {
-        match verify(&token, set, &strict) {
+        let whole = verify(&token, set, &strict);
+        assert_eq!(
+            verify_in_pieces(&token, set, &strict),
+            whole,
+            "{name}: the shell's path differs"
+        );
+        match whole {
             Ok(claims) => {
                 let trimmed = token.trim_matches(|c: char| c.is_ascii_whitespace());
                 let parts: Vec<&str> = trimmed.split('.').collect();

@@ -8,13 +8,21 @@
 //!   (the core only verifies, so signing lives here).
 //! - [`DetRng`]: a deterministic RNG for RSA blinding and PSS salts, so a
 //!   crash input always reproduces.
+//! - [`verify_in_pieces`]: `jwt::verify` the way the SQL shell runs it
+//!   (signature, payload into a caller's document, claim checks), for the
+//!   invariant that both give the same answer.
 
 use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use insforge_core::jwt::{Algorithm, KeySet};
-use serde_json::{json, Value};
+use std::borrow::Cow;
+
+use insforge_core::jwt::{
+    check_claims, parse_payload, verify_signature, Algorithm, JsonSink, JwtError, KeySet,
+    VerifyOptions,
+};
+use serde_json::{json, Map, Number, Value};
 
 /// The `now` every JWT target verifies at: the test vectors' clock.
 pub const NOW: i64 = 1_750_000_000;
@@ -421,4 +429,53 @@ pub fn secp256k1_n_minus(x: &[u8; 32]) -> [u8; 32] {
         out[i] = d as u8;
     }
     out
+}
+
+// ------------------------------------------------------------------ verify in pieces
+
+/// Rebuilds serde values from the core's payload parser (a stand-in for the
+/// SQL shell's jsonb builder).
+struct ValueSink;
+
+impl<'de> JsonSink<'de> for ValueSink {
+    type Node = Value;
+    fn null(&mut self) -> Value {
+        Value::Null
+    }
+    fn bool(&mut self, v: bool) -> Value {
+        Value::Bool(v)
+    }
+    fn number(&mut self, v: Number) -> Value {
+        Value::Number(v)
+    }
+    fn string(&mut self, v: Cow<'de, str>) -> Value {
+        Value::String(v.into_owned())
+    }
+    fn array(&mut self, items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+    fn object(&mut self, members: Vec<(Cow<'de, str>, Value)>) -> Value {
+        let mut map = Map::new();
+        for (k, v) in members {
+            map.insert(k.into_owned(), v);
+        }
+        Value::Object(map)
+    }
+}
+
+/// `jwt::verify` as the SQL shell's `verify_jwt` runs it: `verify_signature`,
+/// `payload_bytes_into`, `parse_payload`, `check_claims`.
+pub fn verify_in_pieces(
+    token: &str,
+    keys: &KeySet,
+    opts: &VerifyOptions,
+) -> Result<Map<String, Value>, JwtError> {
+    let mut payload = Vec::new();
+    verify_signature(token, keys)?.payload_bytes_into(&mut payload)?;
+    let (claims, checked) = parse_payload(&payload, &mut ValueSink)?;
+    check_claims(&checked, opts)?;
+    match claims {
+        Value::Object(map) => Ok(map),
+        _ => unreachable!("parse_payload returns objects only"),
+    }
 }

@@ -1,14 +1,26 @@
-//! The JWS algorithms this crate verifies, and the signature check itself.
+//! The JWS algorithms this crate verifies, and the signature check itself
+//! (jsonwebtoken's verifier on its `aws_lc_rs` backend).
 
+use std::cell::RefCell;
 use std::fmt;
 
-use hmac::{Hmac, Mac};
-use p256::ecdsa::signature::Verifier;
-use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
-use sha2::{Digest, Sha256, Sha384, Sha512};
-use subtle::ConstantTimeEq;
+use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+use jsonwebtoken::crypto::JwtVerifier;
+use jsonwebtoken::DecodingKey;
 
-use super::key::KeyMaterial;
+use super::key::Key;
+
+/// How many jsonwebtoken verifier objects a thread keeps (see
+/// [`Algorithm::verify_cached`]).
+const CACHED_VERIFIERS: usize = 16;
+
+/// A jsonwebtoken verifier object for (key id, algorithm).
+type CachedVerifier = (u64, Algorithm, Box<dyn JwtVerifier>);
+
+thread_local! {
+    /// jsonwebtoken verifiers by (key id, algorithm), most recent last.
+    static VERIFIERS: RefCell<Vec<CachedVerifier>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A supported JWS `alg` (RFC 7518, RFC 8037).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,7 +51,9 @@ pub enum Algorithm {
     EdDsa,
 }
 
-/// Which key type an algorithm needs.
+/// Which key type an algorithm needs. Finer than jsonwebtoken's
+/// `AlgorithmFamily`, which has one `Ec` family for both curves: an ES256
+/// token must never be checked against a P-384 key, nor ES384 against P-256.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Family {
     Hmac,
@@ -93,6 +107,25 @@ impl Algorithm {
         Algorithm::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
+    /// The same algorithm in jsonwebtoken's terms.
+    pub fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+        use jsonwebtoken::Algorithm as J;
+        match self {
+            Algorithm::Hs256 => J::HS256,
+            Algorithm::Hs384 => J::HS384,
+            Algorithm::Hs512 => J::HS512,
+            Algorithm::Rs256 => J::RS256,
+            Algorithm::Rs384 => J::RS384,
+            Algorithm::Rs512 => J::RS512,
+            Algorithm::Ps256 => J::PS256,
+            Algorithm::Ps384 => J::PS384,
+            Algorithm::Ps512 => J::PS512,
+            Algorithm::Es256 => J::ES256,
+            Algorithm::Es384 => J::ES384,
+            Algorithm::EdDsa => J::EdDSA,
+        }
+    }
+
     pub(crate) fn family(self) -> Family {
         match self {
             Algorithm::Hs256 | Algorithm::Hs384 | Algorithm::Hs512 => Family::Hmac,
@@ -108,60 +141,61 @@ impl Algorithm {
         }
     }
 
-    /// Checks `signature` over `signing_input` (`header.payload`, as sent).
+    /// Checks `signature` over `signing_input` (`header.payload`, as sent)
+    /// with jsonwebtoken's verifier for this algorithm (aws-lc: HMAC compared
+    /// in constant time, ECDSA as fixed-size `r || s`, RSA 2048 to 8192 bits).
     /// The caller has already checked that the key's family fits; a key of
-    /// another family simply gives `false`.
-    pub(crate) fn verify(self, key: &KeyMaterial, signing_input: &[u8], signature: &[u8]) -> bool {
-        match (self, key) {
-            (Algorithm::Hs256, KeyMaterial::Hmac(secret)) => {
-                hmac_matches::<Hmac<Sha256>>(secret, signing_input, signature)
+    /// another family, or any backend error, simply gives `false`.
+    /// (`&Vec` because jsonwebtoken's verifiers take one: no copy.)
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn verify(
+        self,
+        key: &DecodingKey,
+        signing_input: &[u8],
+        signature: &Vec<u8>,
+    ) -> bool {
+        let Ok(verifier) = (DEFAULT_PROVIDER.verifier_factory)(&self.to_jsonwebtoken(), key) else {
+            return false;
+        };
+        verifier.verify(signing_input, signature).is_ok()
+    }
+}
+
+impl Algorithm {
+    /// [`verify`](Self::verify) with `key`, reusing the jsonwebtoken verifier
+    /// object built for this key and algorithm on this thread (building one
+    /// sets up the key: for HMAC, the padded-key hashes). A small per-thread
+    /// cache (16 entries, by the key's id, which clones share); the check
+    /// itself is the same.
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn verify_cached(
+        self,
+        key: &Key,
+        signing_input: &[u8],
+        signature: &Vec<u8>,
+    ) -> bool {
+        VERIFIERS.with(|cell| {
+            let Ok(mut cache) = cell.try_borrow_mut() else {
+                return self.verify(&key.decoding, signing_input, signature);
+            };
+            let id = key.id();
+            if let Some(pos) = cache.iter().position(|(k, a, _)| *k == id && *a == self) {
+                return cache
+                    .get(pos)
+                    .is_some_and(|(_, _, v)| v.verify(signing_input, signature).is_ok());
             }
-            (Algorithm::Hs384, KeyMaterial::Hmac(secret)) => {
-                hmac_matches::<Hmac<Sha384>>(secret, signing_input, signature)
+            let Ok(verifier) =
+                (DEFAULT_PROVIDER.verifier_factory)(&self.to_jsonwebtoken(), &key.decoding)
+            else {
+                return false;
+            };
+            let ok = verifier.verify(signing_input, signature).is_ok();
+            if cache.len() >= CACHED_VERIFIERS {
+                cache.remove(0);
             }
-            (Algorithm::Hs512, KeyMaterial::Hmac(secret)) => {
-                hmac_matches::<Hmac<Sha512>>(secret, signing_input, signature)
-            }
-            (Algorithm::Rs256, KeyMaterial::Rsa(k)) => {
-                rsa_pkcs1::<Sha256>(k, signing_input, signature)
-            }
-            (Algorithm::Rs384, KeyMaterial::Rsa(k)) => {
-                rsa_pkcs1::<Sha384>(k, signing_input, signature)
-            }
-            (Algorithm::Rs512, KeyMaterial::Rsa(k)) => {
-                rsa_pkcs1::<Sha512>(k, signing_input, signature)
-            }
-            (Algorithm::Ps256, KeyMaterial::Rsa(k)) => {
-                rsa_pss::<Sha256>(k, signing_input, signature)
-            }
-            (Algorithm::Ps384, KeyMaterial::Rsa(k)) => {
-                rsa_pss::<Sha384>(k, signing_input, signature)
-            }
-            (Algorithm::Ps512, KeyMaterial::Rsa(k)) => {
-                rsa_pss::<Sha512>(k, signing_input, signature)
-            }
-            (Algorithm::Es256, KeyMaterial::P256(k)) => {
-                match p256::ecdsa::Signature::from_slice(signature) {
-                    Ok(sig) => k.verify(signing_input, &sig).is_ok(),
-                    Err(_) => false,
-                }
-            }
-            (Algorithm::Es384, KeyMaterial::P384(k)) => {
-                match p384::ecdsa::Signature::from_slice(signature) {
-                    Ok(sig) => k.verify(signing_input, &sig).is_ok(),
-                    Err(_) => false,
-                }
-            }
-            (Algorithm::EdDsa, KeyMaterial::Ed25519(k)) => {
-                match ed25519_dalek::Signature::from_slice(signature) {
-                    // verify_strict rejects small-order keys and
-                    // non-canonical signatures; honest signers never make them.
-                    Ok(sig) => k.verify_strict(signing_input, &sig).is_ok(),
-                    Err(_) => false,
-                }
-            }
-            _ => false,
-        }
+            cache.push((id, self, verifier));
+            ok
+        })
     }
 }
 
@@ -171,46 +205,17 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// HMAC tag comparison in constant time (`subtle`); a tag of the wrong
-/// length never matches.
-fn hmac_matches<M: Mac + hmac::digest::KeyInit>(secret: &[u8], input: &[u8], tag: &[u8]) -> bool {
-    let mut mac = match <M as hmac::digest::KeyInit>::new_from_slice(secret) {
-        Ok(m) => m,
-        Err(_) => return false,
-    };
-    mac.update(input);
-    let expected = mac.finalize().into_bytes();
-    let expected: &[u8] = &expected;
-    bool::from(expected.ct_eq(tag))
-}
-
-fn rsa_pkcs1<D>(key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool
-where
-    D: Digest + rsa::pkcs8::AssociatedOid,
-{
-    let hashed = D::digest(input);
-    key.verify(Pkcs1v15Sign::new::<D>(), &hashed, signature)
-        .is_ok()
-}
-
-/// RSASSA-PSS as RFC 7518 §3.5 fixes it: MGF1 with the same hash, salt as
-/// long as the hash.
-fn rsa_pss<D>(key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool
-where
-    D: 'static + Digest + sha2::digest::DynDigest + Send + Sync,
-{
-    let hashed = D::digest(input);
-    key.verify(Pss::new::<D>(), &hashed, signature).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
     #[test]
     fn names_round_trip() {
         for alg in Algorithm::ALL {
             assert_eq!(Algorithm::from_name(alg.as_str()), Some(alg));
+            assert_eq!(format!("{:?}", alg.to_jsonwebtoken()), alg.as_str());
         }
         assert_eq!(Algorithm::from_name("Ed25519"), Some(Algorithm::EdDsa));
         assert_eq!(Algorithm::from_name("hs256"), None);
@@ -220,21 +225,23 @@ mod tests {
 
     #[test]
     fn wrong_key_family_is_false() {
-        let key = KeyMaterial::Hmac(b"secret".to_vec());
-        assert!(!Algorithm::Rs256.verify(&key, b"a.b", &[0u8; 256]));
-        assert!(!Algorithm::Es256.verify(&key, b"a.b", &[0u8; 64]));
+        let key = DecodingKey::from_secret(b"secret").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!Algorithm::Rs256.verify(&key, b"a.b", &vec![0u8; 256]));
+        assert!(!Algorithm::Es256.verify(&key, b"a.b", &vec![0u8; 64]));
+        assert!(!Algorithm::EdDsa.verify(&key, b"a.b", &vec![0u8; 64]));
     }
 
     #[test]
     fn hmac_rejects_truncated_tags() {
-        let key = KeyMaterial::Hmac(b"secret".to_vec());
+        let key = DecodingKey::from_secret(b"secret").unwrap_or_else(|e| panic!("{e}"));
         let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(b"secret")
             .unwrap_or_else(|_| unreachable!());
         mac.update(b"a.b");
         let tag = mac.finalize().into_bytes();
+        let tag = tag.to_vec();
         assert!(Algorithm::Hs256.verify(&key, b"a.b", &tag));
-        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &tag[..31]));
-        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &[]));
+        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &tag[..31].to_vec()));
+        assert!(!Algorithm::Hs256.verify(&key, b"a.b", &Vec::new()));
         assert!(!Algorithm::Hs384.verify(&key, b"a.b", &tag));
     }
 }

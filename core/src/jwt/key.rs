@@ -1,14 +1,43 @@
 //! Verification keys: [`KeySet::parse`] reads PostgREST's `jwt-secret`
-//! vocabulary (HMAC secret, PEM public key, JWK, JWKS).
+//! vocabulary (HMAC secret, PEM public key, JWK, JWKS) into jsonwebtoken
+//! [`DecodingKey`]s.
+//!
+//! jsonwebtoken holds the key material and checks signatures; this module is
+//! the policy around it: which texts are which form, which keys are usable
+//! (and why not, in words), and the algorithm family each key fits. What
+//! jsonwebtoken's own types cannot express is enforced here, before a
+//! `DecodingKey` is built:
+//!
+//! - PEM: the label decides (private keys and certificates are refused with a
+//!   hint); the SubjectPublicKeyInfo's algorithm and named curve are read
+//!   (`simple_asn1`) so that P-256, P-384 and unsupported curves (P-521,
+//!   secp256k1, …) are told apart. jsonwebtoken's `DecodingKey::from_*_pem`
+//!   then extracts the key.
+//! - JWK / JWKS: jsonwebtoken's `Jwk`/`JwkSet` deserialize all-or-nothing
+//!   and only say that a key is invalid, while a JWKS here keeps its usable
+//!   keys, reports each skipped one with its reason, and tries every key that
+//!   shares a `kid`. So the members are read here (with padding-tolerant
+//!   base64url, as before) and the decoded components go to
+//!   `DecodingKey::from_secret`, `from_rsa_raw_components`, `from_ec_der`
+//!   (the SEC1 point) and `from_ed_der` (the raw 32 bytes), the same
+//!   representations jsonwebtoken's `from_jwk` builds.
+//! - Key validity, which `DecodingKey` does not check: RSA moduli of 2048 to
+//!   4096 bits with an odd modulus and an odd exponent from 3 to 2^33-1 (PEM
+//!   keys are also parsed by aws-lc through jsonwebtoken's key utilities);
+//!   EC points on their curve (aws-lc's `ParsedPublicKey`); Ed25519 points
+//!   that decompress and are not of small order (curve25519-dalek). A
+//!   small-order Ed25519 key would accept forged signatures (aws-lc's
+//!   verification does not refuse it), so it is refused as malformed.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use aws_lc_rs::signature::{
+    ParsedPublicKey, VerificationAlgorithm, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED,
+};
 use base64::Engine as _;
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::pkcs8::der::{pem, Decode};
-use rsa::pkcs8::SubjectPublicKeyInfoRef;
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPublicKey};
+use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value};
 
 use super::alg::{Algorithm, Family};
@@ -19,45 +48,54 @@ use super::B64;
 pub const MAX_KEY_TEXT_BYTES: usize = 1 << 20;
 
 /// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3: "2048 bits or larger
-/// MUST be used"). The largest is 4096 bits (the `rsa` crate's limit).
+/// MUST be used").
 pub const MIN_RSA_BITS: usize = 2048;
+
+/// Largest RSA modulus accepted, in bits.
+pub const MAX_RSA_BITS: usize = 4096;
+
+/// Largest DER body a PEM public key may have: an RSA-4096 SubjectPublicKeyInfo
+/// is about 550 bytes. Also bounds the ASN.1 parser's nesting depth.
+const MAX_PEM_DER_BYTES: usize = 2048;
 
 /// How many skipped-key reasons a "no usable key" message lists.
 const MAX_REASONS: usize = 5;
 
-/// The verification material of one key.
+/// Each parsed key's id (clones share it): what the per-thread cache of
+/// jsonwebtoken verifier objects is keyed by.
+static NEXT_KEY_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_key_id() -> u64 {
+    NEXT_KEY_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One usable verification key.
 #[derive(Clone)]
-pub(crate) enum KeyMaterial {
-    /// Raw HMAC secret bytes.
-    Hmac(Vec<u8>),
-    Rsa(Box<RsaPublicKey>),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+pub struct Key {
+    id: u64,
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    family: Family,
+    /// RSA: modulus bits; HMAC: secret length in bytes (for `Debug` only).
+    size: usize,
+    pub(crate) decoding: DecodingKey,
 }
 
-impl KeyMaterial {
-    fn family(&self) -> Family {
-        match self {
-            KeyMaterial::Hmac(_) => Family::Hmac,
-            KeyMaterial::Rsa(_) => Family::Rsa,
-            KeyMaterial::P256(_) => Family::P256,
-            KeyMaterial::P384(_) => Family::P384,
-            KeyMaterial::Ed25519(_) => Family::Ed25519,
-        }
-    }
-}
-
-impl fmt::Debug for KeyMaterial {
+impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            // Never print secret bytes.
-            KeyMaterial::Hmac(s) => write!(f, "Hmac(<{} bytes>)", s.len()),
-            KeyMaterial::Rsa(k) => write!(f, "Rsa({} bits)", k.n().bits()),
-            KeyMaterial::P256(_) => f.write_str("P256"),
-            KeyMaterial::P384(_) => f.write_str("P384"),
-            KeyMaterial::Ed25519(_) => f.write_str("Ed25519"),
-        }
+        // Never print key bytes (jsonwebtoken's own Debug redacts them too).
+        let material = match self.family {
+            Family::Hmac => format!("Hmac(<{} bytes>)", self.size),
+            Family::Rsa => format!("Rsa({} bits)", self.size),
+            Family::P256 => "P256".to_string(),
+            Family::P384 => "P384".to_string(),
+            Family::Ed25519 => "Ed25519".to_string(),
+        };
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("material", &format_args!("{material}"))
+            .finish()
     }
 }
 
@@ -84,14 +122,6 @@ pub enum KeySource {
     Jwks,
 }
 
-/// One usable verification key.
-#[derive(Clone, Debug)]
-pub struct Key {
-    kid: Option<String>,
-    alg: Option<Algorithm>,
-    pub(crate) material: KeyMaterial,
-}
-
 impl Key {
     /// Same as [`KeySet::parse`]: parses key text into the set of keys it holds.
     pub fn parse(text: &str) -> Result<KeySet, JwtError> {
@@ -110,13 +140,17 @@ impl Key {
 
     /// `"oct"`, `"RSA"`, `"EC P-256"`, `"EC P-384"` or `"OKP Ed25519"`.
     pub fn kind(&self) -> &'static str {
-        match self.material.family() {
-            Family::Hmac => "oct",
-            Family::Rsa => "RSA",
-            Family::P256 => "EC P-256",
-            Family::P384 => "EC P-384",
-            Family::Ed25519 => "OKP Ed25519",
-        }
+        kind_name(self.family)
+    }
+
+    /// This key's process-unique id (shared by its clones).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The jsonwebtoken key that signatures are checked with.
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
     }
 
     /// Whether a token signed with `alg` may be checked against this key.
@@ -126,11 +160,10 @@ impl Key {
 
     /// Why `alg` does not fit this key (the algorithm-confusion guard), or None.
     pub(crate) fn misfit(&self, alg: Algorithm) -> Option<String> {
-        let family = self.material.family();
-        if alg.family() != family {
+        if alg.family() != self.family {
             return Some(format!(
                 "JWT algorithm {alg} does not fit {}",
-                family_article(family)
+                family_article(self.family)
             ));
         }
         match self.alg {
@@ -139,6 +172,16 @@ impl Key {
             )),
             _ => None,
         }
+    }
+}
+
+fn kind_name(family: Family) -> &'static str {
+    match family {
+        Family::Hmac => "oct",
+        Family::Rsa => "RSA",
+        Family::P256 => "EC P-256",
+        Family::P384 => "EC P-384",
+        Family::Ed25519 => "OKP Ed25519",
     }
 }
 
@@ -175,7 +218,9 @@ impl KeySet {
     /// text is [`MalformedKey`](super::JwtErrorKind::MalformedKey).
     ///
     /// Text that starts like PEM or JSON but does not parse is `MalformedKey`
-    /// (never silently an HMAC secret). RSA keys must be 2048 to 4096 bits.
+    /// (never silently an HMAC secret). RSA keys must be 2048 to 4096 bits;
+    /// EC points must lie on their curve; Ed25519 keys must be valid points
+    /// not of small order.
     pub fn parse(text: &str) -> Result<KeySet, JwtError> {
         if text.len() > MAX_KEY_TEXT_BYTES {
             return Err(JwtError::malformed_key(format!(
@@ -196,11 +241,8 @@ impl KeySet {
                 "HMAC secret is empty or only whitespace",
             ));
         }
-        let key = Key {
-            kid: None,
-            alg: None,
-            material: KeyMaterial::Hmac(text.as_bytes().to_vec()),
-        };
+        let key = secret_key(None, None, text.as_bytes())
+            .map_err(|e| JwtError::malformed_key(format!("HMAC secret is not usable: {e}")))?;
         Ok(KeySet::single(key, KeySource::Secret))
     }
 
@@ -252,7 +294,21 @@ impl KeySet {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Vec<&Key>, JwtError> {
+    ) -> Result<Candidates<'_>, JwtError> {
+        // The common case, one key that fits: no allocation.
+        if let [only] = self.keys.as_slice() {
+            let selected = match kid {
+                None => true,
+                Some(kid) => only.kid.is_none() || only.kid.as_deref() == Some(kid),
+            };
+            if !selected {
+                return Err(self.unknown_kid(kid.unwrap_or("")));
+            }
+            return match only.misfit(alg) {
+                None => Ok(Candidates::One([only])),
+                Some(why) => Err(JwtError::invalid(why)),
+            };
+        }
         let pool: Vec<&Key> = match kid {
             Some(kid) => {
                 let matching: Vec<&Key> = self
@@ -260,20 +316,16 @@ impl KeySet {
                     .iter()
                     .filter(|k| k.kid.as_deref() == Some(kid))
                     .collect();
-                if !matching.is_empty() {
-                    matching
-                } else {
-                    match self.keys.as_slice() {
-                        [only] if only.kid.is_none() => vec![only],
-                        _ => return Err(self.unknown_kid(kid)),
-                    }
+                if matching.is_empty() {
+                    return Err(self.unknown_kid(kid));
                 }
+                matching
             }
             None => self.keys.iter().collect(),
         };
         let fitting: Vec<&Key> = pool.iter().copied().filter(|k| k.fits(alg)).collect();
         if !fitting.is_empty() {
-            return Ok(fitting);
+            return Ok(Candidates::Many(fitting));
         }
         match pool.as_slice() {
             [only] => Err(JwtError::invalid(only.misfit(alg).unwrap_or_else(|| {
@@ -284,8 +336,8 @@ impl KeySet {
                 many.len(),
                 join_limited(
                     many.iter().map(|k| {
-                        let what = family_article(k.material.family()).to_string();
-                        match (k.alg, k.material.family() == alg.family()) {
+                        let what = family_article(k.family).to_string();
+                        match (k.alg, k.family == alg.family()) {
                             (Some(own), true) => format!("{what} with alg {own}"),
                             _ => what,
                         }
@@ -330,14 +382,154 @@ impl KeySet {
     }
 }
 
+/// The keys [`KeySet::candidates`] chose, in order.
+pub(crate) enum Candidates<'a> {
+    One([&'a Key; 1]),
+    Many(Vec<&'a Key>),
+}
+
+impl<'a> Candidates<'a> {
+    pub(crate) fn as_slice(&self) -> &[&'a Key] {
+        match self {
+            Candidates::One(one) => one,
+            Candidates::Many(many) => many,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- key material
+
+fn secret_key(kid: Option<String>, alg: Option<Algorithm>, secret: &[u8]) -> Result<Key, String> {
+    let decoding = DecodingKey::from_secret(secret).map_err(|e| e.to_string())?;
+    Ok(Key {
+        id: next_key_id(),
+        kid,
+        alg,
+        family: Family::Hmac,
+        size: secret.len(),
+        decoding,
+    })
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or(&[])
+}
+
+/// The RSA rules on a modulus and exponent (big-endian); the modulus size in
+/// bits. "Not usable" covers what no RSA verifier here accepts (a zero or even
+/// modulus, one over 4096 bits, an exponent that is not odd and 3 to 2^33-1);
+/// a usable key under 2048 bits is refused by name.
+fn rsa_rules(n: &[u8], e: &[u8]) -> Result<usize, String> {
+    let n = strip_leading_zeros(n);
+    let e = strip_leading_zeros(e);
+    let Some((&first, _)) = n.split_first() else {
+        return Err("RSA key is not usable: the modulus is zero".to_string());
+    };
+    let bits = (n.len() - 1) * 8 + (8 - first.leading_zeros() as usize);
+    if bits > MAX_RSA_BITS {
+        return Err(format!(
+            "RSA key is not usable: the modulus is {bits} bits; at most {MAX_RSA_BITS} are supported"
+        ));
+    }
+    if n.last().is_some_and(|b| b & 1 == 0) {
+        return Err("RSA key is not usable: the modulus is even".to_string());
+    }
+    let exponent = if e.len() <= 8 {
+        e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+    } else {
+        u64::MAX
+    };
+    if exponent < 3 || exponent & 1 == 0 || exponent >= 1 << 33 {
+        return Err(format!(
+            "RSA key is not usable: the public exponent must be odd and from 3 to 2^33-1 (got {})",
+            if exponent == u64::MAX {
+                format!("{} bytes", e.len())
+            } else {
+                exponent.to_string()
+            }
+        ));
+    }
+    if bits < MIN_RSA_BITS {
+        return Err(format!(
+            "RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"
+        ));
+    }
+    Ok(bits)
+}
+
+fn rsa_key(kid: Option<String>, alg: Option<Algorithm>, n: &[u8], e: &[u8]) -> Result<Key, String> {
+    let bits = rsa_rules(n, e)?;
+    let decoding =
+        DecodingKey::from_rsa_raw_components(strip_leading_zeros(n), strip_leading_zeros(e));
+    Ok(Key {
+        id: next_key_id(),
+        kid,
+        alg,
+        family: Family::Rsa,
+        size: bits,
+        decoding,
+    })
+}
+
+fn ec_algorithm(family: Family) -> &'static dyn VerificationAlgorithm {
+    if family == Family::P384 {
+        &ECDSA_P384_SHA384_FIXED
+    } else {
+        &ECDSA_P256_SHA256_FIXED
+    }
+}
+
+/// An EC key from a SEC1 point, checked to lie on the curve (by aws-lc).
+fn ec_key(
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    family: Family,
+    point: &[u8],
+) -> Result<Key, ()> {
+    ParsedPublicKey::new(ec_algorithm(family), point).map_err(|_| ())?;
+    Ok(Key {
+        id: next_key_id(),
+        kid,
+        alg,
+        family,
+        size: 0,
+        decoding: DecodingKey::from_ec_der(point),
+    })
+}
+
+/// Why a 32-byte Ed25519 public key is unusable, or None: it must decompress
+/// to a curve point, and not one of small order (such a key accepts forged
+/// signatures).
+fn ed25519_problem(x: &[u8; 32]) -> Option<&'static str> {
+    match curve25519_dalek::edwards::CompressedEdwardsY(*x).decompress() {
+        None => Some("is not a valid point"),
+        Some(p) if p.is_small_order() => {
+            Some("is a point of small order (a weak key that would accept forged signatures)")
+        }
+        Some(_) => None,
+    }
+}
+
+fn ed25519_key(kid: Option<String>, alg: Option<Algorithm>, x: &[u8; 32]) -> Key {
+    Key {
+        id: next_key_id(),
+        kid,
+        alg,
+        family: Family::Ed25519,
+        size: 0,
+        decoding: DecodingKey::from_ed_der(x),
+    }
+}
+
 // ---------------------------------------------------------------- PEM
 
 fn parse_pem(text: &str) -> Result<Key, String> {
     if !text.contains("-----END ") {
         return Err("PEM key does not parse: no '-----END …-----' line (truncated?)".to_string());
     }
-    let label =
-        pem::decode_label(text.as_bytes()).map_err(|e| format!("PEM key does not parse: {e}"))?;
+    let pem = pem::parse(text).map_err(|e| format!("PEM key does not parse: {e}"))?;
+    let label = pem.tag();
     match label {
         "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
         "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
@@ -359,20 +551,79 @@ fn parse_pem(text: &str) -> Result<Key, String> {
             ))
         }
     }
-    let (_, der) =
-        pem::decode_vec(text.as_bytes()).map_err(|e| format!("PEM key does not parse: {e}"))?;
-    let material = if label == "RSA PUBLIC KEY" {
-        let key = RsaPublicKey::from_pkcs1_der(&der)
-            .map_err(|e| format!("PEM RSA PUBLIC KEY (PKCS#1) does not parse: {e}"))?;
-        KeyMaterial::Rsa(Box::new(rsa_size_checked(key)?))
-    } else {
-        spki_material(&der)?
-    };
-    Ok(Key {
-        kid: None,
-        alg: None,
-        material,
-    })
+    let der = pem.contents();
+    if label == "RSA PUBLIC KEY" {
+        let what = "PEM RSA PUBLIC KEY (PKCS#1) does not parse";
+        if der.len() > MAX_PEM_DER_BYTES {
+            return Err(format!("{what}: {} bytes of DER is too large", der.len()));
+        }
+        return pem_rsa(text, what);
+    }
+    if der.len() > MAX_PEM_DER_BYTES {
+        return Err(format!(
+            "PEM PUBLIC KEY is not valid SubjectPublicKeyInfo DER: {} bytes is too large for a \
+             supported public key",
+            der.len()
+        ));
+    }
+    let (algorithm, curve) = spki_algorithm(der)?;
+    match algorithm.as_str() {
+        OID_RSA => pem_rsa(text, "PEM RSA public key does not parse"),
+        OID_EC => {
+            let (family, name) = match curve.as_deref() {
+                Some(OID_P256) => (Family::P256, "P-256"),
+                Some(OID_P384) => (Family::P384, "P-384"),
+                Some(other) => {
+                    return Err(format!(
+                        "PEM EC curve {} is not supported (P-256, P-384)",
+                        oid_name(other)
+                    ))
+                }
+                None => return Err("PEM EC public key has no named curve".to_string()),
+            };
+            let fail = |why: &str| format!("PEM EC {name} public key does not parse: {why}");
+            let decoding =
+                DecodingKey::from_ec_pem(text.as_bytes()).map_err(|e| fail(&e.to_string()))?;
+            let point = decoding
+                .try_get_as_bytes()
+                .map_err(|e| fail(&e.to_string()))?;
+            ec_key(None, None, family, point).map_err(|()| fail("the point is not on the curve"))
+        }
+        OID_ED25519 => {
+            let fail = |why: &str| format!("PEM Ed25519 public key does not parse: {why}");
+            let decoding =
+                DecodingKey::from_ed_pem(text.as_bytes()).map_err(|e| fail(&e.to_string()))?;
+            let x: [u8; 32] = decoding
+                .try_get_as_bytes()
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| fail("the key is not 32 bytes"))?;
+            if let Some(problem) = ed25519_problem(&x) {
+                return Err(fail(&format!("the key {problem}")));
+            }
+            Ok(ed25519_key(None, None, &x))
+        }
+        other => Err(format!(
+            "PEM public key algorithm {} is not supported (RSA, EC P-256, EC P-384, Ed25519)",
+            oid_name(other)
+        )),
+    }
+}
+
+/// An RSA key from PEM text (SPKI or PKCS#1): jsonwebtoken extracts the
+/// PKCS#1 `RSAPublicKey`, aws-lc parses it (jsonwebtoken's key utilities),
+/// then the RSA rules apply.
+fn pem_rsa(text: &str, what: &str) -> Result<Key, String> {
+    let decoding =
+        DecodingKey::from_rsa_pem(text.as_bytes()).map_err(|e| format!("{what}: {e}"))?;
+    let der = decoding
+        .try_get_as_bytes()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let (n, e) = (DEFAULT_PROVIDER
+        .key_utils
+        .rsa_pub_components_from_public_key)(der)
+    .map_err(|e| format!("{what}: {e}"))?;
+    rsa_key(None, None, &n, &e)
 }
 
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
@@ -386,42 +637,91 @@ const OID_ED25519: &str = "1.3.101.112";
 const OID_ED448: &str = "1.3.101.113";
 const OID_X25519: &str = "1.3.101.110";
 
-fn spki_material(der: &[u8]) -> Result<KeyMaterial, String> {
-    let spki = SubjectPublicKeyInfoRef::from_der(der)
-        .map_err(|e| format!("PEM PUBLIC KEY is not valid SubjectPublicKeyInfo DER: {e}"))?;
-    let oid = spki.algorithm.oid.to_string();
-    match oid.as_str() {
-        OID_RSA => {
-            let key = RsaPublicKey::try_from(spki)
-                .map_err(|e| format!("PEM RSA public key does not parse: {e}"))?;
-            Ok(KeyMaterial::Rsa(Box::new(rsa_size_checked(key)?)))
+/// The algorithm OID of a SubjectPublicKeyInfo and, when its parameters are
+/// an OID (an EC named curve), that OID: `SEQUENCE { SEQUENCE { OID, params? },
+/// BIT STRING }`.
+fn spki_algorithm(der: &[u8]) -> Result<(String, Option<String>), String> {
+    use simple_asn1::ASN1Block::{BitString, ObjectIdentifier, Sequence};
+    let bad = |why: &str| format!("PEM PUBLIC KEY is not valid SubjectPublicKeyInfo DER: {why}");
+    match der.first() {
+        None => return Err(bad("no data")),
+        Some(0x30) => {}
+        Some(&other) => {
+            return Err(bad(&format!(
+                "unexpected ASN.1 DER tag: expected SEQUENCE, got {}",
+                der_tag_name(other)
+            )))
         }
-        OID_EC => {
-            let curve = spki
-                .algorithm
-                .parameters_oid()
-                .map(|o| o.to_string())
-                .map_err(|e| format!("PEM EC public key has no named curve: {e}"))?;
-            match curve.as_str() {
-                OID_P256 => p256::PublicKey::try_from(spki)
-                    .map(|pk| KeyMaterial::P256(p256::ecdsa::VerifyingKey::from(pk)))
-                    .map_err(|e| format!("PEM EC P-256 public key does not parse: {e}")),
-                OID_P384 => p384::PublicKey::try_from(spki)
-                    .map(|pk| KeyMaterial::P384(p384::ecdsa::VerifyingKey::from(pk)))
-                    .map_err(|e| format!("PEM EC P-384 public key does not parse: {e}")),
-                other => Err(format!(
-                    "PEM EC curve {} is not supported (P-256, P-384)",
-                    oid_name(other)
-                )),
-            }
+    }
+    let blocks = simple_asn1::from_der(der).map_err(|e| bad(&e.to_string()))?;
+    let oid_text = |oid: &simple_asn1::OID| -> Option<String> {
+        let arcs = oid.as_vec::<u64>().ok()?;
+        Some(
+            arcs.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join("."),
+        )
+    };
+    let shape = "expected SEQUENCE { SEQUENCE { OBJECT IDENTIFIER, … }, BIT STRING }";
+    let [Sequence(_, spki)] = blocks.as_slice() else {
+        return Err(bad(shape));
+    };
+    let [Sequence(_, algorithm), BitString(..)] = spki.as_slice() else {
+        return Err(bad(shape));
+    };
+    let (oid, params) = match algorithm.as_slice() {
+        [ObjectIdentifier(_, oid)] => (oid, None),
+        [ObjectIdentifier(_, oid), params] => (oid, Some(params)),
+        _ => return Err(bad(shape)),
+    };
+    let oid = oid_text(oid).ok_or_else(|| bad("the algorithm identifier is out of range"))?;
+    let curve = match params {
+        Some(ObjectIdentifier(_, c)) => oid_text(c),
+        _ => None,
+    };
+    Ok((oid, curve))
+}
+
+/// An ASN.1 identifier octet in words (`SEQUENCE`, `APPLICATION [14]
+/// (constructed)`, …), for the message when a SubjectPublicKeyInfo does not
+/// even start with a SEQUENCE.
+fn der_tag_name(octet: u8) -> String {
+    let constructed = if octet & 0x20 != 0 {
+        "constructed"
+    } else {
+        "primitive"
+    };
+    let number = octet & 0x1f;
+    let class = match octet >> 6 {
+        0 => {
+            let name = match number {
+                1 => "BOOLEAN",
+                2 => "INTEGER",
+                3 => "BIT STRING",
+                4 => "OCTET STRING",
+                5 => "NULL",
+                6 => "OBJECT IDENTIFIER",
+                10 => "ENUMERATED",
+                12 => "UTF8String",
+                16 => "SEQUENCE",
+                17 => "SET",
+                19 => "PrintableString",
+                22 => "IA5String",
+                23 => "UTCTime",
+                24 => "GeneralizedTime",
+                _ => return format!("UNIVERSAL [{number}] ({constructed})"),
+            };
+            return name.to_string();
         }
-        OID_ED25519 => ed25519_dalek::VerifyingKey::try_from(spki)
-            .map(KeyMaterial::Ed25519)
-            .map_err(|e| format!("PEM Ed25519 public key does not parse: {e}")),
-        other => Err(format!(
-            "PEM public key algorithm {} is not supported (RSA, EC P-256, EC P-384, Ed25519)",
-            oid_name(other)
-        )),
+        1 => "APPLICATION",
+        2 => "CONTEXT-SPECIFIC",
+        _ => "PRIVATE",
+    };
+    if number == 0x1f {
+        format!("{class} tag in multi-byte form ({constructed})")
+    } else {
+        format!("{class} [{number}] ({constructed})")
     }
 }
 
@@ -435,17 +735,6 @@ fn oid_name(oid: &str) -> String {
         _ => return format!("OID {oid}"),
     };
     format!("{name} (OID {oid})")
-}
-
-fn rsa_size_checked(key: RsaPublicKey) -> Result<RsaPublicKey, String> {
-    let bits = key.n().bits();
-    if bits < MIN_RSA_BITS {
-        Err(format!(
-            "RSA key is {bits} bits; at least {MIN_RSA_BITS} are required"
-        ))
-    } else {
-        Ok(key)
-    }
 }
 
 // ---------------------------------------------------------------- JWK / JWKS
@@ -547,59 +836,45 @@ fn parse_jwk(obj: &Map<String, Value>) -> Result<Key, String> {
         },
         Some(_) => return Err("'alg' is not a string".to_string()),
     };
-    let material = match kty {
+    let key = match kty {
         "oct" => {
             let k = b64_member(obj, "oct", "k")?;
             if k.is_empty() {
                 return Err("oct 'k' is empty".to_string());
             }
-            KeyMaterial::Hmac(k)
+            secret_key(kid, alg, &k).map_err(|e| format!("oct key is not usable: {e}"))?
         }
         "RSA" => {
             let n = b64_member(obj, "RSA", "n")?;
             let e = b64_member(obj, "RSA", "e")?;
-            let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
-                .map_err(|err| format!("RSA key is not usable: {err}"))?;
-            KeyMaterial::Rsa(Box::new(rsa_size_checked(key)?))
+            rsa_key(kid, alg, &n, &e)?
         }
         "EC" => {
             let crv = str_member(obj, "EC", "crv")?;
-            match crv {
-                "P-256" => {
-                    let (x, y) = (b64_member(obj, "EC", "x")?, b64_member(obj, "EC", "y")?);
-                    if x.len() != 32 || y.len() != 32 {
-                        return Err(format!(
-                            "EC P-256 'x'/'y' must be 32 bytes each (got {}/{})",
-                            x.len(),
-                            y.len()
-                        ));
-                    }
-                    KeyMaterial::P256(
-                        p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_uncompressed(&x, &y))
-                            .map_err(|_| "EC P-256 point is not on the curve".to_string())?,
-                    )
-                }
-                "P-384" => {
-                    let (x, y) = (b64_member(obj, "EC", "x")?, b64_member(obj, "EC", "y")?);
-                    if x.len() != 48 || y.len() != 48 {
-                        return Err(format!(
-                            "EC P-384 'x'/'y' must be 48 bytes each (got {}/{})",
-                            x.len(),
-                            y.len()
-                        ));
-                    }
-                    KeyMaterial::P384(
-                        p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_uncompressed(&x, &y))
-                            .map_err(|_| "EC P-384 point is not on the curve".to_string())?,
-                    )
-                }
+            let (family, size) = match crv {
+                "P-256" => (Family::P256, 32),
+                "P-384" => (Family::P384, 48),
                 other => {
                     return Err(format!(
                         "EC curve {} is not supported (P-256, P-384)",
                         quote(other)
                     ))
                 }
+            };
+            let (x, y) = (b64_member(obj, "EC", "x")?, b64_member(obj, "EC", "y")?);
+            if x.len() != size || y.len() != size {
+                return Err(format!(
+                    "EC {crv} 'x'/'y' must be {size} bytes each (got {}/{})",
+                    x.len(),
+                    y.len()
+                ));
             }
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            ec_key(kid, alg, family, &point)
+                .map_err(|()| format!("EC {crv} point is not on the curve"))?
         }
         "OKP" => {
             let crv = str_member(obj, "OKP", "crv")?;
@@ -614,10 +889,10 @@ fn parse_jwk(obj: &Map<String, Value>) -> Result<Key, String> {
                 .as_slice()
                 .try_into()
                 .map_err(|_| format!("OKP Ed25519 'x' must be 32 bytes (got {})", x.len()))?;
-            KeyMaterial::Ed25519(
-                ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-                    .map_err(|_| "OKP Ed25519 'x' is not a valid point".to_string())?,
-            )
+            if let Some(problem) = ed25519_problem(&bytes) {
+                return Err(format!("OKP Ed25519 'x' {problem}"));
+            }
+            ed25519_key(kid, alg, &bytes)
         }
         other => {
             return Err(format!(
@@ -626,22 +901,12 @@ fn parse_jwk(obj: &Map<String, Value>) -> Result<Key, String> {
             ))
         }
     };
-    let key = Key { kid, alg, material };
     if let Some(a) = alg {
-        if a.family() != key.material.family() {
+        if a.family() != key.family {
             return Err(format!("alg {a} does not fit kty {}", key.kind()));
         }
     }
     Ok(key)
-}
-
-/// SEC1 uncompressed point: `04 || x || y`.
-fn sec1_uncompressed(x: &[u8], y: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + x.len() + y.len());
-    out.push(0x04);
-    out.extend_from_slice(x);
-    out.extend_from_slice(y);
-    out
 }
 
 fn str_member<'a>(obj: &'a Map<String, Value>, kty: &str, name: &str) -> Result<&'a str, String> {
@@ -661,13 +926,14 @@ fn b64_member(obj: &Map<String, Value>, kty: &str, name: &str) -> Result<Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::DecodingKeyKind;
 
     #[test]
     fn secret_is_raw_untrimmed_bytes() {
         let set = KeySet::parse(" s3cret\n").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(set.source(), KeySource::Secret);
-        match &set.keys()[0].material {
-            KeyMaterial::Hmac(b) => assert_eq!(b, b" s3cret\n"),
+        match set.keys()[0].decoding.kind() {
+            DecodingKeyKind::SecretOrDer(b) => assert_eq!(b, b" s3cret\n"),
             other => panic!("{other:?}"),
         }
     }
@@ -695,5 +961,84 @@ mod tests {
         let text = "a".repeat(MAX_KEY_TEXT_BYTES + 1);
         let e = KeySet::parse(&text).err().unwrap_or_else(|| panic!());
         assert!(e.message.contains("limit"), "{}", e.message);
+    }
+
+    #[test]
+    fn rsa_rules_name_the_problem() {
+        let n2048 = [0xc5u8; 256];
+        assert_eq!(rsa_rules(&n2048, &[1, 0, 1]), Ok(2048));
+        assert_eq!(
+            rsa_rules(&[&[0u8, 0][..], &n2048].concat(), &[0, 3]),
+            Ok(2048)
+        );
+        for (n, e, needle) in [
+            (&[][..], &[1u8, 0, 1][..], "modulus is zero"),
+            (&[0xc4; 256][..], &[1, 0, 1][..], "modulus is even"),
+            (&[0xc5; 513][..], &[1, 0, 1][..], "4104 bits; at most 4096"),
+            (&n2048[..], &[1][..], "(got 1)"),
+            (&n2048[..], &[2][..], "(got 2)"),
+            (&n2048[..], &[2, 0, 0, 0, 1][..], "(got 8589934593)"),
+            (&n2048[..], &[1; 9][..], "(got 9 bytes)"),
+            (&[0xc5; 128][..], &[1, 0, 1][..], "RSA key is 1024 bits"),
+        ] {
+            let err = rsa_rules(n, e).err().unwrap_or_default();
+            assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+        }
+    }
+
+    #[test]
+    fn small_order_ed25519_keys_are_refused() {
+        // The identity (y = 1) and the order-2 point (y = -1).
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        for x in [identity, minus_one, [0u8; 32]] {
+            let problem = ed25519_problem(&x).unwrap_or_default();
+            assert!(problem.contains("small order"), "{problem}");
+        }
+        // y = 2 does not decompress (x^2 would have to be a non-square).
+        let mut two = [0u8; 32];
+        two[0] = 2;
+        assert_eq!(ed25519_problem(&two), Some("is not a valid point"));
+    }
+
+    #[test]
+    fn der_tags_are_named() {
+        assert_eq!(der_tag_name(0x6e), "APPLICATION [14] (constructed)");
+        assert_eq!(der_tag_name(0x02), "INTEGER");
+        assert_eq!(der_tag_name(0x80), "CONTEXT-SPECIFIC [0] (primitive)");
+        assert_eq!(
+            der_tag_name(0xff),
+            "PRIVATE tag in multi-byte form (constructed)"
+        );
+        let text = "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----";
+        let e = KeySet::parse(text).err().unwrap_or_else(|| panic!());
+        assert_eq!(
+            e.message,
+            "PEM PUBLIC KEY is not valid SubjectPublicKeyInfo DER: unexpected ASN.1 DER tag: \
+             expected SEQUENCE, got APPLICATION [14] (constructed)"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_der_is_an_error_not_a_crash() {
+        // 1,000 nested SEQUENCEs in 2,000 bytes: under the DER size cap.
+        let depth = 1000;
+        let mut der = Vec::new();
+        for level in 0..depth {
+            let len = 2 * (depth - level - 1);
+            der.push(0x30);
+            if len < 128 {
+                der.push(len as u8);
+            } else {
+                der.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+            }
+        }
+        let body = base64::engine::general_purpose::STANDARD.encode(&der);
+        let text = format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n");
+        let e = KeySet::parse(&text).err().unwrap_or_else(|| panic!());
+        assert_eq!(e.kind, super::super::JwtErrorKind::MalformedKey);
     }
 }

@@ -1,6 +1,13 @@
 //! JWT verification: PostgREST-compatible keys, signature checks for every
 //! common JWS algorithm, and the registered time/audience/issuer claims.
 //!
+//! Keys and signatures are jsonwebtoken's (`DecodingKey`, its verifiers on
+//! the `aws_lc_rs` backend); this module is the policy on top: which key text
+//! is which form and which keys are usable, the `kid` rules, the
+//! algorithm-family guard, refusing `alg: none` and `crit`, the size limit,
+//! `exp`/`nbf` with leeway against a given "now", audience and issuer, and
+//! error messages that name the failed check.
+//!
 //! ```
 //! use insforge_core::jwt::{verify, KeySet, VerifyOptions};
 //!
@@ -27,12 +34,17 @@
 mod alg;
 mod error;
 mod key;
+mod payload;
 mod verify;
 
 pub use alg::Algorithm;
 pub use error::{clean, quote, JwtError, JwtErrorKind};
-pub use key::{Key, KeySet, KeySource, MAX_KEY_TEXT_BYTES, MIN_RSA_BITS};
-pub use verify::{verify, VerifyOptions, MAX_TOKEN_BYTES};
+pub use key::{Key, KeySet, KeySource, MAX_KEY_TEXT_BYTES, MAX_RSA_BITS, MIN_RSA_BITS};
+pub use payload::{parse_payload, JsonSink};
+pub use verify::{
+    check_claims, payload_json_error, payload_not_object, verify, verify_signature, Signed,
+    VerifyOptions, CHECKED_CLAIMS, MAX_TOKEN_BYTES,
+};
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::alg::Algorithm;
 use super::error::{join_limited, quote, JwtError};
 use super::key::KeySet;
+use super::payload::{parse_header, Member};
 use super::B64;
 use crate::validate::{check_aud, check_exp, check_iss, check_nbf, ListCheck, TimeCheck};
 
@@ -58,20 +59,77 @@ impl VerifyOptions {
 ///    RS*/PS* an RSA key, ES256 P-256, ES384 P-384, EdDSA Ed25519) or whose
 ///    JWK `alg` differs are dropped: this is the algorithm-confusion guard;
 /// 4. signature: non-empty base64url; must verify under at least one
-///    remaining candidate, tried in key order (HMAC compared in constant
-///    time; ECDSA as raw `r || s`; Ed25519 strict);
+///    remaining candidate, tried in key order, with jsonwebtoken's verifier
+///    (HMAC compared in constant time; ECDSA as raw `r || s`; Ed25519 with
+///    canonical `s`, small-order keys having been refused when parsed);
 /// 5. payload: base64url of a JSON object;
 /// 6. `exp` (valid while `now < exp + leeway`) and `nbf` (valid when
 ///    `now >= nbf - leeway`), each only if present, and then a JSON number;
 /// 7. `aud` and `iss` against [`VerifyOptions::audiences`] / `issuers`.
 ///
 /// `iat` and `sub` are not checked here (see [`crate::validate`]).
+///
+/// The same checks in pieces, for a caller that builds its own result from
+/// the payload (the SQL shell builds `jsonb` directly): [`verify_signature`]
+/// (1-4), [`Signed::payload_bytes`] and [`payload_json_error`] /
+/// [`payload_not_object`] (5), [`check_claims`] (6-7).
 pub fn verify(
     token: &str,
     keys: &KeySet,
     opts: &VerifyOptions,
 ) -> Result<Map<String, Value>, JwtError> {
-    let token = token.trim_matches(|c: char| c.is_ascii_whitespace());
+    let signed = verify_signature(token, keys)?;
+    let claims = decode_json_object(signed.payload_b64, "payload")?;
+    check_claims(&claims, opts)?;
+    Ok(claims)
+}
+
+/// A token whose format, header, key choice and signature passed
+/// ([`verify_signature`]); its payload is not decoded yet.
+#[derive(Clone, Copy, Debug)]
+pub struct Signed<'t> {
+    payload_b64: &'t str,
+}
+
+impl<'t> Signed<'t> {
+    /// The payload part as sent (base64url).
+    pub fn payload_b64(&self) -> &'t str {
+        self.payload_b64
+    }
+
+    /// The payload's bytes (check 5, first half: base64url).
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, JwtError> {
+        let mut out = Vec::new();
+        self.payload_bytes_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// [`payload_bytes`](Self::payload_bytes) into `out` (cleared first), so a
+    /// caller can reuse one buffer.
+    pub fn payload_bytes_into(&self, out: &mut Vec<u8>) -> Result<(), JwtError> {
+        out.clear();
+        B64.decode_vec(self.payload_b64, out).map_err(|_| {
+            JwtError::invalid("JWT payload is not valid base64url JSON (bad base64url)")
+        })
+    }
+}
+
+/// The error for a payload that is not JSON (check 5).
+pub fn payload_json_error(e: &serde_json::Error) -> JwtError {
+    JwtError::invalid(format!("JWT payload is not valid base64url JSON ({e})"))
+}
+
+/// The error for a payload that is JSON but not an object (check 5).
+pub fn payload_not_object() -> JwtError {
+    JwtError::invalid("JWT payload is not a JSON object")
+}
+
+/// The claims [`check_claims`] reads; any other claim is ignored by it.
+pub const CHECKED_CLAIMS: [&str; 4] = ["exp", "nbf", "aud", "iss"];
+
+/// Checks 1-4 of [`verify`]: size and format, header, key choice, signature.
+pub fn verify_signature<'t>(token: &'t str, keys: &KeySet) -> Result<Signed<'t>, JwtError> {
+    let token = token.trim_ascii();
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::invalid(format!(
             "JWT is too large: {} bytes (limit {MAX_TOKEN_BYTES})",
@@ -81,39 +139,54 @@ pub fn verify(
     if token.is_empty() {
         return Err(JwtError::invalid("JWT is empty"));
     }
-    let parts = token.split('.').count();
-    if parts != 3 {
-        let hint = if parts == 5 {
-            " (a JWE, i.e. an encrypted token, is not supported)"
-        } else {
-            ""
-        };
-        return Err(JwtError::invalid(format!(
-            "JWT is malformed: expected 3 dot-separated parts, found {parts}{hint}"
-        )));
+    let dots = count_dots(token.as_bytes());
+    if dots != 2 {
+        return Err(parts_error(dots + 1));
     }
-    let mut it = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(sig_b64)) = (it.next(), it.next(), it.next())
-    else {
-        return Err(JwtError::invalid(
-            "JWT is malformed: expected 3 dot-separated parts",
-        ));
+    let (Some(first), Some(last)) = (token.find('.'), token.rfind('.')) else {
+        return Err(parts_error(dots + 1));
+    };
+    let (Some(header_b64), Some(payload_b64), Some(sig_b64), Some(signing_input)) = (
+        token.get(..first),
+        token.get(first + 1..last),
+        token.get(last + 1..),
+        token.get(..last),
+    ) else {
+        return Err(parts_error(dots + 1));
     };
 
     // 2. header
-    let header = decode_json_object(header_b64, "header")?;
-    let alg = header_alg(&header)?;
-    if let Some(crit) = header.get("crit") {
+    // (A header is a few dozen bytes: decoded on the stack when it fits.)
+    let bad_header = || JwtError::invalid("JWT header is not valid base64url JSON (bad base64url)");
+    let mut stack = [0u8; 512];
+    let heap: Vec<u8>;
+    let header_bytes: &[u8] = if header_b64.len() <= 640 {
+        let n = B64
+            .decode_slice(header_b64, &mut stack)
+            .map_err(|_| bad_header())?;
+        stack.get(..n).unwrap_or_default()
+    } else {
+        heap = B64.decode(header_b64).map_err(|_| bad_header())?;
+        &heap
+    };
+    let header = parse_header(header_bytes)
+        .map_err(|e| JwtError::invalid(format!("JWT header is not valid base64url JSON ({e})")))?
+        .ok_or_else(|| JwtError::invalid("JWT header is not a JSON object"))?;
+    let alg = header_alg(header.alg.as_ref())?;
+    if let Some(crit) = &header.crit {
         return Err(JwtError::invalid(crit_message(crit)));
     }
-    let kid = match header.get("kid") {
+    let kid = match &header.kid {
         None => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(JwtError::invalid("JWT header 'kid' is not a string")),
+        Some(Member::Str(s)) => Some(s.as_ref()),
+        Some(Member::NotAString) => {
+            return Err(JwtError::invalid("JWT header 'kid' is not a string"))
+        }
     };
 
     // 3. key choice
     let candidates = keys.candidates(kid, alg)?;
+    let candidates = candidates.as_slice();
 
     // 4. signature
     if sig_b64.is_empty() {
@@ -122,13 +195,9 @@ pub fn verify(
     let signature = B64
         .decode(sig_b64)
         .map_err(|_| JwtError::invalid("JWT signature is not valid base64url"))?;
-    let signing_input = token
-        .get(..header_b64.len() + 1 + payload_b64.len())
-        .unwrap_or(token)
-        .as_bytes();
     let verified = candidates
         .iter()
-        .any(|k| alg.verify(&k.material, signing_input, &signature));
+        .any(|k| alg.verify_cached(k, signing_input.as_bytes(), &signature));
     if !verified {
         return Err(JwtError::invalid(if candidates.len() > 1 {
             format!(
@@ -139,32 +208,38 @@ pub fn verify(
             "JWT signature does not match".to_string()
         }));
     }
+    Ok(Signed { payload_b64 })
+}
 
-    // 5. payload
-    let claims = decode_json_object(payload_b64, "payload")?;
-
+/// Checks 6-7 of [`verify`] on the payload's claims (only
+/// [`CHECKED_CLAIMS`] are read): `exp`, `nbf`, then `aud` and `iss`.
+pub fn check_claims(claims: &Map<String, Value>, opts: &VerifyOptions) -> Result<(), JwtError> {
     // 6. time
-    let leeway_note = if opts.leeway > 0 {
-        format!(" (leeway {} s)", opts.leeway)
-    } else {
-        String::new()
+    let leeway_note = || {
+        if opts.leeway > 0 {
+            format!(" (leeway {} s)", opts.leeway)
+        } else {
+            String::new()
+        }
     };
-    match check_exp(&claims, opts.now, opts.leeway) {
+    match check_exp(claims, opts.now, opts.leeway) {
         TimeCheck::Ok => {}
         TimeCheck::Expired(ago) => {
             return Err(JwtError::invalid(format!(
-                "JWT expired {ago} s ago{leeway_note}"
+                "JWT expired {ago} s ago{}",
+                leeway_note()
             )))
         }
         TimeCheck::NotYetValid(_) | TimeCheck::NotNumeric => {
             return Err(JwtError::invalid("JWT 'exp' claim is not a number"))
         }
     }
-    match check_nbf(&claims, opts.now, opts.leeway) {
+    match check_nbf(claims, opts.now, opts.leeway) {
         TimeCheck::Ok => {}
         TimeCheck::NotYetValid(wait) => {
             return Err(JwtError::invalid(format!(
-                "JWT not valid for another {wait} s (nbf){leeway_note}"
+                "JWT not valid for another {wait} s (nbf){}",
+                leeway_note()
             )))
         }
         TimeCheck::Expired(_) | TimeCheck::NotNumeric => {
@@ -175,7 +250,7 @@ pub fn verify(
     // 7. aud, iss
     if let Some(accepted) = opts.audiences.as_deref().filter(|a| !a.is_empty()) {
         let list = accepted_list(accepted);
-        match check_aud(&claims, accepted) {
+        match check_aud(claims, accepted) {
             ListCheck::Ok => {}
             ListCheck::Missing => {
                 return Err(JwtError::invalid(format!(
@@ -201,7 +276,7 @@ pub fn verify(
     }
     if let Some(accepted) = opts.issuers.as_deref().filter(|a| !a.is_empty()) {
         let list = accepted_list(accepted);
-        match check_iss(&claims, accepted) {
+        match check_iss(claims, accepted) {
             ListCheck::Ok => {}
             ListCheck::Missing => {
                 return Err(JwtError::invalid(format!(
@@ -228,7 +303,7 @@ pub fn verify(
             }
         }
     }
-    Ok(claims)
+    Ok(())
 }
 
 fn accepted_list(accepted: &[String]) -> String {
@@ -242,6 +317,8 @@ fn decode_json_object(part: &str, what: &str) -> Result<Map<String, Value>, JwtE
             "JWT {what} is not valid base64url JSON (bad base64url)"
         ))
     })?;
+    // (For the payload these are exactly `Signed::payload_bytes`,
+    // `payload_json_error` and `payload_not_object`.)
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| JwtError::invalid(format!("JWT {what} is not valid base64url JSON ({e})")))?;
     match value {
@@ -252,11 +329,32 @@ fn decode_json_object(part: &str, what: &str) -> Result<Map<String, Value>, JwtE
     }
 }
 
-fn header_alg(header: &Map<String, Value>) -> Result<Algorithm, JwtError> {
-    let name = match header.get("alg") {
+/// The number of `.` in `bytes` (in byte-wide lanes, so it vectorizes).
+fn count_dots(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().map(|&b| u8::from(b == b'.')).sum::<u8>()))
+        .sum()
+}
+
+fn parts_error(parts: usize) -> JwtError {
+    let hint = if parts == 5 {
+        " (a JWE, i.e. an encrypted token, is not supported)"
+    } else {
+        ""
+    };
+    JwtError::invalid(format!(
+        "JWT is malformed: expected 3 dot-separated parts, found {parts}{hint}"
+    ))
+}
+
+fn header_alg(alg: Option<&Member<'_>>) -> Result<Algorithm, JwtError> {
+    let name = match alg {
         None => return Err(JwtError::invalid("JWT header has no 'alg'")),
-        Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(JwtError::invalid("JWT header 'alg' is not a string")),
+        Some(Member::Str(s)) => s.as_ref(),
+        Some(Member::NotAString) => {
+            return Err(JwtError::invalid("JWT header 'alg' is not a string"))
+        }
     };
     if name.eq_ignore_ascii_case("none") {
         return Err(JwtError::invalid(format!(

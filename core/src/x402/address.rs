@@ -65,18 +65,23 @@ impl Address {
 
     /// The EIP-55 checksummed form, `0x` + 40 hex digits.
     pub fn to_checksum(&self) -> String {
-        let lower = hex::encode(self.0);
-        let hash = keccak256(lower.as_bytes());
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut lower = [0u8; 40];
+        for (pair, byte) in lower.chunks_exact_mut(2).zip(self.0) {
+            for (dst, nibble) in pair.iter_mut().zip([byte >> 4, byte & 0x0f]) {
+                *dst = HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+            }
+        }
+        let hash = keccak256(&lower);
         let mut out = String::with_capacity(42);
         out.push_str("0x");
-        for (pair, h) in lower.as_bytes().chunks(2).zip(hash.iter()) {
-            for (c, nibble) in pair.iter().zip([h >> 4, h & 0x0f]) {
-                let c = char::from(*c);
-                out.push(if nibble >= 8 {
+        for (pair, h) in lower.chunks_exact(2).zip(hash) {
+            for (&c, nibble) in pair.iter().zip([h >> 4, h & 0x0f]) {
+                out.push(char::from(if nibble >= 8 {
                     c.to_ascii_uppercase()
                 } else {
                     c
-                });
+                }));
             }
         }
         out

@@ -1,6 +1,14 @@
-//! secp256k1 signature parsing and public-key recovery (EOA signatures).
+//! secp256k1 signature parsing and public-key recovery (EOA signatures), on
+//! libsecp256k1 (the `secp256k1` crate, feature `recovery`).
+//!
+//! libsecp256k1 is C: every call here returns an error value for any input
+//! (the crate's contract), and the inputs are checked first anyway (`v`,
+//! `r` and `s` ranges, low `s`), so no path can reach its abort callback.
 
-use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+use std::sync::OnceLock;
+
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+use secp256k1::{Message, PublicKey, Secp256k1, VerifyOnly};
 
 use super::address::Address;
 use super::eip712::keccak256;
@@ -86,13 +94,26 @@ pub fn recover_signer(digest: &[u8; 32], signature: &[u8; 65]) -> Result<Address
     for (dst, src) in rs.iter_mut().zip(r.iter().chain(s.iter())) {
         *dst = *src;
     }
-    let sig = Signature::from_slice(&rs)
+    let recid = if y_odd {
+        RecoveryId::One
+    } else {
+        RecoveryId::Zero
+    };
+    let sig = RecoverableSignature::from_compact(&rs, recid)
         .map_err(|e| X402Error::invalid_signature(format!("signature is not valid: {e}")))?;
-    let key = VerifyingKey::recover_from_prehash(digest, &sig, RecoveryId::new(y_odd, false))
+    let key = context()
+        .recover_ecdsa(Message::from_digest(*digest), &sig)
         .map_err(|_| {
             X402Error::invalid_signature("signature does not recover to any public key")
         })?;
     address_of_key(&key)
+}
+
+/// One verification context for the process (libsecp256k1 contexts are
+/// immutable once built and safe to share between threads).
+fn context() -> &'static Secp256k1<VerifyOnly> {
+    static CONTEXT: OnceLock<Secp256k1<VerifyOnly>> = OnceLock::new();
+    CONTEXT.get_or_init(Secp256k1::verification_only)
 }
 
 /// Recovers the signer's checksummed address from a hex signature (`0x`
@@ -101,19 +122,57 @@ pub fn recover_address(digest: &[u8; 32], signature_hex: &str) -> Result<String>
     recover_signer(digest, &parse_signature(signature_hex)?).map(|a| a.to_checksum())
 }
 
+/// A secp256k1 public key [`address_of_key`] can read: libsecp256k1's
+/// [`PublicKey`], the 64-byte `x || y` or 65-byte `04 || x || y` uncompressed
+/// point, and, with the `k256` feature (for callers that sign with the
+/// RustCrypto crate, like this crate's tests and fuzzers), `k256`'s
+/// verifying key.
+pub trait PublicKeyPoint {
+    /// The uncompressed point without its `0x04` prefix, or None when the
+    /// value is not a valid uncompressed point.
+    fn uncompressed_xy(&self) -> Option<[u8; 64]>;
+}
+
+impl PublicKeyPoint for PublicKey {
+    fn uncompressed_xy(&self) -> Option<[u8; 64]> {
+        let point = self.serialize_uncompressed();
+        point.last_chunk::<64>().copied()
+    }
+}
+
+impl PublicKeyPoint for [u8; 64] {
+    fn uncompressed_xy(&self) -> Option<[u8; 64]> {
+        Some(*self)
+    }
+}
+
+impl PublicKeyPoint for [u8; 65] {
+    fn uncompressed_xy(&self) -> Option<[u8; 64]> {
+        match self.split_first() {
+            Some((0x04, xy)) => xy.try_into().ok(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "k256")]
+impl PublicKeyPoint for k256::ecdsa::VerifyingKey {
+    fn uncompressed_xy(&self) -> Option<[u8; 64]> {
+        let point = self.to_encoded_point(false);
+        match point.as_bytes().split_first() {
+            Some((0x04, xy)) => xy.try_into().ok(),
+            _ => None,
+        }
+    }
+}
+
 /// The address of a public key: the last 20 bytes of keccak256 of the
 /// uncompressed point without its 0x04 prefix.
-pub fn address_of_key(key: &VerifyingKey) -> Result<Address> {
-    let point = key.to_encoded_point(false);
-    let xy = point
-        .as_bytes()
-        .split_first()
-        .map(|(_, xy)| xy)
-        .filter(|xy| xy.len() == 64)
-        .ok_or_else(|| {
-            X402Error::invalid_signature("recovered key is not an uncompressed point")
-        })?;
-    let hash = keccak256(xy);
+pub fn address_of_key<K: PublicKeyPoint + ?Sized>(key: &K) -> Result<Address> {
+    let xy = key.uncompressed_xy().ok_or_else(|| {
+        X402Error::invalid_signature("recovered key is not an uncompressed point")
+    })?;
+    let hash = keccak256(&xy);
     hash.last_chunk::<20>()
         .map(|a| Address::from_bytes(*a))
         .ok_or_else(|| X402Error::invalid_signature("keccak256 output is not 32 bytes"))

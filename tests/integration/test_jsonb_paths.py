@@ -1,0 +1,104 @@
+"""The extension builds and reads jsonb without a text round trip (issue 11): verify_jwt lays
+out its result directly, the x402 functions read their jsonb arguments from jsonb's binary
+layout and build their jsonb results directly. These tests pin that every such value is exactly
+what Postgres's own text path gives: the same jsonb (`=`), the same text, and the same stored
+size (so numerics are laid out as numeric_in lays them out), including the values that must take
+the text path (fractions, numbers beyond 64 bits, NUL-free unicode escapes, deep nesting)."""
+import base64
+import hashlib
+import hmac
+import json
+
+import pytest
+
+SECRET = "jsonb-paths-test-secret-0123456789abcdef"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256(payload_text: str) -> str:
+    header = b64url(b'{"alg":"HS256","typ":"JWT"}')
+    body = b64url(payload_text.encode())
+    sig = hmac.new(SECRET.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{b64url(sig)}"
+
+
+INTEGERS = [0, 1, -1, 9, 10, 9999, 10000, 10001, 99990000, 100000000, 1763800000, 4102444800, -4102444800,
+            123456789012345678, 2**31, -2**31, 2**53 + 1, 2**63 - 1, -2**63, 2**63, 2**64 - 1]
+PAYLOADS = [
+    '{"sub":"u","exp":4102444800,"iat":1763800000,"nbf":1763799990,"aud":"insforge-api","role":"authenticated"}',
+    '{"n":[' + ",".join(str(i) for i in INTEGERS) + '],"m":{"x":-0,"y":0}}',
+    '{"f":1.5,"g":1e3,"h":-2.50,"i":100.0}',
+    '{"big":18446744073709551616,"neg":-9223372036854775809,"huge":1' + "0" * 60 + '}',
+    '{"s":"caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\\\ \\n\\t","k\\u00e9y":true,"e":"","z":null,"t":false}',
+    '{"b":1,"a":2,"ab":3,"aa":4,"b":5,"":6,"aaa":{"c":[[],{}],"b":[1,[2,[3]]]}}',
+    '{"deep":' + "[" * 90 + "1" + "]" * 90 + '}',
+    '{}',
+    # More than 32 keys and elements: every 32nd JEntry holds an offset, not a length.
+    json.dumps({f"k{i:03d}": (i if i % 3 else [i, str(i), None, {"n": -i}]) for i in range(75)}),
+    json.dumps({"a": list(range(-40, 40)), "s": ["x" * i for i in range(40)], "t": True}),
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_verify_jwt_result_is_payload_jsonb(cluster, db, payload):
+    with cluster.connect(db) as c:
+        row = c.execute(
+            "select v = p::jsonb, v::text = p::jsonb::text, pg_column_size(v) = pg_column_size(p::jsonb)"
+            "  from (select insforge.verify_jwt(%s, %s) v, %s::text p) s",
+            (hs256(payload), SECRET, payload)).fetchone()
+        assert row == (True, True, True), payload
+
+
+VALUES = PAYLOADS + [
+    '{"x402Version": 2, "maxTimeoutSeconds": 300, "amount": "1000", "neg": -300, "nested": {"k": [0, 10000]}}',
+    '{"a": [1, "two", {"three": 3.0}, true, null, -1.25e-7]}',
+]
+
+
+def serde_text(value):
+    """serde_json's compact text of a value without fractions: keys sorted by bytes, the same escapes."""
+    return json.dumps(json.loads(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def has_fraction(value):
+    return any(isinstance(x, float) for x in walk(json.loads(value, parse_int=int)))
+
+
+def walk(v):
+    yield v
+    if isinstance(v, dict):
+        for x in v.values():
+            yield from walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from walk(x)
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_jsonb_arguments_and_results_match_the_text_path(cluster, db, value):
+    """encode_header(jsonb) serializes its argument as read (from jsonb's layout where it can);
+    decode_header builds its jsonb result directly: both must match the text path exactly."""
+    with cluster.connect(db) as c:
+        header = c.execute("select x402.encode_header(%s::jsonb)", (value,)).fetchone()[0]
+        row = c.execute(
+            "select d = t, d::text = t::text, pg_column_size(d) = pg_column_size(t)"
+            "  from (select x402.decode_header(%s) d, convert_from(decode(%s, 'base64'), 'utf8')::jsonb t) s",
+            (header, header)).fetchone()
+        assert row == (True, True, True), value
+        text = base64.b64decode(header).decode()
+        if has_fraction(value) or "big" in value:
+            assert json.loads(text, parse_int=float) == json.loads(value, parse_int=float), value
+        else:
+            assert text == serde_text(value), value
+
+
+def test_unrepresentable_numbers_still_raise_22023(cluster, db):
+    with cluster.connect(db) as c:
+        for value in ['{"a": 1e400}', '{"a": ' + "[" * 130 + "]" * 130 + '}']:
+            with pytest.raises(Exception) as e:
+                c.execute("select x402.encode_header(%s::jsonb)", (value,))
+            assert getattr(e.value, "sqlstate", None) == "22023", value
+            c.rollback()
