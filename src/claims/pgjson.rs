@@ -161,7 +161,7 @@ pub fn payload_to_jsonb(
         // of this text, so the arenas never move while it is built.
         sink.reset(payload.len() / 4 + 1, payload.len() / 2 + 1);
         let (mut root, checked) = jwt::parse_payload(payload, sink)?;
-        if sink.inexact {
+        if sink.inexact || !database_is_utf8() {
             return Ok((None, checked));
         }
         // SAFETY: every pointer in the tree points into `payload` (borrowed
@@ -213,6 +213,9 @@ pub fn value_to_jsonb(value: &serde_json::Value) -> Option<pg_sys::Datum> {
             }
         }
     }
+    if !database_is_utf8() {
+        return None;
+    }
     with_sink(|sink| {
         let n = count(value);
         sink.reset(n, n);
@@ -224,6 +227,14 @@ pub fn value_to_jsonb(value: &serde_json::Value) -> Option<pg_sys::Datum> {
         // both alive and unmoved here; the jsonb is a fresh palloc'd copy.
         Some(unsafe { tree_to_jsonb(&mut root, &mut sink.out) })
     })
+}
+
+/// Whether the database encoding is UTF-8. The direct writer stores strings as
+/// UTF-8 (serde's unescaping of `\u` escapes included); in another encoding
+/// `jsonb_in` converts them, so the caller takes that path there.
+fn database_is_utf8() -> bool {
+    // SAFETY: reads the backend's database encoding.
+    unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
 }
 
 thread_local! {

@@ -102,3 +102,25 @@ def test_unrepresentable_numbers_still_raise_22023(cluster, db):
                 c.execute("select x402.encode_header(%s::jsonb)", (value,))
             assert getattr(e.value, "sqlstate", None) == "22023", value
             c.rollback()
+
+
+def test_verify_jwt_in_a_latin1_database_takes_jsonb_in(cluster):
+    """The direct writer stores strings as UTF-8; in a database of another encoding jsonb_in
+    converts \\u escapes into that encoding, so verify_jwt takes jsonb_in's path there."""
+    name = "jsonb_latin1"
+    with cluster.connect() as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.execute(f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    try:
+        with cluster.connect(name) as c:
+            c.execute("CREATE EXTENSION insforge_integrations")
+            payload = '{"sub":"caf\\u00e9","n":[1,-2,10000],"o":{"b":1,"a":"\\u00e9t\\u00e9"}}'
+            row = c.execute(
+                "select v = p::jsonb, v::text = p::jsonb::text, pg_column_size(v) = pg_column_size(p::jsonb),"
+                " v ->> 'sub' = 'caf' || chr(233)"
+                "  from (select insforge.verify_jwt(%s, %s) v, %s::text p) s",
+                (hs256(payload), SECRET, payload)).fetchone()
+            assert row == (True, True, True, True)
+    finally:
+        with cluster.connect() as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
