@@ -1,7 +1,8 @@
 """Where record_settlement's time goes (issue 11): backend on-CPU µs per transaction, one connection.
 
 Each transaction is what benches/x402_bench.py's pgbench scripts run (BEGIN; SET LOCAL ROLE project_admin;
-<statement>; COMMIT) for one of 300 pre-signed payments, under a transaction hash of its own. Statements:
+<statement>; COMMIT) for a pre-signed payment of its own (one signed authorization settles once: a second
+transaction for it would be disputed), under a transaction hash of its own. Statements:
 
   plain      INSERT ... RETURNING of the precomputed row into a copy of the ledger (x402_bench's baseline)
   wrapped    the same INSERT inside a PL/pgSQL SECURITY DEFINER function returning x402.payment
@@ -17,7 +18,6 @@ Usage: python3 benches/settlement_breakdown.py [--n 100] [--rounds 25]   (PG_CON
 
 import argparse
 import json
-import random
 import statistics
 import sys
 from pathlib import Path
@@ -32,7 +32,7 @@ ROW_ARGS = ("p_payer text, p_amount numeric, p_chain text, p_status text, p_netw
             " p_pay_to text, p_nonce text")
 RETURNING = ("RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary,"
              " p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements,"
-             " p.settlement INTO r")
+             " p.settlement, p.failure_reason, p.completed_at INTO r")
 
 
 def wrapper(name, conflict):
@@ -100,7 +100,8 @@ def main():
     ap.add_argument("--n", type=int, default=100, help="transactions per batch")
     ap.add_argument("--rounds", type=int, default=25, help="interleaved batches per statement")
     args = ap.parse_args()
-    payments = xb.make_payments(300)
+    total = len(STATEMENTS) * (50 + args.rounds * args.n)
+    payments = xb.make_payments(total)
     cluster = Cluster(port=55444, settings={"shared_buffers": "1GB"})
     cluster.start()
     try:
@@ -127,8 +128,8 @@ def main():
                     counter += 1
                     with c.transaction():
                         c.execute("SET LOCAL ROLE project_admin")
-                        c.execute(STATEMENTS[name], {"tx": "0x" + format(counter, "064x"),
-                                                     "k": random.randint(1, len(payments))}, prepare=True).fetchall()
+                        c.execute(STATEMENTS[name], {"tx": "0x" + format(counter, "064x"), "k": counter},
+                                  prepare=True).fetchall()
                 return (on_cpu_us(pid) - t0) / n
             for name in STATEMENTS:  # warm-up: plans cached, library loaded
                 batch(name, 50)

@@ -43,3 +43,46 @@ def sign_payment(account, req: dict, value=None, valid_after: int = 0, valid_bef
     if version == 2:
         return {"x402Version": 2, "accepted": req, "payload": inner}
     return {"x402Version": 1, "scheme": "exact", "network": req["network"], "payload": inner}
+
+
+class FastSigner:
+    """The same signatures as sign_payment (RFC 6979, low-s), about 100 times faster, for loads
+    that need tens of thousands of payments: libsecp256k1 through coincurve, and the EIP-712
+    digest of TransferWithAuthorization assembled directly under one fixed domain. `check(n)`
+    compares its first payments with sign_payment's, byte for byte."""
+
+    TYPE = b"TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter," \
+           b"uint256 validBefore,bytes32 nonce)"
+
+    def __init__(self, req: dict):
+        from eth_account.messages import encode_typed_data
+        from eth_hash.auto import keccak
+        self.req, self.keccak = req, keccak
+        probe = {"from": "0x" + "00" * 20, "to": req["payTo"], "value": "0", "validAfter": "0",
+                 "validBefore": "0", "nonce": "0x" + "00" * 32}
+        self.domain = encode_typed_data(full_message=typed_data(req, probe)).header
+        self.type_hash = keccak(self.TYPE)
+
+    def sign(self, key: bytes, address: str, value: int, nonce: str, valid_after: int = 0,
+             valid_before: int = 4102444800) -> dict:
+        import coincurve
+        word = lambda n: n.to_bytes(32, "big")  # noqa: E731
+        addr = lambda a: bytes.fromhex(a[2:]).rjust(32, b"\0")  # noqa: E731
+        struct = self.keccak(self.type_hash + addr(address) + addr(self.req["payTo"]) + word(value)
+                             + word(valid_after) + word(valid_before) + bytes.fromhex(nonce[2:]))
+        digest = self.keccak(b"\x19\x01" + self.domain + struct)
+        sig = coincurve.PrivateKey(key).sign_recoverable(digest, hasher=None)
+        signature = "0x" + sig[:64].hex() + f"{sig[64] + 27:02x}"
+        auth = {"from": address, "to": self.req["payTo"], "value": str(value), "validAfter": str(valid_after),
+                "validBefore": str(valid_before), "nonce": nonce}
+        accepted = dict(self.req, amount=str(value)) if "amount" in self.req else self.req
+        return {"x402Version": 2, "accepted": accepted, "payload": {"signature": signature, "authorization": auth}}
+
+    def check(self, account, n: int = 5) -> None:
+        for i in range(n):
+            nonce = "0x" + os.urandom(32).hex()
+            value = int(self.req["amount"]) + i
+            ours = self.sign(account.key, account.address, value, nonce)
+            theirs = sign_payment(account, dict(self.req, amount=str(value)), value=value, nonce=nonce)
+            if ours != theirs:
+                raise AssertionError(f"FastSigner differs from eth-account:\n{ours}\n{theirs}")
