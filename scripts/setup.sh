@@ -81,7 +81,7 @@ for v in $extra_versions; do
 done
 pgrx_init_merge "${pgrx_configs[@]}"
 
-if ! python3 -c 'import psycopg, pytest, jwt, cryptography, eth_account, x402.mechanisms.evm.exact' 2>/dev/null; then
+if ! python3 -c 'import psycopg, pytest, jwt, cryptography, eth_account, x402.mechanisms.evm.exact, coincurve' 2>/dev/null; then
   say "pip install -r tools/requirements.txt"
   # Debian's own Python refuses system-wide pip installs (PEP 668) unless told.
   python3 -m pip install -q -r tools/requirements.txt 2>/dev/null ||
