@@ -3,48 +3,17 @@
 //! `check_claims`) gives exactly `verify`'s answer, claims or error, on every
 //! PyJWT vector and on payload edge cases.
 
-use std::borrow::Cow;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use insforge_core::jwt::{
-    check_claims, parse_payload, verify, verify_signature, JsonSink, JwtError, KeySet,
+    check_claims, parse_payload, verify, verify_signature, JwtError, KeySet, ValueSink,
     VerifyOptions,
 };
-use serde_json::{json, Map, Number, Value};
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 const VECTORS: &str = include_str!("data/jwt_vectors.json");
-
-/// Rebuilds serde values, as a stand-in for the shell's jsonb sink.
-struct ValueSink;
-
-impl<'de> JsonSink<'de> for ValueSink {
-    type Node = Value;
-    fn null(&mut self) -> Value {
-        Value::Null
-    }
-    fn bool(&mut self, v: bool) -> Value {
-        Value::Bool(v)
-    }
-    fn number(&mut self, v: Number) -> Value {
-        Value::Number(v)
-    }
-    fn string(&mut self, v: Cow<'de, str>) -> Value {
-        Value::String(v.into_owned())
-    }
-    fn array(&mut self, items: Vec<Value>) -> Value {
-        Value::Array(items)
-    }
-    fn object(&mut self, members: Vec<(Cow<'de, str>, Value)>) -> Value {
-        let mut map = Map::new();
-        for (k, v) in members {
-            map.insert(k.into_owned(), v);
-        }
-        Value::Object(map)
-    }
-}
 
 fn in_pieces(token: &str, keys: &KeySet, opts: &VerifyOptions) -> Result<Value, JwtError> {
     let payload = verify_signature(token, keys)?.payload_bytes()?;

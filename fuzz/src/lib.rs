@@ -16,13 +16,12 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use std::borrow::Cow;
 
 use insforge_core::jwt::{
-    check_claims, parse_payload, verify_signature, Algorithm, JsonSink, JwtError, KeySet,
+    check_claims, parse_payload, verify_signature, Algorithm, JwtError, KeySet, ValueSink,
     VerifyOptions,
 };
-use serde_json::{json, Map, Number, Value};
+use serde_json::{json, Map, Value};
 
 /// The `now` every JWT target verifies at: the test vectors' clock.
 pub const NOW: i64 = 1_750_000_000;
@@ -433,35 +432,6 @@ pub fn secp256k1_n_minus(x: &[u8; 32]) -> [u8; 32] {
 
 // ------------------------------------------------------------------ verify in pieces
 
-/// Rebuilds serde values from the core's payload parser (a stand-in for the
-/// SQL shell's jsonb builder).
-struct ValueSink;
-
-impl<'de> JsonSink<'de> for ValueSink {
-    type Node = Value;
-    fn null(&mut self) -> Value {
-        Value::Null
-    }
-    fn bool(&mut self, v: bool) -> Value {
-        Value::Bool(v)
-    }
-    fn number(&mut self, v: Number) -> Value {
-        Value::Number(v)
-    }
-    fn string(&mut self, v: Cow<'de, str>) -> Value {
-        Value::String(v.into_owned())
-    }
-    fn array(&mut self, items: Vec<Value>) -> Value {
-        Value::Array(items)
-    }
-    fn object(&mut self, members: Vec<(Cow<'de, str>, Value)>) -> Value {
-        let mut map = Map::new();
-        for (k, v) in members {
-            map.insert(k.into_owned(), v);
-        }
-        Value::Object(map)
-    }
-}
 
 /// `jwt::verify` as the SQL shell's `verify_jwt` runs it: `verify_signature`,
 /// `payload_bytes_into`, `parse_payload`, `check_claims`.

@@ -420,40 +420,41 @@ impl<'de> Visitor<'de> for MemberSeed {
     }
 }
 
+/// A sink that builds serde values: `parse_payload(text, &mut ValueSink)` gives
+/// `serde_json::from_slice(text)`'s value (the tests and fuzzers check the
+/// shell's jsonb sink against it).
+pub struct ValueSink;
+
+impl<'de> JsonSink<'de> for ValueSink {
+    type Node = Value;
+    fn null(&mut self) -> Value {
+        Value::Null
+    }
+    fn bool(&mut self, v: bool) -> Value {
+        Value::Bool(v)
+    }
+    fn number(&mut self, v: Number) -> Value {
+        Value::Number(v)
+    }
+    fn string(&mut self, v: Cow<'de, str>) -> Value {
+        Value::String(v.into_owned())
+    }
+    fn array(&mut self, items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+    fn object(&mut self, members: Vec<(Cow<'de, str>, Value)>) -> Value {
+        Value::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v))
+                .collect(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A sink that rebuilds serde values: the round trip must equal
-    /// `serde_json::from_slice`.
-    struct ValueSink;
-
-    impl<'de> JsonSink<'de> for ValueSink {
-        type Node = Value;
-        fn null(&mut self) -> Value {
-            Value::Null
-        }
-        fn bool(&mut self, v: bool) -> Value {
-            Value::Bool(v)
-        }
-        fn number(&mut self, v: Number) -> Value {
-            Value::Number(v)
-        }
-        fn string(&mut self, v: Cow<'de, str>) -> Value {
-            Value::String(v.into_owned())
-        }
-        fn array(&mut self, items: Vec<Value>) -> Value {
-            Value::Array(items)
-        }
-        fn object(&mut self, members: Vec<(Cow<'de, str>, Value)>) -> Value {
-            Value::Object(
-                members
-                    .into_iter()
-                    .map(|(k, v)| (k.into_owned(), v))
-                    .collect(),
-            )
-        }
-    }
 
     #[test]
     fn same_values_and_errors_as_from_slice() {
