@@ -432,7 +432,6 @@ pub fn secp256k1_n_minus(x: &[u8; 32]) -> [u8; 32] {
 
 // ------------------------------------------------------------------ verify in pieces
 
-
 /// `jwt::verify` as the SQL shell's `verify_jwt` runs it: `verify_signature`,
 /// `payload_bytes_into`, `parse_payload`, `check_claims`.
 pub fn verify_in_pieces(
