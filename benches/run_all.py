@@ -142,7 +142,8 @@ def main():
     print("raw floor before / after the SQL benchmarks, µs: " + "; ".join(
         f"{c} {raw_before['groups'][c]['raw_us']:.2f} / {raw_after['groups'][c]['raw_us']:.2f}"
         for c in ("HS256", "RS256", "ES256", "x402")))
-    print(f"x402 record_settlement / plain INSERT per round: {', '.join(f'{x:.2f}' for x in x402['round_ratios'])}")
+    for name, ratios in x402["round_ratios"].items():
+        print(f"x402 {name} / its plain INSERT per round: {', '.join(f'{x:.2f}' for x in ratios)}")
 
 
 if __name__ == "__main__":
