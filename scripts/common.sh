@@ -8,7 +8,7 @@ SYSTEM_PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 # The PostgreSQL versions the CI matrix runs on (PostgreSQL 15, the full suite,
 # is the system one), and the tests it runs there: the pg_regress transcripts,
 # identity (RLS for every provider, cache, differential against InsForge's SQL),
-# JWT verification, the x402 ledger, the extension update paths (every released
+# JWT verification, the x402 ledger and its settlement journal, the extension update paths (every released
 # version installs, then updates with data in place; 0.1.0 + update == fresh
 # install) and the operator path (project_admin through InsForge's
 # insforge_pg_utils stand-in). The package install test (package_test.sh) runs
@@ -21,6 +21,7 @@ PORTABLE_TESTS=(
   tests/integration/test_differential.py
   tests/integration/test_jwt.py
   tests/integration/test_x402.py
+  tests/integration/test_x402_journal.py
   tests/integration/test_reliability.py::test_extension_update_paths
   tests/integration/test_upgrade.py
   tests/integration/test_operator.py
