@@ -22,17 +22,7 @@ SECRET = "operator-test-jwt-secret-0123456789abcdef-0123456789abcdef-0123"
 GUIDE_HELPER = """CREATE FUNCTION public.requesting_user_id() RETURNS TEXT AS $$
   SELECT auth.jwt() ->> 'sub'
 $$ LANGUAGE SQL STABLE"""
-REALTIME_STANDIN = """
-    CREATE SCHEMA realtime;
-    CREATE TABLE realtime.channels (pattern text PRIMARY KEY, description text, enabled boolean);
-    CREATE TABLE realtime.published (channel text, event text, payload jsonb);
-    CREATE FUNCTION realtime.publish(p_channel_name text, p_event_name text, p_payload jsonb)
-        RETURNS uuid LANGUAGE sql SECURITY DEFINER
-        AS $$ INSERT INTO realtime.published VALUES ($1, $2, $3); SELECT gen_random_uuid() $$;
-    GRANT USAGE ON SCHEMA realtime TO project_admin;
-    GRANT INSERT, UPDATE, DELETE, SELECT ON realtime.channels TO project_admin;
-    GRANT EXECUTE ON FUNCTION realtime.publish(text, text, jsonb) TO project_admin;
-"""
+REALTIME_STANDIN = (FIXTURES / "realtime.sql").read_text()  # InsForge's realtime schema, a stand-in
 USERS = ["user_2xPnG8KxVQrT5mZbN3aHcLdE9fJ", "auth0|64b1f0c2e4a7d9b3c5e6f708"]
 
 # Every administrative call the README asks a project to make, with what shows it took effect.

@@ -35,14 +35,7 @@ SECRET = "upgrade-test-jwt-secret-0123456789abcdef-0123456789abcdef-01"
 USERS = ["user_2xPnG8KxVQrT5mZbN3aHcLdE9fJ", "auth0|64b1f0c2e4a7d9b3c5e6f708"]
 GUIDE_HELPER = """CREATE FUNCTION public.requesting_user_id() RETURNS text LANGUAGE sql STABLE
                   AS $$ SELECT auth.jwt() ->> 'sub' $$"""
-REALTIME_STANDIN = """
-    CREATE SCHEMA IF NOT EXISTS realtime;
-    CREATE TABLE IF NOT EXISTS realtime.channels (pattern text PRIMARY KEY, description text, enabled boolean);
-    CREATE TABLE IF NOT EXISTS realtime.published (channel text, event text, payload jsonb);
-    CREATE OR REPLACE FUNCTION realtime.publish(p_channel_name text, p_event_name text, p_payload jsonb)
-        RETURNS uuid LANGUAGE sql SECURITY DEFINER
-        AS $$ INSERT INTO realtime.published VALUES ($1, $2, $3); SELECT gen_random_uuid() $$;
-"""
+REALTIME_STANDIN = (FIXTURES / "realtime.sql").read_text()  # InsForge's realtime schema, a stand-in
 
 
 def one(conn, sql, *args):

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
-from pgcluster import postgrest_request
+from pgcluster import FIXTURES, postgrest_request
 from x402_sign import sign_payment
 
 SPEC_REQ = {"scheme": "exact", "network": "eip155:84532", "amount": "10000",
@@ -440,19 +440,14 @@ def test_enable_realtime(cluster, ledger_db):
         with pytest.raises(psycopg.errors.UndefinedFunction, match="realtime.publish"):
             c.execute("select x402.enable_realtime()")
         # A stand-in for InsForge's realtime schema, recording what is published.
-        c.execute("""create schema realtime;
-            create table realtime.channels (pattern text primary key, description text, enabled boolean);
-            create table realtime.sent (channel text, event text, payload jsonb);
-            create function realtime.publish(p_channel_name text, p_event_name text, p_payload jsonb) returns uuid
-              language sql security definer as $$
-                insert into realtime.sent values (p_channel_name, p_event_name, p_payload); select gen_random_uuid() $$""")
+        c.execute((FIXTURES / "realtime.sql").read_text())
         assert "x402_payments" in one(c, "select x402.enable_realtime()")
         c.execute("select x402.enable_realtime()")  # idempotent
         pay = sign_payment(acct, req)
         row = record(c, pay, req, settlement())
         record(c, pay, req, settlement())  # a retry publishes nothing new
         sent = c.execute("select channel, event, payload -> 'new' ->> 'tx_hash', payload -> 'new' ->> 'id'"
-                         " from realtime.sent").fetchall()
+                         " from realtime.published").fetchall()
         assert sent == [("x402_payments", "INSERT_x402_payments", TX, str(row[0]))]
         assert c.execute("select pattern from realtime.channels").fetchall() == [("x402_payments",)]
 

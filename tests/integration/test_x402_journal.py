@@ -19,7 +19,7 @@ import time
 import psycopg
 import pytest
 from eth_account import Account
-from pgcluster import ROOT, as_operator, postgrest_request
+from pgcluster import FIXTURES, ROOT, as_operator, postgrest_request
 from x402_sign import sign_payment
 
 USDG = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"
@@ -360,10 +360,7 @@ def test_realtime_publishes_each_payment_once(cluster, jdb):
     acct = Account.create()
     req = req_v2()
     with cluster.connect(jdb) as c:
-        c.execute("""CREATE SCHEMA realtime;
-            CREATE TABLE realtime.published (channel text, event text, payload jsonb);
-            CREATE FUNCTION realtime.publish(p_channel_name text, p_event_name text, p_payload jsonb) RETURNS uuid
-                LANGUAGE sql SECURITY DEFINER AS $$ INSERT INTO realtime.published VALUES ($1, $2, $3); SELECT gen_random_uuid() $$;""")
+        c.execute((FIXTURES / "realtime.sql").read_text())  # InsForge's realtime schema, a stand-in
         with as_operator(c):
             c.execute("SELECT x402.enable_realtime()")
         a, b, f = sign_payment(acct, req), sign_payment(acct, req), sign_payment(acct, req)
