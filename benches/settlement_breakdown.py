@@ -4,14 +4,14 @@ Each transaction is what benches/x402_bench.py's pgbench scripts run (BEGIN; SET
 <statement>; COMMIT) for a pre-signed payment of its own (one signed authorization settles once: a second
 transaction for it would be disputed), under a transaction hash of its own. Statements:
 
+  base       SELECT of the payment's key: the cost of a transaction that writes nothing
+  recover    SELECT x402.recover_payer(payload, requirements): the signature check alone
+  facts      SELECT x402._settlement_facts(...): everything record_settlement derives (recovery included)
   plain      INSERT ... RETURNING of the precomputed row into a copy of the ledger (x402_bench's baseline)
-  wrapped    the same INSERT inside a PL/pgSQL SECURITY DEFINER function returning x402.payment
-  conflict   ... plus ON CONFLICT (tx_hash) DO NOTHING
-  given      record_settlement's own body (sql/x402.sql) with the facts handed in instead of computed
-  record     x402.record_settlement itself (facts from x402._settlement_facts: recovery, parsing, checks)
+  record     x402.record_settlement itself (facts, then one INSERT for a new settlement that agrees)
 
-The three middle functions are built from sql/x402.sql's record_settlement in a throwaway cluster only.
 Batches of --n transactions per statement, interleaved, --rounds of them; prints min, p25 and median µs.
+record - plain is what recording costs beyond the INSERT; recover - base, what the signature check costs.
 
 Usage: python3 benches/settlement_breakdown.py [--n 100] [--rounds 25]   (PG_CONFIG selects PostgreSQL)
 """
@@ -28,66 +28,19 @@ sys.path.insert(0, str(ROOT / "benches"))
 from pgcluster import Cluster  # noqa: E402
 import x402_bench as xb  # noqa: E402
 
-ROW_ARGS = ("p_payer text, p_amount numeric, p_chain text, p_status text, p_network text, p_asset text,"
-            " p_pay_to text, p_nonce text")
-RETURNING = ("RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary,"
-             " p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements,"
-             " p.settlement, p.failure_reason, p.completed_at INTO r")
-
-
-def wrapper(name, conflict):
-    return f"""
-CREATE FUNCTION x402.{name}(payload jsonb, requirements jsonb, settlement jsonb, endpoint text, response_summary text,
-    {ROW_ARGS}) RETURNS x402.payment LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE r x402.payment;
-BEGIN
-    INSERT INTO public.x402_payments AS p
-        (payer_address, endpoint, amount, tx_hash, chain, status, response_summary,
-         network, asset, pay_to, nonce, dispute_reason, payload, requirements, settlement)
-    VALUES (p_payer, $4, p_amount, $3 ->> 'transaction', p_chain, p_status, $5, p_network, p_asset, p_pay_to,
-            p_nonce, NULL, $1, $2, $3)
-    {"ON CONFLICT (tx_hash) DO NOTHING" if conflict else ""}
-    {RETURNING};
-    RETURN r;
-END $fn$;"""
-
-
-def given():
-    src = (ROOT / "sql" / "x402.sql").read_text()
-    fn = src[src.index("CREATE FUNCTION x402.record_settlement("):src.index("COMMENT ON FUNCTION x402.record_settlement(")]
-    head_old = ("CREATE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,\n"
-                "                                       endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)")
-    if head_old not in fn or "    f := x402._settlement_facts($1, $2, $3);" not in fn:
-        raise SystemExit("sql/x402.sql's record_settlement changed shape; update this script")
-    fn = fn.replace(head_old, "CREATE FUNCTION x402.rs_given(payload jsonb, requirements jsonb, settlement jsonb,"
-                              " endpoint text, response_summary text, given jsonb)")
-    return fn.replace("    f := x402._settlement_facts($1, $2, $3);",
-                      "    f := given || jsonb_build_object('tx_hash', settlement ->> 'transaction');")
-
-
-ROW = "e.payer_address, e.amount, e.chain, e.status, e.network, e.asset, e.pay_to, e.nonce"
-FACTS = ("jsonb_build_object('payer_address', e.payer_address, 'amount', e.amount::text, 'chain', e.chain,"
-         " 'status', e.status, 'network', e.network, 'asset', e.asset, 'pay_to', e.pay_to, 'nonce', e.nonce)")
 SETTLE = "jsonb_set(e.settlement, '{transaction}', to_jsonb(h.tx))"
-
-
-def call(fn, extra):
-    return (f"SELECT r.tx_hash, r.status FROM public.bench_payments e, LATERAL (SELECT %(tx)s::text AS tx) h,"
-            f" LATERAL x402.{fn}(e.payload, e.requirements, {SETTLE}, '/bench'{extra}) r WHERE e.k = %(k)s")
-
+PAYMENT = "FROM public.bench_payments e, LATERAL (SELECT %(tx)s::text AS tx) h WHERE e.k = %(k)s"
 
 STATEMENTS = {
+    "base": f"SELECT e.k, h.tx {PAYMENT}",
+    "recover": f"SELECT x402.recover_payer(e.payload, e.requirements), h.tx {PAYMENT}",
+    "facts": f"SELECT x402._settlement_facts(e.payload, e.requirements, {SETTLE}) {PAYMENT}",
     "plain": "INSERT INTO public.bench_plain (payer_address, endpoint, amount, tx_hash, chain, status, response_summary,"
              " network, asset, pay_to, nonce, dispute_reason, payload, requirements, settlement)"
-             f" SELECT e.payer_address, '/bench', e.amount, h.tx, e.chain, e.status, NULL, e.network, e.asset, e.pay_to,"
-             f" e.nonce, NULL, e.payload, e.requirements, {SETTLE}"
-             " FROM public.bench_payments e, LATERAL (SELECT %(tx)s::text AS tx) h WHERE e.k = %(k)s"
-             " RETURNING tx_hash, status",
-    "wrapped": call("rs_wrapped", f", NULL, {ROW}"),
-    "conflict": call("rs_conflict", f", NULL, {ROW}"),
-    "given": call("rs_given", f", NULL, {FACTS}"),
-    "record": call("record_settlement", ""),
+             " SELECT e.payer_address, '/bench', e.amount, h.tx, e.chain, e.status, NULL, e.network, e.asset, e.pay_to,"
+             f" e.nonce, NULL, e.payload, e.requirements, {SETTLE} {PAYMENT} RETURNING tx_hash, status",
+    "record": "SELECT r.tx_hash, r.status FROM public.bench_payments e, LATERAL (SELECT %(tx)s::text AS tx) h,"
+              f" LATERAL x402.record_settlement(e.payload, e.requirements, {SETTLE}, '/bench') r WHERE e.k = %(k)s",
 }
 
 
@@ -112,8 +65,7 @@ def main():
                 for k, payload, req, settle in payments:
                     cp.write_row((k, json.dumps(payload), json.dumps(req), json.dumps(settle)))
             c.execute(xb.FACTS_SQL)
-            c.execute(wrapper("rs_wrapped", False) + wrapper("rs_conflict", True) + given()
-                      + "\nGRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA x402 TO project_admin;")
+            c.execute("GRANT EXECUTE ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) TO project_admin")
             c.execute("VACUUM ANALYZE")
         times = {s: [] for s in STATEMENTS}
         counter = 0

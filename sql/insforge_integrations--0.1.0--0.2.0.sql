@@ -15,7 +15,9 @@
 --   4. x402: verify_payment() as the official SDK's facilitator decides (check order, reason
 --      strings, a validBefore margin); the settlement journal (begin_settlement, pending and failed rows, one live row
 --      per authorization, a second transaction for it disputed, unreconciled(), the
---      x402_unreconciled_settlements rule), stats() with pending and failed;
+--      x402_unreconciled_settlements rule), stats() with pending and failed; record_settlement()
+--      in C (src/sql_x402.rs: a new settlement that agrees is one INSERT), the other cases in
+--      x402._record_settlement();
 --   5. the ledger itself (user data, public.x402_payments), when install_ledger() made it:
 --      upgraded in place as x402.install_ledger() does, refusing (23505/22023, nothing
 --      changed) when its rows cannot carry the new rules.
@@ -571,29 +573,31 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION x402._same_settlement(x402.payment, jsonb) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
-                                       endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
+-- Everything record_settlement() does but the common case (src/sql_x402.rs: a settlement
+-- that agrees, new for the ledger, is one INSERT there). f: x402._settlement_facts().
+CREATE FUNCTION x402._record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
+                                        endpoint text, response_summary text, f jsonb)
     RETURNS x402.payment
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 DECLARE
-    f jsonb;
     r x402.payment;
     v_status text;
     v_reason text;
     first_tx text;
     attempt int := 0;
 BEGIN
-    IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
-        RAISE EXCEPTION 'payload, requirements and settlement are all required'
-            USING ERRCODE = '22023';
+    -- Only record_settlement() calls it, with facts it has just derived; a direct call by the
+    -- extension's owner with anything else writes nothing.
+    IF pg_catalog.jsonb_typeof(f) IS DISTINCT FROM 'object' OR f ->> 'payer_address' IS NULL
+       OR coalesce(f ->> 'status', '') NOT IN ('settled', 'disputed', 'failed')
+       OR (f ->> 'amount') IS NOT DISTINCT FROM NULL OR (f ->> 'amount') !~ '^[0-9]{1,78}$'
+       OR (f ->> 'tx_hash') !~ '^0x[0-9a-f]{64}$'
+       OR (f ->> 'tx_hash' IS NULL AND f ->> 'status' <> 'failed') THEN
+        RAISE EXCEPTION 'x402._record_settlement: f is not what x402._settlement_facts() gives: %', f
+            USING ERRCODE = '22023', HINT = 'Call x402.record_settlement(payload, requirements, settlement). Nothing was written.';
     END IF;
-    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
-        RAISE EXCEPTION 'public.x402_payments does not exist'
-            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
-    END IF;
-    f := x402._settlement_facts($1, $2, $3);
     LOOP
         attempt := attempt + 1;
         v_status := f ->> 'status';
@@ -658,6 +662,19 @@ BEGIN
     END LOOP;
 END
 $fn$;
+REVOKE ALL ON FUNCTION x402._record_settlement(jsonb, jsonb, jsonb, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION x402._record_settlement(jsonb, jsonb, jsonb, text, text, jsonb) IS
+'Internal (record_settlement, which alone may run it): a retry or twin of a recorded transaction, a pending intent to complete, a second transaction for an authorization, a disputed or failed answer. f: the facts x402._settlement_facts() gives.';
+
+CREATE OR REPLACE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
+                                       endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
+    RETURNS x402.payment
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- Every lookup it makes has an index (tx_hash, nonce); its plans are kept for the
+    -- session, and a ledger analyzed while nearly empty must not leave them scanning it.
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'record_settlement_wrapper';
 COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
 'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Operators only (project_admin: the service key).';
 REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;

@@ -8,7 +8,11 @@ mod x402 {
     use crate::errors::raise;
     use crate::sqljson::{Jsonb, JsonbDatum};
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
+    use pgrx::datum::DatumWithOid;
     use pgrx::datum::{AnyNumeric, Interval, TimestampWithTimeZone};
+    use pgrx::pgrx_sql_entity_graph::metadata::{
+        ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
+    };
     use pgrx::prelude::*;
     use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult};
     use pgrx::PgOid;
@@ -257,12 +261,28 @@ mod x402 {
         types: &[pg_sys::Oid],
         f: impl FnOnce(&SpiClient<'_>, &OwnedPreparedStatement) -> SpiResult<T>,
     ) -> SpiResult<T> {
+        with_kept_as(slot, query, types, false, f)
+    }
+
+    /// [`with_kept`] for a statement that writes (`mutating`: run with a
+    /// fresh snapshot and command counter, never read-only).
+    fn with_kept_as<T>(
+        slot: &'static std::thread::LocalKey<std::cell::RefCell<Option<OwnedPreparedStatement>>>,
+        query: &str,
+        types: &[pg_sys::Oid],
+        mutating: bool,
+        f: impl FnOnce(&SpiClient<'_>, &OwnedPreparedStatement) -> SpiResult<T>,
+    ) -> SpiResult<T> {
         Spi::connect(|c| {
             let oids: Vec<PgOid> = types.iter().map(|t| PgOid::from(*t)).collect();
+            let prepare = |c: &SpiClient<'_>| match mutating {
+                true => c.prepare_mut(query, &oids).map(|s| s.keep()),
+                false => c.prepare(query, &oids).map(|s| s.keep()),
+            };
             slot.with(|cell| match cell.try_borrow_mut() {
                 Ok(mut kept) => {
                     if kept.is_none() {
-                        *kept = Some(c.prepare(query, &oids)?.keep());
+                        *kept = Some(prepare(c)?);
                     }
                     match kept.as_ref() {
                         Some(stmt) => f(c, stmt),
@@ -270,7 +290,7 @@ mod x402 {
                     }
                 }
                 // Re-entered (the query itself led back here): a one-off plan.
-                Err(_) => f(c, &c.prepare(query, &oids)?.keep()),
+                Err(_) => f(c, &prepare(c)?),
             })
         })
     }
@@ -304,6 +324,247 @@ mod x402 {
             object_arg(&requirements.0, "requirements"),
         );
         JsonbDatum::from_value(&intent_facts(payload, requirements).unwrap_or_else(|e| fail(e)))
+    }
+
+    /// An `x402.payment` row, laid out by Postgres (SPI_returntuple or the
+    /// row x402._record_settlement returned), handed back as is.
+    pub struct PaymentRow(pg_sys::Datum);
+
+    impl pgrx::datum::IntoDatum for PaymentRow {
+        fn into_datum(self) -> Option<pg_sys::Datum> {
+            Some(self.0)
+        }
+        fn type_oid() -> pg_sys::Oid {
+            pg_sys::RECORDOID
+        }
+    }
+
+    // SAFETY: returns the datum through the fcinfo, as pgrx does for its own types.
+    unsafe impl pgrx::callconv::BoxRet for PaymentRow {
+        unsafe fn box_into<'fcx>(
+            self,
+            fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
+        ) -> pgrx::datum::Datum<'fcx> {
+            fcinfo.return_raw_datum(self.0)
+        }
+    }
+
+    // SAFETY: the SQL type is the composite sql/x402.sql creates.
+    unsafe impl SqlTranslatable for PaymentRow {
+        const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(PaymentRow);
+        const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+        const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+            Ok(SqlMappingRef::literal("x402.payment"));
+        const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+            Ok(ReturnsRef::One(SqlMappingRef::literal("x402.payment")));
+    }
+
+    thread_local! {
+        static RECORD_NEW: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+        static RECORD_OTHER: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// The common case of record_settlement: a settlement that agrees, for a
+    /// transaction and an authorization the ledger does not hold. It writes
+    /// only when nothing else applies: the unique transaction hash (a retry
+    /// or a twin), the one live row per authorization (a pending intent to
+    /// complete, or the authorization settled under another transaction) and
+    /// the NOT EXISTS (the authorization disputed under another transaction)
+    /// each leave it to x402._record_settlement. The casts give the row
+    /// x402.payment's column types whatever a guide-made ledger declares.
+    const RECORD_NEW_SQL: &str = "\
+INSERT INTO public.x402_payments AS p
+    (payer_address, endpoint, amount, tx_hash, chain, status, response_summary, network, asset, pay_to, nonce,
+     payload, requirements, settlement, completed_at)
+SELECT $1, $2, $3::numeric, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12, $13, now()
+ WHERE NOT EXISTS (SELECT FROM public.x402_payments d
+                    WHERE d.nonce = $10 AND d.network = $7 AND lower(d.asset) = lower($8)
+                      AND lower(d.payer_address) = lower($1) AND d.tx_hash IS NOT NULL AND d.status = 'disputed')
+ON CONFLICT DO NOTHING
+RETURNING p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric(78,0), p.tx_hash::text,
+          p.chain::text, p.status::text, p.response_summary::text, p.created_at::timestamptz, p.network::text,
+          p.asset::text, p.pay_to::text, p.nonce::text, p.dispute_reason::text, p.payload::jsonb,
+          p.requirements::jsonb, p.settlement::jsonb, p.failure_reason::text, p.completed_at::timestamptz";
+
+    const RECORD_NEW_TYPES: [pg_sys::Oid; 13] = {
+        let (t, j) = (pg_sys::TEXTOID, pg_sys::JSONBOID);
+        [t, t, t, t, t, t, t, t, t, t, j, j, j]
+    };
+
+    const RECORD_OTHER_SQL: &str = "SELECT x402._record_settlement($1, $2, $3, $4, $5, $6)";
+
+    /// Whether public.x402_payments exists (as `to_regclass` would say).
+    fn ledger_exists() -> bool {
+        // SAFETY: plain catalog lookups by name.
+        unsafe {
+            let public = pg_sys::get_namespace_oid(c"public".as_ptr(), true);
+            public != pg_sys::InvalidOid
+                && pg_sys::get_relname_relid(c"x402_payments".as_ptr(), public)
+                    != pg_sys::InvalidOid
+        }
+    }
+
+    /// The row SPI_tuptable holds, as this call's result type (x402.payment)
+    /// in the caller's memory. None when the statement returned no row.
+    ///
+    /// # Safety
+    /// Within the SPI connection that ran the statement; `fcinfo` is this call's.
+    unsafe fn returned_payment(fcinfo: pg_sys::FunctionCallInfo) -> Option<pg_sys::Datum> {
+        let table = pg_sys::SPI_tuptable;
+        if table.is_null() || (*table).numvals < 1 {
+            return None;
+        }
+        let mut typid = pg_sys::InvalidOid;
+        let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+        let class = pg_sys::get_call_result_type(fcinfo, &mut typid, &mut desc);
+        let (wanted, got) = (
+            pgrx::PgTupleDesc::from_pg_unchecked(desc),
+            pgrx::PgTupleDesc::from_pg_unchecked((*table).tupdesc),
+        );
+        let same = class == pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
+            && wanted.len() == got.len()
+            && wanted
+                .iter()
+                .zip(got.iter())
+                .all(|(w, g)| w.atttypid == g.atttypid);
+        if !same {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                "x402.record_settlement: the ledger's row does not have x402.payment's column types",
+                Some("Run SELECT x402.install_ledger(); to bring public.x402_payments up to date."),
+            );
+        }
+        Some(pg_sys::Datum::from(pg_sys::SPI_returntuple(
+            *(*table).vals,
+            desc,
+        )))
+    }
+
+    /// x402.record_settlement(payload, requirements, settlement, endpoint,
+    /// response_summary), declared in sql/x402.sql (SECURITY DEFINER,
+    /// search_path pinned, operators only), which also says what it records.
+    ///
+    /// The facts come from [`settlement_facts`]. A settlement that agrees and
+    /// is new for the ledger is one INSERT ([`RECORD_NEW_SQL`]); everything
+    /// else (a retry, a twin, a pending intent to complete, a second
+    /// transaction for an authorization, disputed and failed answers) is
+    /// x402._record_settlement's, with the same facts. Both statements are
+    /// prepared once per backend and kept.
+    #[pg_extern(volatile, parallel_unsafe, sql = false)]
+    fn record_settlement(
+        payload: Option<Jsonb>,
+        requirements: Option<Jsonb>,
+        settlement: Option<Jsonb>,
+        endpoint: Option<&str>,
+        response_summary: Option<&str>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> PaymentRow {
+        let (Some(payload), Some(requirements), Some(settlement)) =
+            (payload, requirements, settlement)
+        else {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "payload, requirements and settlement are all required",
+                None,
+            )
+        };
+        if !ledger_exists() {
+            raise(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                "public.x402_payments does not exist",
+                Some("Run SELECT x402.install_ledger(); once."),
+            );
+        }
+        let facts = settlement_facts(
+            object_arg(&payload.0, "payload"),
+            object_arg(&requirements.0, "requirements"),
+            object_arg(&settlement.0, "settlement"),
+        )
+        .unwrap_or_else(|e| fail(e));
+        // The three jsonb arguments as they came (non-null: checked above),
+        // written to the ledger unchanged.
+        // SAFETY: fcinfo is this call's, with five arguments.
+        let given: Vec<pg_sys::Datum> = unsafe { (*fcinfo).args.as_slice(3) }
+            .iter()
+            .map(|a| a.value)
+            .collect();
+        // SAFETY: each datum is a jsonb argument of this call.
+        let jsonb = |d: pg_sys::Datum| unsafe { DatumWithOid::new(d, pg_sys::JSONBOID) };
+        let fact = |k: &str| str_field(&facts, k);
+        let spi_failed = |e: pgrx::spi::SpiError| -> ! {
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("x402.record_settlement: {e}"),
+                None,
+            )
+        };
+
+        if fact("status") == Some("settled") {
+            let args = [
+                fact("payer_address").into(),
+                endpoint.into(),
+                fact("amount").into(),
+                fact("tx_hash").into(),
+                fact("chain").into(),
+                response_summary.into(),
+                fact("network").into(),
+                fact("asset").into(),
+                fact("pay_to").into(),
+                fact("nonce").into(),
+                jsonb(given[0]),
+                jsonb(given[1]),
+                jsonb(given[2]),
+            ];
+            let written = with_kept_as(
+                &RECORD_NEW,
+                RECORD_NEW_SQL,
+                &RECORD_NEW_TYPES,
+                true,
+                |c, stmt| {
+                    c.select(stmt, None, &args)?;
+                    // SAFETY: in the connection that ran it; fcinfo is this call's.
+                    Ok(unsafe { returned_payment(fcinfo) })
+                },
+            )
+            .unwrap_or_else(|e| spi_failed(e));
+            if let Some(row) = written {
+                return PaymentRow(row);
+            }
+        }
+
+        let args = [
+            jsonb(given[0]),
+            jsonb(given[1]),
+            jsonb(given[2]),
+            endpoint.into(),
+            response_summary.into(),
+            jsonb(JsonbDatum::from_value(&facts).0),
+        ];
+        let types = [
+            pg_sys::JSONBOID,
+            pg_sys::JSONBOID,
+            pg_sys::JSONBOID,
+            pg_sys::TEXTOID,
+            pg_sys::TEXTOID,
+            pg_sys::JSONBOID,
+        ];
+        let row = with_kept_as(&RECORD_OTHER, RECORD_OTHER_SQL, &types, true, |c, stmt| {
+            let table = c.select(stmt, None, &args)?;
+            let row = table.first().get_datum_by_ordinal(1)?;
+            // SAFETY: a varlena row datum, copied out before SPI_finish.
+            Ok(row.map(|d| unsafe { pg_sys::SPI_datumTransfer(d, false, -1) }))
+        })
+        .unwrap_or_else(|e| spi_failed(e));
+        match row {
+            Some(row) => PaymentRow(row),
+            None => raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                "x402._record_settlement returned no row",
+                None,
+            ),
+        }
     }
 
     fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {

@@ -57,6 +57,7 @@ STATEFUL = {
     "_enable_realtime", "_grant_operator", "grant_operator", "revoke_operator", "_require_operator",
     # the settlement journal (issue 10)
     "begin_settlement", "_same_settlement",
+    "_record_settlement",  # record_settlement's other cases (issue 11): facts it derived itself
 }
 
 
@@ -606,6 +607,10 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
                 attempt("x402.begin_settlement", *call_sql(by["begin_settlement"], g, gens))
             attempt("x402._same_settlement", "SELECT x402._same_settlement(NULL::x402.payment, %s::jsonb)",
                     [json.dumps(g.jsonb())])
+            attempt("x402._record_settlement",
+                    "SELECT x402._record_settlement(%s::jsonb, %s::jsonb, %s::jsonb, %s::text, %s::text, %s::jsonb)",
+                    [json.dumps(g.jsonb()), json.dumps(g.jsonb()), json.dumps(g.jsonb()), g.text(), g.text(),
+                     json.dumps(g.jsonb())])
             for _ in range(6):
                 attempt("x402.record_settlement", *call_sql(by["record_settlement"], g, gens))
             attempt("x402.stats", "SELECT count(*) FROM x402.stats(%s::timestamptz)", [g.timestamptz()])

@@ -342,7 +342,7 @@ def test_ledger_privileges(cluster, ledger_db):
             assert row[6] == "settled"
     with cluster.connect(ledger_db) as c:
         conf = one(c, "select proconfig from pg_proc where oid = 'x402.record_settlement'::regproc")
-        assert conf == ["search_path=pg_catalog, pg_temp"]
+        assert conf == ["search_path=pg_catalog, pg_temp", "enable_seqscan=off"]
         assert one(c, "select prosecdef from pg_proc where oid = 'x402.record_settlement'::regproc")
 
 

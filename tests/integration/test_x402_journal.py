@@ -19,6 +19,7 @@ import time
 import psycopg
 import pytest
 from eth_account import Account
+from eth_utils import to_checksum_address
 from pgcluster import FIXTURES, ROOT, as_operator, postgrest_request
 from x402_sign import sign_payment
 
@@ -373,3 +374,127 @@ def test_realtime_publishes_each_payment_once(cluster, jdb):
         events = c.execute("SELECT event, payload -> 'new' ->> 'tx_hash', payload -> 'new' ->> 'status'"
                            " FROM realtime.published ORDER BY 2").fetchall()
         assert events == [("INSERT_x402_payments", tx(50), "settled"), ("INSERT_x402_payments", tx(51), "settled")]
+
+
+# -- 6. the common case in one statement (issue 11) ------------------------------------------------------------------
+# record_settlement writes a settlement that agrees and is new for the ledger with one INSERT (src/sql_x402.rs);
+# every other case goes to x402._record_settlement. These pin what the one statement must leave to it.
+
+def test_one_statement_row_is_the_ledger_row(cluster, jdb):
+    acct = Account.create()
+    req = req_v2("4200")
+    pay = sign_payment(acct, req)
+    settle = answer(tx(60), acct.address)
+    with cluster.connect(jdb) as c:
+        with as_operator(c):
+            r = row(c, "SELECT * FROM x402.record_settlement(%s::jsonb, %s::jsonb, %s::jsonb, '/api/joke', 'ok')",
+                    json.dumps(pay), json.dumps(req), json.dumps(settle))
+        stored = row(c, "SELECT " + ", ".join(COLS) + " FROM public.x402_payments")
+        assert r == stored
+        assert (r["status"], r["payer_address"], r["amount"], r["tx_hash"], r["chain"], r["network"], r["asset"],
+                r["pay_to"], r["nonce"], r["endpoint"], r["response_summary"], r["dispute_reason"],
+                r["failure_reason"]) == \
+            ("settled", acct.address, 4200, tx(60), "xlayer", "eip155:196", to_checksum_address(USDG), MERCHANT,
+             pay["payload"]["authorization"]["nonce"], "/api/joke", "ok", None, None)
+        assert (r["payload"], r["requirements"], r["settlement"]) == (pay, req, settle)
+        assert r["completed_at"] is not None
+
+
+def test_authorization_disputed_first_keeps_a_later_transaction_disputed(cluster, jdb):
+    # Money moved under tx 61 but the answer names another network: disputed. A second transaction for the same
+    # authorization that agrees in every other way is disputed too (on chain only one of them used it), never settled.
+    acct = Account.create()
+    req = req_v2("3000")
+    pay = sign_payment(acct, req)
+    with cluster.connect(jdb) as c:
+        first = record(c, pay, req, answer(tx(61), acct.address, network="eip155:1"))
+        assert first["status"] == "disputed" and "settlement.network eip155:1" in first["dispute_reason"]
+        second = record(c, pay, req, answer(tx(62), acct.address))
+        assert second["status"] == "disputed"
+        assert f"already recorded under transaction {tx(61)}" in second["dispute_reason"]
+        assert totals(c) == [(2, 0, 2, "0", 0, 0)]
+
+
+def test_ledger_made_again_in_the_same_session(cluster, jdb):
+    # The statement is prepared once per backend and kept: a ledger dropped and made again (here by the guide's
+    # SQL, columns in another order and other text types, then upgraded by install_ledger) is planned again,
+    # and the row still comes back column by column.
+    acct = Account.create()
+    req = req_v2("1500")
+    with cluster.connect(jdb) as c:
+        assert record(c, sign_payment(acct, req), req, answer(tx(63), acct.address))["status"] == "settled"
+        with as_operator(c):
+            c.execute("DROP TABLE public.x402_payments")
+            c.execute("""CREATE TABLE public.x402_payments (
+                created_at timestamptz DEFAULT now(), tx_hash varchar(66), status varchar(20) DEFAULT 'settled',
+                amount text NOT NULL, endpoint varchar(200), payer_address varchar(42) NOT NULL,
+                id uuid PRIMARY KEY DEFAULT gen_random_uuid(), chain text DEFAULT 'xlayer', response_summary text)""")
+            c.execute("SELECT x402.install_ledger()")
+        pay = sign_payment(acct, req)
+        r = record(c, pay, req, answer(tx(64), acct.address), endpoint="/again")
+        assert (r["status"], r["tx_hash"], r["amount"], r["endpoint"], r["payer_address"], r["nonce"]) == \
+            ("settled", tx(64), 1500, "/again", acct.address, pay["payload"]["authorization"]["nonce"])
+        assert r == row(c, "SELECT " + ", ".join(COLS) + " FROM public.x402_payments")
+
+
+def test_extension_made_again_in_the_same_session(cluster, jdb):
+    acct = Account.create()
+    req = req_v2()
+    with cluster.connect(jdb) as c:
+        assert record(c, sign_payment(acct, req), req, answer(tx(65), acct.address))["status"] == "settled"
+        with as_operator(c):
+            c.execute("DROP EXTENSION insforge_integrations")
+            c.execute("CREATE EXTENSION insforge_integrations")
+        pay = sign_payment(acct, req)
+        assert record(c, pay, req, answer(tx(66), acct.address))["status"] == "settled"
+        assert record(c, pay, req, answer(tx(67), acct.address))["status"] == "disputed"  # the other path, made again
+        assert [r["status"] for r in ledger(c)] == ["settled", "settled", "disputed"]
+
+
+def test_kept_plans_never_scan_the_ledger(cluster, jdb):
+    # The plans are made once per session, here while the ledger is empty and analyzed (the planner then prefers
+    # a sequential scan), and used after it has grown: every lookup must still go through an index.
+    acct = Account.create()
+    req = req_v2()
+    first, second = sign_payment(acct, req), sign_payment(acct, req)
+    with cluster.connect(jdb) as c:
+        record(c, first, req, answer(tx(70), acct.address))
+        c.execute("ALTER TABLE public.x402_payments SET (autovacuum_enabled = false)")  # no re-plan behind our back
+        c.execute("ANALYZE public.x402_payments")
+        # Past Postgres's five custom plans, so that each statement has its generic plan, kept from now on:
+        for n in range(6):
+            record(c, sign_payment(acct, req), req, answer(tx(700 + n), acct.address))  # the one-statement path
+            record(c, first, req, answer(tx(710 + n), acct.address))  # x402._record_settlement's statements
+        c.execute("INSERT INTO public.x402_payments (payer_address, amount, tx_hash, status, network, asset, pay_to,"
+                  " nonce) SELECT %s, 1, '0x' || lpad(to_hex(g), 64, '0'), 'settled', 'eip155:196', %s, %s,"
+                  " '0x' || md5(g::text) || md5(g::text) FROM generate_series(1000, 21000) g",
+                  (acct.address, USDG, MERCHANT))
+        plans = []
+        c.add_notice_handler(lambda d: plans.append(d.message_primary))
+        c.execute("LOAD 'auto_explain'")
+        c.execute("SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;"
+                  " SET auto_explain.log_level = notice; SET client_min_messages = notice")
+        assert record(c, second, req, answer(tx(72), acct.address))["status"] == "settled"
+        assert record(c, second, req, answer(tx(73), acct.address))["status"] == "disputed"
+        scans = "\n".join(p for p in plans if "x402_payments" in p)
+        assert "Index" in scans and "Insert on x402_payments" in scans, plans
+        assert "Seq Scan on x402_payments" not in scans, scans
+
+
+def test_other_cases_function_refuses_facts_it_did_not_derive(cluster, jdb):
+    # x402._record_settlement is record_settlement's, with facts it derived; called directly (only the
+    # extension's owner may) with anything else it raises 22023 and writes nothing.
+    acct = Account.create()
+    req = req_v2()
+    pay = sign_payment(acct, req)
+    good = {"payer_address": acct.address, "amount": "1000", "status": "settled", "tx_hash": tx(80),
+            "network": "eip155:196", "asset": USDG, "pay_to": MERCHANT, "nonce": "0x01", "chain": "xlayer"}
+    with cluster.connect(jdb) as c:
+        for bad in ({**good, "status": "paid"}, {**good, "amount": "-1"}, {**good, "tx_hash": "0xAB"},
+                    {**good, "tx_hash": None}, {k: v for k, v in good.items() if k != "payer_address"}, [good]):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="is not what x402._settlement_facts"):
+                c.execute("SELECT x402._record_settlement(%s::jsonb, %s::jsonb, '{}'::jsonb, NULL, NULL, %s::jsonb)",
+                          (json.dumps(pay), json.dumps(req), json.dumps(bad)))
+        assert ledger(c) == []
+        with as_operator(c), pytest.raises(psycopg.errors.InsufficientPrivilege):
+            c.execute("SELECT x402._record_settlement('{}', '{}', '{}', NULL, NULL, %s::jsonb)", (json.dumps(good),))
