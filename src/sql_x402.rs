@@ -10,9 +10,6 @@ mod x402 {
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
     use pgrx::datum::DatumWithOid;
     use pgrx::datum::{AnyNumeric, Interval, TimestampWithTimeZone};
-    use pgrx::pgrx_sql_entity_graph::metadata::{
-        ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
-    };
     use pgrx::prelude::*;
     use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult};
     use pgrx::PgOid;
@@ -330,34 +327,7 @@ mod x402 {
     /// row x402._record_settlement returned), handed back as is.
     pub struct PaymentRow(pg_sys::Datum);
 
-    impl pgrx::datum::IntoDatum for PaymentRow {
-        fn into_datum(self) -> Option<pg_sys::Datum> {
-            Some(self.0)
-        }
-        fn type_oid() -> pg_sys::Oid {
-            pg_sys::RECORDOID
-        }
-    }
-
-    // SAFETY: returns the datum through the fcinfo, as pgrx does for its own types.
-    unsafe impl pgrx::callconv::BoxRet for PaymentRow {
-        unsafe fn box_into<'fcx>(
-            self,
-            fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
-        ) -> pgrx::datum::Datum<'fcx> {
-            fcinfo.return_raw_datum(self.0)
-        }
-    }
-
-    // SAFETY: the SQL type is the composite sql/x402.sql creates.
-    unsafe impl SqlTranslatable for PaymentRow {
-        const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(PaymentRow);
-        const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-        const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-            Ok(SqlMappingRef::literal("x402.payment"));
-        const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-            Ok(ReturnsRef::One(SqlMappingRef::literal("x402.payment")));
-    }
+    crate::returns_raw_datum!(PaymentRow, "x402.payment", pg_sys::RECORDOID);
 
     thread_local! {
         static RECORD_NEW: std::cell::RefCell<Option<OwnedPreparedStatement>> =

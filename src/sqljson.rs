@@ -269,29 +269,47 @@ impl JsonbDatum {
     }
 }
 
-impl pgrx::datum::IntoDatum for JsonbDatum {
-    fn into_datum(self) -> Option<pg_sys::Datum> {
-        Some(self.0)
-    }
-    fn type_oid() -> pg_sys::Oid {
-        pg_sys::JSONBOID
-    }
+/// A result type that is a datum Postgres already laid out (`$t(pg_sys::Datum)`),
+/// returned as is under SQL type `$sql` (type OID `$oid` for pgrx's checks).
+#[macro_export]
+macro_rules! returns_raw_datum {
+    ($t:ident, $sql:literal, $oid:expr) => {
+        impl pgrx::datum::IntoDatum for $t {
+            fn into_datum(self) -> Option<pgrx::pg_sys::Datum> {
+                Some(self.0)
+            }
+            fn type_oid() -> pgrx::pg_sys::Oid {
+                $oid
+            }
+        }
+
+        // SAFETY: returns the datum through the fcinfo, as pgrx does for its own types.
+        unsafe impl pgrx::callconv::BoxRet for $t {
+            unsafe fn box_into<'fcx>(
+                self,
+                fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
+            ) -> pgrx::datum::Datum<'fcx> {
+                fcinfo.return_raw_datum(self.0)
+            }
+        }
+
+        // SAFETY: the SQL type is the one the datum has.
+        unsafe impl pgrx::pgrx_sql_entity_graph::metadata::SqlTranslatable for $t {
+            const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!($t);
+            const TYPE_ORIGIN: pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin =
+                pgrx::pgrx_sql_entity_graph::metadata::TypeOrigin::External;
+            const ARGUMENT_SQL: Result<
+                pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef,
+                pgrx::pgrx_sql_entity_graph::metadata::ArgumentError,
+            > = Ok(pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal($sql));
+            const RETURN_SQL: Result<
+                pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef,
+                pgrx::pgrx_sql_entity_graph::metadata::ReturnsError,
+            > = Ok(pgrx::pgrx_sql_entity_graph::metadata::ReturnsRef::One(
+                pgrx::pgrx_sql_entity_graph::metadata::SqlMappingRef::literal($sql),
+            ));
+        }
+    };
 }
 
-// SAFETY: returns the datum through the fcinfo as pgrx's own JsonB does.
-unsafe impl pgrx::callconv::BoxRet for JsonbDatum {
-    unsafe fn box_into<'fcx>(
-        self,
-        fcinfo: &mut pgrx::callconv::FcInfo<'fcx>,
-    ) -> pgrx::datum::Datum<'fcx> {
-        fcinfo.return_raw_datum(self.0)
-    }
-}
-
-unsafe impl SqlTranslatable for JsonbDatum {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbDatum);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
-}
+returns_raw_datum!(JsonbDatum, "jsonb", pg_sys::JSONBOID);
