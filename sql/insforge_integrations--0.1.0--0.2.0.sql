@@ -366,6 +366,7 @@ CREATE FUNCTION x402.verify_payment(payload jsonb, requirements jsonb DEFAULT NU
 CREATE OR REPLACE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text, p_nonce text) RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off  -- its plan is kept for the session: the nonce index, however small the ledger was
     AS $fn$
 BEGIN
     -- No ledger yet, or a guide-made one not yet upgraded by x402.install_ledger():
@@ -683,6 +684,7 @@ CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoin
     RETURNS x402.payment
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off  -- as record_settlement: its kept plans use the ledger's indexes
     AS $fn$
 DECLARE
     f jsonb;
