@@ -684,6 +684,7 @@ CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoin
     RETURNS x402.payment
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off  -- as record_settlement: its kept plans use the ledger's indexes
     AS $fn$
 DECLARE
     f jsonb;

@@ -453,12 +453,11 @@ def test_extension_made_again_in_the_same_session(cluster, jdb):
 
 def test_kept_plans_never_scan_the_ledger(cluster, jdb):
     # The plans are made once per session, here while the ledger is empty and analyzed (the planner then prefers
-    # a sequential scan), and used after it has grown: every lookup of record_settlement and verify_payment's
-    # nonce check must still go through an index. (begin_settlement's one lookup runs only for a retried begin;
-    # it is left to the planner, see README, "Cost".)
+    # a sequential scan), and used after it has grown: every lookup of record_settlement, begin_settlement and
+    # verify_payment's nonce check must still go through an index.
     acct = Account.create()
     req = req_v2()
-    first, second = sign_payment(acct, req), sign_payment(acct, req)
+    first, second, intent = sign_payment(acct, req), sign_payment(acct, req), sign_payment(acct, req)
 
     def verify(c):
         return one(c, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb) ->> 'isValid'", json.dumps(second),
@@ -468,9 +467,11 @@ def test_kept_plans_never_scan_the_ledger(cluster, jdb):
         c.execute("ALTER TABLE public.x402_payments SET (autovacuum_enabled = false)")  # no re-plan behind our back
         c.execute("ANALYZE public.x402_payments")
         # Past Postgres's five custom plans, so that each statement has its generic plan, kept from now on:
+        begin(c, intent, req)
         for n in range(6):
             record(c, sign_payment(acct, req), req, answer(tx(700 + n), acct.address))  # the one-statement path
             record(c, first, req, answer(tx(710 + n), acct.address))  # x402._record_settlement's statements
+            assert begin(c, intent, req)["status"] == "pending"  # a retried begin: its lookup by authorization
             assert verify(c) == "true"  # the nonce check (x402._nonce_recorded)
         c.execute("INSERT INTO public.x402_payments (payer_address, amount, tx_hash, status, network, asset, pay_to,"
                   " nonce) SELECT %s, 1, '0x' || lpad(to_hex(g), 64, '0'), 'settled', 'eip155:196', %s, %s,"
@@ -481,12 +482,13 @@ def test_kept_plans_never_scan_the_ledger(cluster, jdb):
         c.execute("LOAD 'auto_explain'")
         c.execute("SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;"
                   " SET auto_explain.log_level = notice; SET client_min_messages = notice")
+        assert begin(c, intent, req)["status"] == "pending"
         assert verify(c) == "true"
         assert record(c, second, req, answer(tx(72), acct.address))["status"] == "settled"
         assert record(c, second, req, answer(tx(73), acct.address))["status"] == "disputed"
         scans = "\n".join(p for p in plans if "x402_payments" in p)
         assert "Index" in scans and "Insert on x402_payments" in scans, plans
-        assert "lower(p_nonce)" in scans, scans  # the nonce check ran
+        assert "lower(p_nonce)" in scans and "p.status IN ('pending', 'settled')" in scans, scans  # both others ran
         assert "Seq Scan on x402_payments" not in scans, scans
 
 
