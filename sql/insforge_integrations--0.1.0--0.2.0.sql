@@ -680,24 +680,25 @@ COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
 'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Operators only (project_admin: the service key).';
 REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;
 
-CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
+-- Everything begin_settlement() does but the common case (src/sql_x402.rs: an authorization
+-- the ledger has no live row for is one INSERT there). f: x402._intent_facts().
+CREATE FUNCTION x402._begin_settlement(payload jsonb, requirements jsonb, endpoint text, f jsonb)
     RETURNS x402.payment
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
-    SET enable_seqscan = off  -- as record_settlement: its kept plans use the ledger's indexes
     AS $fn$
 DECLARE
-    f jsonb;
     r x402.payment;
 BEGIN
-    IF $1 IS NULL OR $2 IS NULL THEN
-        RAISE EXCEPTION 'payload and requirements are both required' USING ERRCODE = '22023';
+    -- Only begin_settlement() calls it, with facts it has just derived; a direct call by the
+    -- extension's owner with anything else writes nothing.
+    IF pg_catalog.jsonb_typeof(f) IS DISTINCT FROM 'object'
+       OR f ->> 'payer_address' IS NULL OR f ->> 'network' IS NULL OR f ->> 'asset' IS NULL
+       OR f ->> 'pay_to' IS NULL OR f ->> 'nonce' IS NULL
+       OR (f ->> 'amount') IS NOT DISTINCT FROM NULL OR (f ->> 'amount') !~ '^[0-9]{1,78}$' THEN
+        RAISE EXCEPTION 'x402._begin_settlement: f is not what x402._intent_facts() gives: %', f
+            USING ERRCODE = '22023', HINT = 'Call x402.begin_settlement(payload, requirements). Nothing was written.';
     END IF;
-    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
-        RAISE EXCEPTION 'public.x402_payments does not exist'
-            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
-    END IF;
-    f := x402._intent_facts($1, $2);
     FOR attempt IN 1..3 LOOP
         INSERT INTO public.x402_payments AS p
             (payer_address, endpoint, amount, chain, status, network, asset, pay_to, nonce, payload, requirements)
@@ -721,6 +722,16 @@ BEGIN
         USING ERRCODE = '40001', HINT = 'Retry the call; nothing was written.';
 END
 $fn$;
+REVOKE ALL ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) IS
+'Internal (begin_settlement, which alone may run it): an authorization that already has a live row (a retried begin, or already settled), or a concurrent twin. f: the facts x402._intent_facts() gives.';
+
+CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
+    RETURNS x402.payment
+    LANGUAGE c VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off  -- as record_settlement: its kept plans use the ledger's indexes
+    AS 'MODULE_PATHNAME', 'begin_settlement_wrapper';
 COMMENT ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) IS
 'Writes the intent to settle a payment before calling the facilitator''s /settle: a pending row keyed by the authorization (network, asset, payer, nonce), so that a settlement is never unaccounted even if the app dies before record_settlement(). Returns the row; when the authorization already has a pending or settled row, returns that one instead (status settled: it is paid, do not settle again). Malformed payload or requirements: 22023, nothing written. Operators only (project_admin: the service key).';
 REVOKE ALL ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) FROM PUBLIC;

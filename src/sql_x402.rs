@@ -334,6 +334,22 @@ mod x402 {
             const { std::cell::RefCell::new(None) };
         static RECORD_OTHER: std::cell::RefCell<Option<OwnedPreparedStatement>> =
             const { std::cell::RefCell::new(None) };
+        static BEGIN_NEW: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+        static BEGIN_OTHER: std::cell::RefCell<Option<OwnedPreparedStatement>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// The columns of x402.payment, in order, from the ledger row `p`. The
+    /// casts give the row x402.payment's column types whatever a guide-made
+    /// ledger declares.
+    macro_rules! payment_columns {
+        () => {
+            "p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric(78,0), p.tx_hash::text,
+          p.chain::text, p.status::text, p.response_summary::text, p.created_at::timestamptz, p.network::text,
+          p.asset::text, p.pay_to::text, p.nonce::text, p.dispute_reason::text, p.payload::jsonb,
+          p.requirements::jsonb, p.settlement::jsonb, p.failure_reason::text, p.completed_at::timestamptz"
+        };
     }
 
     /// The common case of record_settlement: a settlement that agrees, for a
@@ -342,10 +358,9 @@ mod x402 {
     /// or a twin), the one live row per authorization (a pending intent to
     /// complete, or the authorization settled under another transaction) and
     /// the NOT EXISTS (the authorization disputed under another transaction)
-    /// each leave it to x402._record_settlement. The casts give the row
-    /// x402.payment's column types whatever a guide-made ledger declares.
-    const RECORD_NEW_SQL: &str = "\
-INSERT INTO public.x402_payments AS p
+    /// each leave it to x402._record_settlement.
+    const RECORD_NEW_SQL: &str = concat!(
+        "INSERT INTO public.x402_payments AS p
     (payer_address, endpoint, amount, tx_hash, chain, status, response_summary, network, asset, pay_to, nonce,
      payload, requirements, settlement, completed_at)
 SELECT $1, $2, $3::numeric, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12, $13, now()
@@ -353,10 +368,9 @@ SELECT $1, $2, $3::numeric, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12, $1
                     WHERE d.nonce = $10 AND d.network = $7 AND lower(d.asset) = lower($8)
                       AND lower(d.payer_address) = lower($1) AND d.tx_hash IS NOT NULL AND d.status = 'disputed')
 ON CONFLICT DO NOTHING
-RETURNING p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric(78,0), p.tx_hash::text,
-          p.chain::text, p.status::text, p.response_summary::text, p.created_at::timestamptz, p.network::text,
-          p.asset::text, p.pay_to::text, p.nonce::text, p.dispute_reason::text, p.payload::jsonb,
-          p.requirements::jsonb, p.settlement::jsonb, p.failure_reason::text, p.completed_at::timestamptz";
+RETURNING ",
+        payment_columns!()
+    );
 
     const RECORD_NEW_TYPES: [pg_sys::Oid; 13] = {
         let (t, j) = (pg_sys::TEXTOID, pg_sys::JSONBOID);
@@ -365,14 +379,52 @@ RETURNING p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric
 
     const RECORD_OTHER_SQL: &str = "SELECT x402._record_settlement($1, $2, $3, $4, $5, $6)";
 
-    /// Whether public.x402_payments exists (as `to_regclass` would say).
-    fn ledger_exists() -> bool {
+    const RECORD_OTHER_TYPES: [pg_sys::Oid; 6] = {
+        let (t, j) = (pg_sys::TEXTOID, pg_sys::JSONBOID);
+        [j, j, j, t, t, j]
+    };
+
+    /// The common case of begin_settlement: an authorization the ledger has
+    /// no live row for. The one live row per authorization (a retried begin,
+    /// or the authorization already settled) leaves it to
+    /// x402._begin_settlement.
+    const BEGIN_NEW_SQL: &str = concat!(
+        "INSERT INTO public.x402_payments AS p
+    (payer_address, endpoint, amount, chain, status, network, asset, pay_to, nonce, payload, requirements)
+VALUES ($1, $2, $3::numeric, $4, 'pending', $5, $6, $7, $8, $9, $10)
+ON CONFLICT DO NOTHING
+RETURNING ",
+        payment_columns!()
+    );
+
+    const BEGIN_NEW_TYPES: [pg_sys::Oid; 10] = {
+        let (t, j) = (pg_sys::TEXTOID, pg_sys::JSONBOID);
+        [t, t, t, t, t, t, t, t, j, j]
+    };
+
+    const BEGIN_OTHER_SQL: &str = "SELECT x402._begin_settlement($1, $2, $3, $4)";
+
+    const BEGIN_OTHER_TYPES: [pg_sys::Oid; 4] = {
+        let (t, j) = (pg_sys::TEXTOID, pg_sys::JSONBOID);
+        [j, j, t, j]
+    };
+
+    /// Raises 42P01 when public.x402_payments does not exist (as `to_regclass`
+    /// would say).
+    fn require_ledger() {
         // SAFETY: plain catalog lookups by name.
-        unsafe {
+        let exists = unsafe {
             let public = pg_sys::get_namespace_oid(c"public".as_ptr(), true);
             public != pg_sys::InvalidOid
                 && pg_sys::get_relname_relid(c"x402_payments".as_ptr(), public)
                     != pg_sys::InvalidOid
+        };
+        if !exists {
+            raise(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                "public.x402_payments does not exist",
+                Some("Run SELECT x402.install_ledger(); once."),
+            );
         }
     }
 
@@ -402,7 +454,7 @@ RETURNING p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric
         if !same {
             raise(
                 PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-                "x402.record_settlement: the ledger's row does not have x402.payment's column types",
+                "the ledger's row does not have x402.payment's column types",
                 Some("Run SELECT x402.install_ledger(); to bring public.x402_payments up to date."),
             );
         }
@@ -410,6 +462,74 @@ RETURNING p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric
             *(*table).vals,
             desc,
         )))
+    }
+
+    type Kept = std::thread::LocalKey<std::cell::RefCell<Option<OwnedPreparedStatement>>>;
+
+    fn spi_failed(e: pgrx::spi::SpiError) -> ! {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("x402 ledger statement: {e}"),
+            None,
+        )
+    }
+
+    /// Runs the kept INSERT ... RETURNING `sql` and hands back the row it
+    /// wrote, or None when ON CONFLICT DO NOTHING left it to the other path.
+    fn insert_kept(
+        slot: &'static Kept,
+        sql: &str,
+        types: &[pg_sys::Oid],
+        args: &[DatumWithOid<'_>],
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Option<PaymentRow> {
+        with_kept_as(slot, sql, types, true, |c, stmt| {
+            c.select(stmt, None, args)?;
+            // SAFETY: in the connection that ran it; fcinfo is this call's.
+            Ok(unsafe { returned_payment(fcinfo) })
+        })
+        .unwrap_or_else(|e| spi_failed(e))
+        .map(PaymentRow)
+    }
+
+    /// Runs the kept `SELECT x402._...(...)` `sql` and hands back its row.
+    fn call_kept(
+        slot: &'static Kept,
+        sql: &str,
+        types: &[pg_sys::Oid],
+        args: &[DatumWithOid<'_>],
+    ) -> PaymentRow {
+        let row = with_kept_as(slot, sql, types, true, |c, stmt| {
+            let row = c
+                .select(stmt, None, args)?
+                .first()
+                .get_datum_by_ordinal(1)?;
+            // SAFETY: a varlena row datum, copied out before SPI_finish.
+            Ok(row.map(|d| unsafe { pg_sys::SPI_datumTransfer(d, false, -1) }))
+        })
+        .unwrap_or_else(|e| spi_failed(e));
+        match row {
+            Some(row) => PaymentRow(row),
+            None => raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("{sql} returned no row"),
+                None,
+            ),
+        }
+    }
+
+    /// The first `n` arguments of this call as they came (jsonb written to
+    /// the ledger unchanged).
+    ///
+    /// # Safety
+    /// `fcinfo` is this call's, with at least `n` arguments, none of them NULL.
+    unsafe fn given_args(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> Vec<pg_sys::Datum> {
+        (*fcinfo).args.as_slice(n).iter().map(|a| a.value).collect()
+    }
+
+    fn jsonb_arg<'a>(d: pg_sys::Datum) -> DatumWithOid<'a> {
+        // SAFETY: `d` is a jsonb datum (an argument of this call, or one just built).
+        unsafe { DatumWithOid::new(d, pg_sys::JSONBOID) }
     }
 
     /// x402.record_settlement(payload, requirements, settlement, endpoint,
@@ -440,37 +560,16 @@ RETURNING p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric
                 None,
             )
         };
-        if !ledger_exists() {
-            raise(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                "public.x402_payments does not exist",
-                Some("Run SELECT x402.install_ledger(); once."),
-            );
-        }
+        require_ledger();
         let facts = settlement_facts(
             object_arg(&payload.0, "payload"),
             object_arg(&requirements.0, "requirements"),
             object_arg(&settlement.0, "settlement"),
         )
         .unwrap_or_else(|e| fail(e));
-        // The three jsonb arguments as they came (non-null: checked above),
-        // written to the ledger unchanged.
-        // SAFETY: fcinfo is this call's, with five arguments.
-        let given: Vec<pg_sys::Datum> = unsafe { (*fcinfo).args.as_slice(3) }
-            .iter()
-            .map(|a| a.value)
-            .collect();
-        // SAFETY: each datum is a jsonb argument of this call.
-        let jsonb = |d: pg_sys::Datum| unsafe { DatumWithOid::new(d, pg_sys::JSONBOID) };
+        // SAFETY: this call's fcinfo; the three jsonb arguments are not NULL (checked above).
+        let given = unsafe { given_args(fcinfo, 3) };
         let fact = |k: &str| str_field(&facts, k);
-        let spi_failed = |e: pgrx::spi::SpiError| -> ! {
-            raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("x402.record_settlement: {e}"),
-                None,
-            )
-        };
-
         if fact("status") == Some("settled") {
             let args = [
                 fact("payer_address").into(),
@@ -483,58 +582,84 @@ RETURNING p.id::uuid, p.payer_address::text, p.endpoint::text, p.amount::numeric
                 fact("asset").into(),
                 fact("pay_to").into(),
                 fact("nonce").into(),
-                jsonb(given[0]),
-                jsonb(given[1]),
-                jsonb(given[2]),
+                jsonb_arg(given[0]),
+                jsonb_arg(given[1]),
+                jsonb_arg(given[2]),
             ];
-            let written = with_kept_as(
+            if let Some(row) = insert_kept(
                 &RECORD_NEW,
                 RECORD_NEW_SQL,
                 &RECORD_NEW_TYPES,
-                true,
-                |c, stmt| {
-                    c.select(stmt, None, &args)?;
-                    // SAFETY: in the connection that ran it; fcinfo is this call's.
-                    Ok(unsafe { returned_payment(fcinfo) })
-                },
-            )
-            .unwrap_or_else(|e| spi_failed(e));
-            if let Some(row) = written {
-                return PaymentRow(row);
+                &args,
+                fcinfo,
+            ) {
+                return row;
             }
         }
-
         let args = [
-            jsonb(given[0]),
-            jsonb(given[1]),
-            jsonb(given[2]),
+            jsonb_arg(given[0]),
+            jsonb_arg(given[1]),
+            jsonb_arg(given[2]),
             endpoint.into(),
             response_summary.into(),
-            jsonb(JsonbDatum::from_value(&facts).0),
+            jsonb_arg(JsonbDatum::from_value(&facts).0),
         ];
-        let types = [
-            pg_sys::JSONBOID,
-            pg_sys::JSONBOID,
-            pg_sys::JSONBOID,
-            pg_sys::TEXTOID,
-            pg_sys::TEXTOID,
-            pg_sys::JSONBOID,
-        ];
-        let row = with_kept_as(&RECORD_OTHER, RECORD_OTHER_SQL, &types, true, |c, stmt| {
-            let table = c.select(stmt, None, &args)?;
-            let row = table.first().get_datum_by_ordinal(1)?;
-            // SAFETY: a varlena row datum, copied out before SPI_finish.
-            Ok(row.map(|d| unsafe { pg_sys::SPI_datumTransfer(d, false, -1) }))
-        })
-        .unwrap_or_else(|e| spi_failed(e));
-        match row {
-            Some(row) => PaymentRow(row),
-            None => raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                "x402._record_settlement returned no row",
+        call_kept(&RECORD_OTHER, RECORD_OTHER_SQL, &RECORD_OTHER_TYPES, &args)
+    }
+
+    /// x402.begin_settlement(payload, requirements, endpoint), declared in
+    /// sql/x402.sql (SECURITY DEFINER, search_path pinned, operators only),
+    /// which also says what it writes.
+    ///
+    /// The facts come from [`intent_facts`]. An authorization the ledger has
+    /// no live row for is one INSERT ([`BEGIN_NEW_SQL`]); a retried begin, an
+    /// authorization already settled and concurrent twins are
+    /// x402._begin_settlement's, with the same facts.
+    #[pg_extern(volatile, parallel_unsafe, sql = false)]
+    fn begin_settlement(
+        payload: Option<Jsonb>,
+        requirements: Option<Jsonb>,
+        endpoint: Option<&str>,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> PaymentRow {
+        let (Some(payload), Some(requirements)) = (payload, requirements) else {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "payload and requirements are both required",
                 None,
-            ),
+            )
+        };
+        require_ledger();
+        let facts = intent_facts(
+            object_arg(&payload.0, "payload"),
+            object_arg(&requirements.0, "requirements"),
+        )
+        .unwrap_or_else(|e| fail(e));
+        // SAFETY: this call's fcinfo; the two jsonb arguments are not NULL (checked above).
+        let given = unsafe { given_args(fcinfo, 2) };
+        let fact = |k: &str| str_field(&facts, k);
+        let args = [
+            fact("payer_address").into(),
+            endpoint.into(),
+            fact("amount").into(),
+            fact("chain").into(),
+            fact("network").into(),
+            fact("asset").into(),
+            fact("pay_to").into(),
+            fact("nonce").into(),
+            jsonb_arg(given[0]),
+            jsonb_arg(given[1]),
+        ];
+        if let Some(row) = insert_kept(&BEGIN_NEW, BEGIN_NEW_SQL, &BEGIN_NEW_TYPES, &args, fcinfo) {
+            return row;
         }
+        let args = [
+            jsonb_arg(given[0]),
+            jsonb_arg(given[1]),
+            endpoint.into(),
+            jsonb_arg(JsonbDatum::from_value(&facts).0),
+        ];
+        call_kept(&BEGIN_OTHER, BEGIN_OTHER_SQL, &BEGIN_OTHER_TYPES, &args)
     }
 
     fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {

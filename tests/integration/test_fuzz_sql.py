@@ -57,7 +57,7 @@ STATEFUL = {
     "_enable_realtime", "_grant_operator", "grant_operator", "revoke_operator", "_require_operator",
     # the settlement journal (issue 10)
     "begin_settlement", "_same_settlement",
-    "_record_settlement",  # record_settlement's other cases (issue 11): facts it derived itself
+    "_record_settlement", "_begin_settlement",  # the other cases of record/begin (issue 11): their own facts
 }
 
 
@@ -607,6 +607,8 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
                 attempt("x402.begin_settlement", *call_sql(by["begin_settlement"], g, gens))
             attempt("x402._same_settlement", "SELECT x402._same_settlement(NULL::x402.payment, %s::jsonb)",
                     [json.dumps(g.jsonb())])
+            attempt("x402._begin_settlement", "SELECT x402._begin_settlement(%s::jsonb, %s::jsonb, %s::text, %s::jsonb)",
+                    [json.dumps(g.jsonb()), json.dumps(g.jsonb()), g.text(), json.dumps(g.jsonb())])
             attempt("x402._record_settlement",
                     "SELECT x402._record_settlement(%s::jsonb, %s::jsonb, %s::jsonb, %s::text, %s::text, %s::jsonb)",
                     [json.dumps(g.jsonb()), json.dumps(g.jsonb()), json.dumps(g.jsonb()), g.text(), g.text(),

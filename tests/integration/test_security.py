@@ -28,6 +28,7 @@ RESTRICTED = {
     "x402.begin_settlement(jsonb,jsonb,text)": {"project_admin"},
     "x402._same_settlement(x402.payment,jsonb)": set(),
     "x402._record_settlement(jsonb,jsonb,jsonb,text,text,jsonb)": set(),
+    "x402._begin_settlement(jsonb,jsonb,text,jsonb)": set(),
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
 }
 CLIENTS = ("anon", "authenticated", "project_admin")

@@ -398,6 +398,12 @@ def test_one_statement_row_is_the_ledger_row(cluster, jdb):
              pay["payload"]["authorization"]["nonce"], "/api/joke", "ok", None, None)
         assert (r["payload"], r["requirements"], r["settlement"]) == (pay, req, settle)
         assert r["completed_at"] is not None
+        # begin_settlement's one statement, likewise: the pending row it wrote, column by column.
+        intent = sign_payment(acct, req)
+        b = begin(c, intent, req, endpoint="/api/begin")
+        assert b == row(c, "SELECT " + ", ".join(COLS) + " FROM public.x402_payments WHERE status = 'pending'")
+        assert (b["status"], b["tx_hash"], b["amount"], b["endpoint"], b["payload"], b["requirements"], b["settlement"],
+                b["completed_at"]) == ("pending", None, 4200, "/api/begin", intent, req, None, None)
 
 
 def test_authorization_disputed_first_keeps_a_later_transaction_disputed(cluster, jdb):
@@ -448,7 +454,10 @@ def test_extension_made_again_in_the_same_session(cluster, jdb):
         pay = sign_payment(acct, req)
         assert record(c, pay, req, answer(tx(66), acct.address))["status"] == "settled"
         assert record(c, pay, req, answer(tx(67), acct.address))["status"] == "disputed"  # the other path, made again
-        assert [r["status"] for r in ledger(c)] == ["settled", "settled", "disputed"]
+        intent = sign_payment(acct, req)
+        assert begin(c, intent, req)["status"] == "pending"
+        assert begin(c, intent, req)["status"] == "pending"  # a retried begin: x402._begin_settlement, made again
+        assert [r["status"] for r in ledger(c)] == ["settled", "settled", "disputed", "pending"]
 
 
 def test_kept_plans_never_scan_the_ledger(cluster, jdb):
@@ -492,9 +501,10 @@ def test_kept_plans_never_scan_the_ledger(cluster, jdb):
         assert "Seq Scan on x402_payments" not in scans, scans
 
 
-def test_other_cases_function_refuses_facts_it_did_not_derive(cluster, jdb):
-    # x402._record_settlement is record_settlement's, with facts it derived; called directly (only the
-    # extension's owner may) with anything else it raises 22023 and writes nothing.
+def test_other_cases_functions_refuse_facts_they_did_not_derive(cluster, jdb):
+    # x402._record_settlement and x402._begin_settlement are record_settlement's and begin_settlement's, with
+    # facts they derived; called directly (only the extension's owner may) with anything else they raise 22023
+    # and write nothing.
     acct = Account.create()
     req = req_v2()
     pay = sign_payment(acct, req)
@@ -506,6 +516,13 @@ def test_other_cases_function_refuses_facts_it_did_not_derive(cluster, jdb):
             with pytest.raises(psycopg.errors.InvalidParameterValue, match="is not what x402._settlement_facts"):
                 c.execute("SELECT x402._record_settlement(%s::jsonb, %s::jsonb, '{}'::jsonb, NULL, NULL, %s::jsonb)",
                           (json.dumps(pay), json.dumps(req), json.dumps(bad)))
+        intent = {k: v for k, v in good.items() if k not in ("status", "tx_hash")}
+        for bad in ({**intent, "amount": "1.5"}, {k: v for k, v in intent.items() if k != "nonce"}, "x"):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="is not what x402._intent_facts"):
+                c.execute("SELECT x402._begin_settlement(%s::jsonb, %s::jsonb, NULL, %s::jsonb)",
+                          (json.dumps(pay), json.dumps(req), json.dumps(bad)))
         assert ledger(c) == []
         with as_operator(c), pytest.raises(psycopg.errors.InsufficientPrivilege):
             c.execute("SELECT x402._record_settlement('{}', '{}', '{}', NULL, NULL, %s::jsonb)", (json.dumps(good),))
+        with as_operator(c), pytest.raises(psycopg.errors.InsufficientPrivilege):
+            c.execute("SELECT x402._begin_settlement('{}', '{}', NULL, %s::jsonb)", (json.dumps(intent),))
