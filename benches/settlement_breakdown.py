@@ -9,9 +9,11 @@ transaction for it would be disputed), under a transaction hash of its own. Stat
   facts      SELECT x402._settlement_facts(...): everything record_settlement derives (recovery included)
   plain      INSERT ... RETURNING of the precomputed row into a copy of the ledger (x402_bench's baseline)
   record     x402.record_settlement itself (facts, then one INSERT for a new settlement that agrees)
+  plain_pending  INSERT ... RETURNING of the precomputed pending row (x402_bench's baseline for begin)
+  begin      x402.begin_settlement itself (facts, then one INSERT for an authorization without a live row)
 
 Batches of --n transactions per statement, interleaved, --rounds of them; prints min, p25 and median µs.
-record - plain is what recording costs beyond the INSERT; recover - base, what the signature check costs.
+record - plain is what recording costs beyond the INSERT (begin - plain_pending, the intent's); recover - base, what the signature check costs.
 
 Usage: python3 benches/settlement_breakdown.py [--n 100] [--rounds 25]   (PG_CONFIG selects PostgreSQL)
 """
@@ -41,6 +43,12 @@ STATEMENTS = {
              f" e.nonce, NULL, e.payload, e.requirements, {SETTLE} {PAYMENT} RETURNING tx_hash, status",
     "record": "SELECT r.tx_hash, r.status FROM public.bench_payments e, LATERAL (SELECT %(tx)s::text AS tx) h,"
               f" LATERAL x402.record_settlement(e.payload, e.requirements, {SETTLE}, '/bench') r WHERE e.k = %(k)s",
+    "plain_pending": "INSERT INTO public.bench_plain (payer_address, endpoint, amount, chain, status, network, asset,"
+                     " pay_to, nonce, payload, requirements) SELECT e.payer_address, '/bench', e.amount, e.chain,"
+                     " 'pending', e.network, e.asset, e.pay_to, e.intent_nonce, e.intent_payload, e.requirements"
+                     f" {PAYMENT} RETURNING id, status",
+    "begin": "SELECT r.id, r.status FROM public.bench_payments e, LATERAL (SELECT %(tx)s::text AS tx) h,"
+             " LATERAL x402.begin_settlement(e.intent_payload, e.requirements, '/bench') r WHERE e.k = %(k)s",
 }
 
 
