@@ -16,8 +16,9 @@
 --      strings, a validBefore margin); the settlement journal (begin_settlement, pending and failed rows, one live row
 --      per authorization, a second transaction for it disputed, unreconciled(), the
 --      x402_unreconciled_settlements rule), stats() with pending and failed; record_settlement()
---      in C (src/sql_x402.rs: a new settlement that agrees is one INSERT), the other cases in
---      x402._record_settlement();
+--      and begin_settlement() in C (src/sql_x402.rs: a new settlement that agrees, or a new
+--      intent, is one INSERT), the other cases in x402._record_settlement() and
+--      x402._begin_settlement();
 --   5. the ledger itself (user data, public.x402_payments), when install_ledger() made it:
 --      upgraded in place as x402.install_ledger() does, refusing (23505/22023, nothing
 --      changed) when its rows cannot carry the new rules.
