@@ -1,5 +1,7 @@
 //! SQL shells for x402 (schema `x402`). The logic is in `insforge_core::x402`;
-//! the ledger itself is plain SQL (`sql/x402_ledger.sql`).
+//! the ledger itself is SQL (`sql/x402.sql`): its table, views and the
+//! uncommon cases of its two writes. The common case of each write
+//! (`record_settlement`, `begin_settlement`) is one kept INSERT here.
 
 use pgrx::prelude::*;
 
