@@ -351,9 +351,6 @@ COMMENT ON FUNCTION insforge.set_jwt_secret(text) IS
 
 -- x402 (sql/x402.sql, src/sql_x402.rs): the journal.
 ALTER TYPE x402.payment ADD ATTRIBUTE failure_reason text, ADD ATTRIBUTE completed_at timestamptz;
-CREATE FUNCTION x402._intent_facts(payload jsonb, requirements jsonb) RETURNS jsonb
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', '_intent_facts_wrapper';
 -- verify_payment() agrees with the official x402 SDK's facilitator (src/sql_x402.rs): its check
 -- order and reason strings, and the 6 s validBefore margin as a fourth argument. A new
 -- signature, so the function is made anew; 0.1.0's symbol verify_payment_wrapper stays in the
@@ -682,7 +679,7 @@ COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
 REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;
 
 -- Everything begin_settlement() does but the common case (src/sql_x402.rs: an authorization
--- the ledger has no live row for is one INSERT there). f: x402._intent_facts().
+-- the ledger has no live row for is one INSERT there). f: the facts begin_settlement() derived.
 CREATE FUNCTION x402._begin_settlement(payload jsonb, requirements jsonb, endpoint text, f jsonb)
     RETURNS x402.payment
     LANGUAGE plpgsql VOLATILE
@@ -697,7 +694,7 @@ BEGIN
        OR f ->> 'payer_address' IS NULL OR f ->> 'network' IS NULL OR f ->> 'asset' IS NULL
        OR f ->> 'pay_to' IS NULL OR f ->> 'nonce' IS NULL
        OR (f ->> 'amount') IS NOT DISTINCT FROM NULL OR (f ->> 'amount') !~ '^[0-9]{1,78}$' THEN
-        RAISE EXCEPTION 'x402._begin_settlement: f is not what x402._intent_facts() gives: %', f
+        RAISE EXCEPTION 'x402._begin_settlement: f is not the facts begin_settlement() derives: %', f
             USING ERRCODE = '22023', HINT = 'Call x402.begin_settlement(payload, requirements). Nothing was written.';
     END IF;
     FOR attempt IN 1..3 LOOP
@@ -725,7 +722,7 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) IS
-'Internal (begin_settlement, which alone may run it): an authorization that already has a live row (a retried begin, or already settled), or a concurrent twin. f: the facts x402._intent_facts() gives.';
+'Internal (begin_settlement, which alone may run it): an authorization that already has a live row (a retried begin, or already settled), or a concurrent twin. f: the facts begin_settlement() derived.';
 
 CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
     RETURNS x402.payment
@@ -1347,8 +1344,6 @@ COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
 'Checks a payment as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, validBefore at least valid_before_margin (6 s) ahead. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
 COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
 'Internal (record_settlement): the normalized facts of a facilitator''s answer (settled, disputed with the reasons, or failed with the facilitator''s reason). 22023 when there is nothing to record.';
-COMMENT ON FUNCTION x402._intent_facts(jsonb, jsonb) IS
-'Internal (begin_settlement): the facts of the authorization a payment carries, before /settle. 22023 when the payload or the requirements are malformed.';
 
 -- Comments on the internal functions (0.1.0 had none on some).
 COMMENT ON FUNCTION insforge._released_marker() IS

@@ -385,7 +385,7 @@ COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
 REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;
 
 -- Everything begin_settlement() does but the common case (src/sql_x402.rs: an authorization
--- the ledger has no live row for is one INSERT there). f: x402._intent_facts().
+-- the ledger has no live row for is one INSERT there). f: the facts begin_settlement() derived.
 CREATE FUNCTION x402._begin_settlement(payload jsonb, requirements jsonb, endpoint text, f jsonb)
     RETURNS x402.payment
     LANGUAGE plpgsql VOLATILE
@@ -400,7 +400,7 @@ BEGIN
        OR f ->> 'payer_address' IS NULL OR f ->> 'network' IS NULL OR f ->> 'asset' IS NULL
        OR f ->> 'pay_to' IS NULL OR f ->> 'nonce' IS NULL
        OR (f ->> 'amount') IS NOT DISTINCT FROM NULL OR (f ->> 'amount') !~ '^[0-9]{1,78}$' THEN
-        RAISE EXCEPTION 'x402._begin_settlement: f is not what x402._intent_facts() gives: %', f
+        RAISE EXCEPTION 'x402._begin_settlement: f is not the facts begin_settlement() derives: %', f
             USING ERRCODE = '22023', HINT = 'Call x402.begin_settlement(payload, requirements). Nothing was written.';
     END IF;
     FOR attempt IN 1..3 LOOP
@@ -428,7 +428,7 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) IS
-'Internal (begin_settlement, which alone may run it): an authorization that already has a live row (a retried begin, or already settled), or a concurrent twin. f: the facts x402._intent_facts() gives.';
+'Internal (begin_settlement, which alone may run it): an authorization that already has a live row (a retried begin, or already settled), or a concurrent twin. f: the facts begin_settlement() derived.';
 
 CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
     RETURNS x402.payment

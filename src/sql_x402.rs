@@ -312,19 +312,6 @@ mod x402 {
         )
     }
 
-    /// Internal (begin_settlement): the facts of the authorization a payment
-    /// carries, before /settle: payer (`authorization.from`), amount, network,
-    /// asset, recipient, nonce and `validBefore`. 22023 when the payload or
-    /// the requirements are malformed (nothing is written then).
-    #[pg_extern(immutable, parallel_safe)]
-    fn _intent_facts(payload: Jsonb, requirements: Jsonb) -> JsonbDatum {
-        let (payload, requirements) = (
-            object_arg(&payload.0, "payload"),
-            object_arg(&requirements.0, "requirements"),
-        );
-        JsonbDatum::from_value(&intent_facts(payload, requirements).unwrap_or_else(|e| fail(e)))
-    }
-
     /// An `x402.payment` row, laid out by Postgres (SPI_returntuple or the
     /// row x402._record_settlement returned), handed back as is.
     pub struct PaymentRow(pg_sys::Datum);
@@ -677,6 +664,10 @@ RETURNING ",
             .map_or_else(|| xc::caip2(chain_id), |(name, _)| (*name).to_string())
     }
 
+    /// begin_settlement's facts: the authorization a payment carries, before
+    /// /settle: payer (`authorization.from`), amount, network, asset,
+    /// recipient, nonce and `validBefore`. An error (22023) when the payload
+    /// or the requirements are malformed (nothing is written then).
     pub(crate) fn intent_facts(payload: &Value, requirements: &Value) -> xc::Result<Value> {
         let auth = xc::extract_authorization(payload)?;
         let version = xc::payload_version(payload).unwrap_or(2);

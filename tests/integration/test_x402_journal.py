@@ -518,7 +518,7 @@ def test_other_cases_functions_refuse_facts_they_did_not_derive(cluster, jdb):
                           (json.dumps(pay), json.dumps(req), json.dumps(bad)))
         intent = {k: v for k, v in good.items() if k not in ("status", "tx_hash")}
         for bad in ({**intent, "amount": "1.5"}, {k: v for k, v in intent.items() if k != "nonce"}, "x"):
-            with pytest.raises(psycopg.errors.InvalidParameterValue, match="is not what x402._intent_facts"):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="is not the facts begin_settlement"):
                 c.execute("SELECT x402._begin_settlement(%s::jsonb, %s::jsonb, NULL, %s::jsonb)",
                           (json.dumps(pay), json.dumps(req), json.dumps(bad)))
         assert ledger(c) == []
