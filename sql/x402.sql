@@ -403,21 +403,23 @@ BEGIN
         RAISE EXCEPTION 'x402._begin_settlement: f is not the facts begin_settlement() derives: %', f
             USING ERRCODE = '22023', HINT = 'Call x402.begin_settlement(payload, requirements). Nothing was written.';
     END IF;
+    -- begin_settlement's INSERT has just met a live row of this authorization: look for it
+    -- first, and write the intent only if it has gone since (a concurrent writer).
     FOR attempt IN 1..3 LOOP
+        -- The authorization has a live row: its pending intent (a retry of begin) or its
+        -- settlement (already paid: do not /settle again). Either way, that row.
+        SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p
+         WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
+           AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status IN ('pending', 'settled');
+        IF FOUND THEN
+            RETURN r;
+        END IF;
         INSERT INTO public.x402_payments AS p
             (payer_address, endpoint, amount, chain, status, network, asset, pay_to, nonce, payload, requirements)
         VALUES (f ->> 'payer_address', $3, (f ->> 'amount')::numeric, f ->> 'chain', 'pending', f ->> 'network',
                 f ->> 'asset', f ->> 'pay_to', f ->> 'nonce', $1, $2)
         ON CONFLICT DO NOTHING
         RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
-        IF FOUND THEN
-            RETURN r;
-        END IF;
-        -- The authorization has a live row: its pending intent (a retry of begin) or its
-        -- settlement (already paid: do not /settle again). Either way, that row.
-        SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p
-         WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
-           AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status IN ('pending', 'settled');
         IF FOUND THEN
             RETURN r;
         END IF;
