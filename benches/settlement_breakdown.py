@@ -8,12 +8,15 @@ transaction for it would be disputed), under a transaction hash of its own. Stat
   recover    SELECT x402.recover_payer(payload, requirements): the signature check alone
   facts      SELECT x402._settlement_facts(...): everything record_settlement derives (recovery included)
   plain      INSERT ... RETURNING of the precomputed row into a copy of the ledger (x402_bench's baseline)
+  checked    the same INSERT, its payer from x402.recover_payer(): the floor of any recording that checks
+             the signature
   record     x402.record_settlement itself (facts, then one INSERT for a new settlement that agrees)
   plain_pending  INSERT ... RETURNING of the precomputed pending row (x402_bench's baseline for begin)
   begin      x402.begin_settlement itself (facts, then one INSERT for an authorization without a live row)
 
 Batches of --n transactions per statement, interleaved, --rounds of them; prints min, p25 and median µs.
-record - plain is what recording costs beyond the INSERT (begin - plain_pending, the intent's); recover - base, what the signature check costs.
+record - checked is what recording costs beyond the INSERT and its signature check; record - plain, beyond
+the INSERT (begin - plain_pending, the intent's); recover - base, what the signature check costs.
 
 Usage: python3 benches/settlement_breakdown.py [--n 100] [--rounds 25]   (PG_CONFIG selects PostgreSQL)
 """
@@ -41,6 +44,11 @@ STATEMENTS = {
              " network, asset, pay_to, nonce, dispute_reason, payload, requirements, settlement)"
              " SELECT e.payer_address, '/bench', e.amount, h.tx, e.chain, e.status, NULL, e.network, e.asset, e.pay_to,"
              f" e.nonce, NULL, e.payload, e.requirements, {SETTLE} {PAYMENT} RETURNING tx_hash, status",
+    "checked": "INSERT INTO public.bench_checked (payer_address, endpoint, amount, tx_hash, chain, status,"
+               " response_summary, network, asset, pay_to, nonce, dispute_reason, payload, requirements, settlement)"
+               " SELECT x402.recover_payer(e.payload, e.requirements), '/bench', e.amount, h.tx, e.chain, e.status, NULL,"
+               " e.network, e.asset, e.pay_to, e.nonce, NULL, e.payload, e.requirements,"
+               f" {SETTLE} {PAYMENT} RETURNING tx_hash, status",
     "record": "SELECT r.tx_hash, r.status FROM public.bench_payments e, LATERAL (SELECT %(tx)s::text AS tx) h,"
               f" LATERAL x402.record_settlement(e.payload, e.requirements, {SETTLE}, '/bench') r WHERE e.k = %(k)s",
     "plain_pending": "INSERT INTO public.bench_plain (payer_address, endpoint, amount, chain, status, network, asset,"

@@ -15,6 +15,10 @@ Part 2, the settlement journal under pgbench (2 clients), each against a plain I
   included; the same RLS policies):
     x402.record_settlement(...)   a settled payment, against a plain INSERT of its settled row;
     x402.begin_settlement(...)    an intent before /settle, against a plain INSERT of its pending row.
+  And the floor of any recording that checks the signature (issue 11): the same plain INSERT of the
+  settled row, into a third copy, with its payer from one x402.recover_payer() call instead of the
+  precomputed column (checked_insert). checked_insert / plain_insert is the most record_settlement
+  could reach while it checks signatures; record_settlement / checked_insert, how close it comes.
   All as project_admin (the service key): pgbench connects as `authenticator` and each transaction
   is BEGIN; SET LOCAL ROLE project_admin; <statement>; END (-M prepared), `--transactions` per
   client and round. Every transaction records a payment of its own: one signed authorization
@@ -26,7 +30,8 @@ Part 2, the settlement journal under pgbench (2 clients), each against a plain I
   signature (record_settlement and verify_payment do), so its intents use those payments with a
   nonce of their own. Rounds are interleaved (the order alternates), TPS is the median over
   rounds. At the end each table's rows must equal the transactions pgbench reported (warm-up
-  included): every record `settled`, every intent `pending`, the same facts in both tables.
+  included): every record `settled`, every intent `pending`, the same facts in the tables (the
+  recovered payers included).
 
 Settings as benches/rls_bench.py (tools/pgcluster.py defaults: fsync=off, Unix socket;
 shared_buffers=1GB; jit=off and no parallel workers for part 1). fsync=off makes commits nearly
@@ -189,6 +194,13 @@ CREATE POLICY project_admin_policy ON public.bench_plain FOR ALL TO project_admi
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.bench_plain FROM PUBLIC, anon, authenticated;
 GRANT SELECT ON public.bench_plain TO anon, authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.bench_plain TO project_admin;
+CREATE TABLE public.bench_checked (LIKE public.bench_plain INCLUDING ALL);
+ALTER TABLE public.bench_checked ENABLE ROW LEVEL SECURITY;
+CREATE POLICY bench_checked_public_read ON public.bench_checked FOR SELECT USING (true);
+CREATE POLICY project_admin_policy ON public.bench_checked FOR ALL TO project_admin USING (true) WITH CHECK (true);
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.bench_checked FROM PUBLIC, anon, authenticated;
+GRANT SELECT ON public.bench_checked TO anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.bench_checked TO project_admin;
 CREATE TABLE public.bench_payments (k int PRIMARY KEY, payload jsonb NOT NULL, requirements jsonb NOT NULL,
     settlement jsonb NOT NULL, payer_address text, amount numeric(78,0), chain text, status text, network text,
     asset text, pay_to text, nonce text, intent_nonce text, intent_payload jsonb);
@@ -235,6 +247,21 @@ SELECT e.payer_address, '/bench', e.amount, h.tx, e.chain, e.status, NULL, e.net
 RETURNING tx_hash, status;
 END;
 """,
+    # The floor of any recording that checks the signature: the plain INSERT, with the payer taken
+    # from one x402.recover_payer() call (libsecp256k1 recovery + EIP-712 hashing) instead of the
+    # precomputed column. Its ratio to plain_insert is the most record_settlement could reach.
+    "checked_insert": PICK + f"""BEGIN;
+SET LOCAL ROLE project_admin;
+INSERT INTO public.bench_checked (payer_address, endpoint, amount, tx_hash, chain, status, response_summary, network,
+                                  asset, pay_to, nonce, dispute_reason, payload, requirements, settlement, completed_at)
+SELECT x402.recover_payer(e.payload, e.requirements), '/bench', e.amount, h.tx, e.chain, e.status, NULL, e.network,
+       e.asset, e.pay_to, e.nonce, NULL, e.payload, e.requirements,
+       jsonb_set(e.settlement, '{{transaction}}', to_jsonb(h.tx)), now()
+  FROM public.bench_payments e, LATERAL (SELECT {TX} AS tx) h
+ WHERE e.k = :k
+RETURNING tx_hash, status;
+END;
+""",
     "begin_settlement": PICK + """BEGIN;
 SET LOCAL ROLE project_admin;
 SELECT r.id, r.status
@@ -255,11 +282,13 @@ END;
 """,
 }
 # What each variant is compared with, and the status its rows must have.
-PAIRS = {"record_settlement": "plain_insert", "begin_settlement": "plain_insert_pending"}
+PAIRS = {"record_settlement": "plain_insert", "begin_settlement": "plain_insert_pending",
+         "checked_insert": "plain_insert"}
 STATUS = {"record_settlement": "settled", "plain_insert": "settled", "begin_settlement": "pending",
-          "plain_insert_pending": "pending"}
+          "plain_insert_pending": "pending", "checked_insert": "settled"}
 TABLES = {"record_settlement": "public.x402_payments", "plain_insert": "public.bench_plain",
-          "begin_settlement": "public.x402_payments", "plain_insert_pending": "public.bench_plain"}
+          "begin_settlement": "public.x402_payments", "plain_insert_pending": "public.bench_plain",
+          "checked_insert": "public.bench_checked"}
 
 
 def pgbench(cluster, db, workdir, variant, rnd, clients, transactions, per_client):
@@ -323,6 +352,11 @@ def throughput(cluster, db, payments, clients, transactions, rounds, warmup):
             " payload, requirements, settlement - 'transaction' AS s FROM public.x402_payments"
             " EXCEPT SELECT payer_address, amount, chain, status, network, asset, pay_to, nonce, payload, requirements,"
             " settlement - 'transaction' FROM public.bench_plain) x").fetchone()[0]
+        # The recovered payers are the precomputed ones: the checked INSERT wrote the same facts.
+        check["same_facts"] = check["same_facts"] and c.execute(
+            "SELECT count(*) = 0 FROM (SELECT payer_address, amount, nonce, payload, settlement - 'transaction' AS s"
+            " FROM public.bench_checked EXCEPT SELECT payer_address, amount, nonce, payload, settlement - 'transaction'"
+            " FROM public.x402_payments) x").fetchone()[0]
     tps = {v: statistics.median(r["tps"] for r in runs if r["variant"] == v and r["round"] > 0) for v in SCRIPTS}
     by_round = {(r["variant"], r["round"]): r["tps"] for r in runs}
     ratios = {v: [by_round[(v, n)] / by_round[(base, n)] for n in range(1, rounds + 1)] for v, base in PAIRS.items()}
@@ -397,6 +431,8 @@ def main():
               "tps": {k: round(v, 1) for k, v in tp["tps"].items()},
               "record_over_insert": round(tp["tps"]["record_settlement"] / tp["tps"]["plain_insert"], 3),
               "begin_over_insert": round(tp["tps"]["begin_settlement"] / tp["tps"]["plain_insert_pending"], 3),
+              "checked_over_insert": round(tp["tps"]["checked_insert"] / tp["tps"]["plain_insert"], 3),
+              "record_over_checked": round(tp["tps"]["record_settlement"] / tp["tps"]["checked_insert"], 3),
               "round_ratios": {k: [round(x, 3) for x in v] for k, v in tp["round_ratios"].items()},
               "check": tp["check"], "pgbench_command": tp["command"],
               "pgbench_runs": [{k: r[k] for k in ("variant", "round", "processed", "tps", "latency_ms")}
@@ -423,6 +459,11 @@ def main():
         print(f"| TPS, pgbench {args.clients} clients, median of {args.rounds} × {args.transactions} transactions per"
               f" client | `record_settlement`: {tps['record_settlement']:.0f} | plain INSERT of the settled row:"
               f" {tps['plain_insert']:.0f} | {result['record_over_insert']:.2f} |")
+        print(f"| (same) the signature check's floor | plain INSERT with the payer from `recover_payer`:"
+              f" {tps['checked_insert']:.0f} | plain INSERT of the settled row: {tps['plain_insert']:.0f} |"
+              f" {result['checked_over_insert']:.2f} |")
+        print(f"| (same) | `record_settlement`: {tps['record_settlement']:.0f} | plain INSERT with the payer from"
+              f" `recover_payer`: {tps['checked_insert']:.0f} | {result['record_over_checked']:.2f} |")
         print(f"| (same) | `begin_settlement`: {tps['begin_settlement']:.0f} | plain INSERT of the pending row:"
               f" {tps['plain_insert_pending']:.0f} | {result['begin_over_insert']:.2f} |")
         print()
@@ -433,7 +474,7 @@ def main():
             print(f"{v}: {c[v]['rows']} {c[v]['status']} rows, {c[v]['distinct_authorizations']} distinct authorizations,"
                   f" pgbench reported {c[v]['pgbench_transactions']} transactions (warm-up included): "
                   f"{'OK' if c[v]['ok'] else 'MISMATCH'}")
-        print(f"same facts in both tables: {'OK' if c['same_facts'] else 'MISMATCH'}")
+        print(f"same facts in the tables: {'OK' if c['same_facts'] else 'MISMATCH'}")
         print(f"pgbench command (last round): {tp['command']}")
         if result["library_changed_during_run"]:
             print("WARNING: the installed library changed during the run; numbers are suspect")
