@@ -116,32 +116,21 @@ def main():
                  round(us["recover_payer"] / floor, 2), "≤ 2"))
     rows.append(("x402 per call (context)", "recover_payer", f"{us['recover_payer']:.1f} µs",
                  "pgcrypto digest(sha256), same payload", f"{us['sha256']:.2f} µs", x402["recover_over_sha256"], ""))
-    tps = x402["tps"]
-    rows.append(("x402 throughput, pgbench 2 clients", "record_settlement", f"{tps['record_settlement']:.0f} tps",
-                 "plain INSERT of the same row", f"{tps['plain_insert']:.0f} tps", x402["record_over_insert"], "≥ 0.8"))
-    rows.append(("x402 throughput, pgbench 2 clients", FLOOR,
-                 f"{tps['checked_insert']:.0f} tps", "plain INSERT of the same row", f"{tps['plain_insert']:.0f} tps",
-                 x402["checked_over_insert"], ""))
-    rows.append(("x402 throughput, pgbench 2 clients", "record_settlement", f"{tps['record_settlement']:.0f} tps",
-                 FLOOR_BASE, f"{tps['checked_insert']:.0f} tps",
-                 x402["record_over_checked"], ""))
-    rows.append(("x402 throughput, pgbench 2 clients", "begin_settlement", f"{tps['begin_settlement']:.0f} tps",
-                 "plain INSERT of the same pending row", f"{tps['plain_insert_pending']:.0f} tps",
-                 x402["begin_over_insert"], "≥ 0.8"))
+
+    def throughput_rows(label, result):
+        t = result["tps"]
+        rows.append((label, "record_settlement", f"{t['record_settlement']:.0f} tps", "plain INSERT of the same row",
+                     f"{t['plain_insert']:.0f} tps", result["record_over_insert"], "≥ 0.8"))
+        rows.append((label, FLOOR, f"{t['checked_insert']:.0f} tps", "plain INSERT of the same row",
+                     f"{t['plain_insert']:.0f} tps", result["checked_over_insert"], ""))
+        rows.append((label, "record_settlement", f"{t['record_settlement']:.0f} tps", FLOOR_BASE,
+                     f"{t['checked_insert']:.0f} tps", result["record_over_checked"], ""))
+        rows.append((label, "begin_settlement", f"{t['begin_settlement']:.0f} tps", "plain INSERT of the same pending row",
+                     f"{t['plain_insert_pending']:.0f} tps", result["begin_over_insert"], "≥ 0.8"))
+    throughput_rows("x402 throughput, pgbench 2 clients", x402)
     durable = run("x402_bench.py", "--durable", "--skip-part1", *(["--transactions", "500", "--rounds", "1"] if q else
                                                                  ["--transactions", "1500"]))
-    dtps = durable["tps"]
-    rows.append(("x402 throughput, pgbench 2 clients, fsync on", "record_settlement", f"{dtps['record_settlement']:.0f} tps",
-                 "plain INSERT of the same row", f"{dtps['plain_insert']:.0f} tps", durable["record_over_insert"], "≥ 0.8"))
-    rows.append(("x402 throughput, pgbench 2 clients, fsync on", FLOOR,
-                 f"{dtps['checked_insert']:.0f} tps", "plain INSERT of the same row", f"{dtps['plain_insert']:.0f} tps",
-                 durable["checked_over_insert"], ""))
-    rows.append(("x402 throughput, pgbench 2 clients, fsync on", "record_settlement", f"{dtps['record_settlement']:.0f} tps",
-                 FLOOR_BASE, f"{dtps['checked_insert']:.0f} tps",
-                 durable["record_over_checked"], ""))
-    rows.append(("x402 throughput, pgbench 2 clients, fsync on", "begin_settlement", f"{dtps['begin_settlement']:.0f} tps",
-                 "plain INSERT of the same pending row", f"{dtps['plain_insert_pending']:.0f} tps",
-                 durable["begin_over_insert"], "≥ 0.8"))
+    throughput_rows("x402 throughput, pgbench 2 clients, fsync on", durable)
 
     print("| benchmark | measured | value | baseline (same run) | value | ratio | target | |")
     print("|---|---|---:|---|---:|---:|---|---|")

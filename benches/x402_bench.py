@@ -29,7 +29,8 @@ Part 2, the settlement journal under pgbench (2 clients), each against a plain I
   random B-tree placement, then the three counters in hex). begin_settlement does not check the
   signature (record_settlement and verify_payment do), so its intents use those payments with a
   nonce of their own. Rounds are interleaved (the order alternates), TPS is the median over
-  rounds. At the end each table's rows must equal the transactions pgbench reported (warm-up
+  rounds. Before each round the tables are vacuumed and analyzed and a checkpoint is taken (autovacuum
+  is off), so neither falls on one round at random. At the end each table's rows must equal the transactions pgbench reported (warm-up
   included): every record `settled`, every intent `pending`, the same facts in the tables (the
   recovered payers included).
 
@@ -185,27 +186,23 @@ def app_side_recovery(payload, n=100):
 
 # -- part 2: pgbench -------------------------------------------------------------------------------------------
 
-SETUP_SQL = """
-SELECT x402.install_ledger();
-CREATE TABLE public.bench_plain (LIKE public.x402_payments INCLUDING ALL);
-ALTER TABLE public.bench_plain ENABLE ROW LEVEL SECURITY;
-CREATE POLICY bench_plain_public_read ON public.bench_plain FOR SELECT USING (true);
-CREATE POLICY project_admin_policy ON public.bench_plain FOR ALL TO project_admin USING (true) WITH CHECK (true);
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.bench_plain FROM PUBLIC, anon, authenticated;
-GRANT SELECT ON public.bench_plain TO anon, authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON public.bench_plain TO project_admin;
-CREATE TABLE public.bench_checked (LIKE public.bench_plain INCLUDING ALL);
-ALTER TABLE public.bench_checked ENABLE ROW LEVEL SECURITY;
-CREATE POLICY bench_checked_public_read ON public.bench_checked FOR SELECT USING (true);
-CREATE POLICY project_admin_policy ON public.bench_checked FOR ALL TO project_admin USING (true) WITH CHECK (true);
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.bench_checked FROM PUBLIC, anon, authenticated;
-GRANT SELECT ON public.bench_checked TO anon, authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON public.bench_checked TO project_admin;
+# A copy of the ledger (its constraints, indexes and RLS policies) for the plain INSERTs to write.
+LEDGER_COPY_SQL = """
+CREATE TABLE public.{t} (LIKE public.x402_payments INCLUDING ALL);
+ALTER TABLE public.{t} ENABLE ROW LEVEL SECURITY;
+CREATE POLICY {t}_public_read ON public.{t} FOR SELECT USING (true);
+CREATE POLICY project_admin_policy ON public.{t} FOR ALL TO project_admin USING (true) WITH CHECK (true);
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.{t} FROM PUBLIC, anon, authenticated;
+GRANT SELECT ON public.{t} TO anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.{t} TO project_admin;
+"""
+SETUP_SQL = ("SELECT x402.install_ledger();"
+             + "".join(LEDGER_COPY_SQL.format(t=t) for t in ("bench_plain", "bench_checked")) + """
 CREATE TABLE public.bench_payments (k int PRIMARY KEY, payload jsonb NOT NULL, requirements jsonb NOT NULL,
     settlement jsonb NOT NULL, payer_address text, amount numeric(78,0), chain text, status text, network text,
     asset text, pay_to text, nonce text, intent_nonce text, intent_payload jsonb);
 GRANT SELECT ON public.bench_payments TO project_admin;
-"""
+""")
 
 # The facts record_settlement derives, computed once so the plain INSERT writes the same row; and
 # for the intents, the payload with a nonce of its own (begin_settlement does not check signatures).
@@ -294,6 +291,13 @@ TABLES = {"record_settlement": "public.x402_payments", "plain_insert": "public.b
 def pgbench(cluster, db, workdir, variant, rnd, clients, transactions, per_client):
     script = workdir / f"{variant}.sql"
     script.write_text(SCRIPTS[variant])
+    # Every round starts from the same state: the tables vacuumed and analyzed and no checkpoint due
+    # (autovacuum is off in this cluster), so neither lands on a round at random, as pgbench's own
+    # vacuum before a run does for its tables.
+    with cluster.connect(db) as c:
+        c.autocommit = True
+        c.execute("VACUUM ANALYZE " + ", ".join(sorted(set(TABLES.values()))))
+        c.execute("CHECKPOINT")
     cmd = [str(cluster.bin / "pgbench"), "-n", "-M", "prepared", "-h", str(cluster.base), "-p", str(cluster.port),
            "-U", "authenticator", "-c", str(clients), "-j", str(clients), "-t", str(transactions),
            "-D", f"clients={clients}", "-D", f"per_client={per_client}", "-D", "n=0", "-D", f"round={rnd}",
@@ -394,7 +398,7 @@ def main():
         if args.payload_only:
             return
 
-    settings = {"shared_buffers": "1GB"}
+    settings = {"shared_buffers": "1GB", "autovacuum": "off"}  # part 2 vacuums before each round itself
     if args.durable:  # a production server's commits: flushed to disk before they are acknowledged
         settings |= {"fsync": "on", "synchronous_commit": "on"}
     cluster = Cluster(port=PORT, settings=settings)
