@@ -29,13 +29,13 @@ Part 2, the settlement journal under pgbench (2 clients), each against a plain I
   random B-tree placement, then the three counters in hex). begin_settlement does not check the
   signature (record_settlement and verify_payment do), so its intents use those payments with a
   nonce of their own. Rounds are interleaved (the order alternates), TPS is the median over
-  rounds. Before each round the tables are vacuumed and analyzed and a checkpoint is taken (autovacuum
-  is off), so neither falls on one round at random. At the end each table's rows must equal the transactions pgbench reported (warm-up
-  included): every record `settled`, every intent `pending`, the same facts in the tables (the
-  recovered payers included).
+  rounds. Before each round the tables are vacuumed and analyzed and a checkpoint is taken
+  (autovacuum is off), so neither falls on one round at random. At the end each table's rows must
+  equal the transactions pgbench reported (warm-up included): every record `settled`, every intent
+  `pending`, the same facts in the tables (the recovered payers included).
 
 Settings as benches/rls_bench.py (tools/pgcluster.py defaults: fsync=off, Unix socket;
-shared_buffers=1GB; jit=off and no parallel workers for part 1). fsync=off makes commits nearly
+shared_buffers=1GB; autovacuum=off; jit=off and no parallel workers for part 1). fsync=off makes commits nearly
 free, the worst case for part 2's ratios; --durable measures with fsync and synchronous_commit on,
 as a production server commits.
 
