@@ -9,7 +9,7 @@ SYSTEM_PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 # is the system one), and the tests it runs there: the pg_regress transcripts,
 # identity (RLS for every provider, cache, differential against InsForge's SQL),
 # JWT verification, the x402 ledger and its settlement journal, the extension update paths (every released
-# version installs, then updates with data in place; 0.1.0 + update == fresh
+# version, installed for the test, updates with data in place; 0.1.0 + update == fresh
 # install) and the operator path (project_admin through InsForge's
 # insforge_pg_utils stand-in). The package install test (package_test.sh) runs
 # the same set.
@@ -110,30 +110,28 @@ pgrx_install() {
   rm -f "$log"
 }
 
-# The install scripts of released versions (sql/insforge_integrations--X.Y.Z.sql:
-# exactly one "--"), which `cargo pgrx install`/`package` do not copy: they only
-# write the current version's generated script and the A--B update scripts.
-# Without them `CREATE EXTENSION ... VERSION 'X.Y.Z'` (then ALTER EXTENSION UPDATE)
-# is impossible.
-released_install_scripts() {
-  local f base current
+# What an installation holds of sql/: the current version's install script (which
+# cargo pgrx generates) and the update scripts *to* it, nothing older. The released
+# install scripts (sql/insforge_integrations--X.Y.Z.sql) and the update scripts between
+# released versions stay in the repository, frozen, but are never installed: they
+# predate SECURITY.md's rules for scripts (CREATE EXTENSION ... VERSION '0.2.0' or an
+# update through 0.1.0 -> 0.2.0, run as the superuser on project_admin's behalf, could
+# be turned against it). The tests that need an older version install its scripts for
+# their own duration (tools/pgcluster.py, released_versions()).
+#
+# prune_unshipped_scripts DIR removes every other script of the extension from DIR
+# (what `cargo pgrx install` copies: every sql/*--*--*.sql).
+prune_unshipped_scripts() {
+  local dir=$1 f base current
   current=$(crate_version)
-  for f in sql/"$EXT"--*.sql; do
+  for f in "$dir/$EXT"--*.sql; do
     [ -e "$f" ] || continue
-    base=${f#sql/"$EXT"--}
+    base=${f##*/}
+    base=${base#"$EXT"--}
     base=${base%.sql}
     case "$base" in
-      *--*) continue ;;          # an update script: cargo pgrx copies those
-      "$current") continue ;;    # the current version is generated, never hand-written
+      "$current"|*--"$current") continue ;;
     esac
-    echo "$f"
+    $SUDO rm -f "$f"
   done
-}
-
-# Copies released_install_scripts into extension directory $1.
-install_released_scripts() {
-  local dir=$1 f
-  while IFS= read -r f; do
-    $SUDO install -m 0644 "$f" "$dir/"
-  done < <(released_install_scripts)
 }

@@ -29,7 +29,7 @@ for v in "${versions[@]}"; do
   pgrx_install --pg-config "$pg_config"
   extdir="$("$pg_config" --sharedir)/extension"
   test -f "$extdir/$EXT--$(crate_version).sql" || { echo "matrix.sh: install into $extdir failed" >&2; exit 1; }
-  install_released_scripts "$extdir"
+  prune_unshipped_scripts "$extdir"
   built=$((SECONDS - start))
   say "PostgreSQL $v: ${PORTABLE_TESTS[*]}"
   if PG_CONFIG=$pg_config INSFORGE_TEST_PORT=$((55400 + v)) \

@@ -70,12 +70,8 @@ doc="$root/usr/share/doc/$name"
 install -d -m 0755 "$lib" "$ext" "$doc"
 install -m 0644 "$pkglib/$EXT.so" "$lib/"
 strip --strip-unneeded "$lib/$EXT.so"
-install -m 0644 "$extdir/$EXT".control "$extdir/$EXT"--*.sql "$ext/"
-# Released versions' install scripts, so that CREATE EXTENSION ... VERSION 'X.Y.Z'
-# followed by ALTER EXTENSION ... UPDATE works from the package alone.
-while IFS= read -r f; do
-  install -m 0644 "$f" "$ext/"
-done < <(released_install_scripts)
+# The current version's script and the update scripts to it, nothing older (scripts/common.sh).
+install -m 0644 "$extdir/$EXT".control "$extdir/$EXT--$version.sql" "$extdir/$EXT"--*--"$version".sql "$ext/"
 cat > "$doc/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: insforge_integrations

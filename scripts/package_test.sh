@@ -19,8 +19,9 @@ cd "$(dirname "$0")/.."
 PKG=postgresql-15-insforge-integrations
 LIBDIR=/usr/lib/postgresql/15/lib
 EXTDIR=/usr/share/postgresql/15/extension
-# The update-path test among them proves the package carries every released
-# install script and update script.
+# The update-path tests among them prove the package carries an update script from
+# every released version (they install the released versions' own scripts, which the
+# package does not ship, for their duration: tools/pgcluster.py released_versions()).
 PACKAGE_TESTS=("${PORTABLE_TESTS[@]}")
 
 ext_files() {

@@ -41,8 +41,8 @@ install_pg15() {
   extdir="$("$PG_CONFIG" --sharedir)/extension"
   test -f "$extdir/$EXT.control"
   test -f "$extdir/$EXT--$(crate_version).sql"
-  # cargo pgrx copies only the current version's script and the A--B updates.
-  install_released_scripts "$extdir"
+  # cargo pgrx copies every A--B update script; only those to this version ship.
+  prune_unshipped_scripts "$extdir"
 }
 if [ "$install_only" = 1 ]; then
   install_pg15

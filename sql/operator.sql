@@ -1,18 +1,21 @@
--- Who operates the extension (issue 9).
+-- Who operates the extension (SECURITY.md, "Trust levels").
 --
 -- The operator is InsForge's project_admin (the role InsForge runs a project's SQL
 -- as: dashboard, CLI, migrations; never a superuser) and any superuser. Every
 -- administrative step of the README works for it:
 --
---   * each privileged action is a SECURITY DEFINER function owned by the
---     extension's owner (the superuser that ran CREATE EXTENSION; in InsForge the
---     bootstrap superuser, through insforge_pg_utils), with search_path pinned and
---     EXECUTE revoked from PUBLIC and granted to project_admin only (when the role
---     exists at CREATE EXTENSION time; insforge.grant_operator() otherwise);
+--   * a step the caller's own rights suffice for runs as the caller (SECURITY
+--     INVOKER): the ledger, realtime, settings;
+--   * a step that needs more (writing the JWT key, defining a C-language function,
+--     granting the extension's privileges) is a SECURITY DEFINER function owned by the
+--     least-privileged role that can do it, touching only the extension's own objects,
+--     with search_path pinned and EXECUTE revoked from PUBLIC and granted to the
+--     operator only (project_admin, when the role exists at CREATE EXTENSION time;
+--     insforge.grant_operator() otherwise);
 --   * each public entry point (insforge.set_jwt_secret(), x402.install_ledger(), ...)
---     runs as its caller and first checks that the caller may execute that
---     privileged function, so that anon, authenticated and every other role get
---     42501 with a message naming the role they need, and nothing changes.
+--     first checks that the caller is an operator, so that anon, authenticated and
+--     every other role get 42501 with a message naming the role they need, and nothing
+--     changes.
 --
 -- The privileges that make a role an operator are listed once, in
 -- insforge._operator_privileges(); insforge.grant_operator() and
@@ -27,24 +30,24 @@ CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, 
            ('FUNCTION', 'insforge._set_jwt_secret(text)', 'EXECUTE'),
            ('FUNCTION', 'insforge._grant_operator(regrole,boolean)', 'EXECUTE'),
            ('FUNCTION', 'insforge.lint_jwt_secret_exposed()', 'EXECUTE'),
-           ('FUNCTION', 'x402._install_ledger(regrole)', 'EXECUTE'),
-           ('FUNCTION', 'x402._enable_realtime(text)', 'EXECUTE'),
            ('FUNCTION', 'x402.record_settlement(jsonb,jsonb,jsonb,text,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402._record_settlement(jsonb,jsonb,jsonb,text,text,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'x402._same_settlement(x402.payment,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402.begin_settlement(jsonb,jsonb,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 COMMENT ON FUNCTION insforge._operator_privileges() IS
 'Internal: the privileges that make a role an operator of insforge_integrations (granted to project_admin at CREATE EXTENSION, and by insforge.grant_operator()).';
 
--- Raises 42501, naming the role needed, unless the caller may execute the
--- privileged function `privileged` (its ACL is what actually protects it;
--- this check only makes the refusal say what to do).
-CREATE FUNCTION insforge._require_operator(what text, privileged regprocedure) RETURNS void
+-- Raises 42501, naming the role needed, unless the caller is an operator: one who may
+-- execute insforge._grant_operator() (every operator may; its ACL is the list).
+CREATE FUNCTION insforge._require_operator(what text) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    IF NOT pg_catalog.has_function_privilege(privileged, 'EXECUTE') THEN
+    IF NOT pg_catalog.has_function_privilege('insforge._grant_operator(regrole,boolean)', 'EXECUTE') THEN
         RAISE EXCEPTION '% may be run only by the operator: project_admin or a superuser (current role: %)',
                 what, current_user
             USING ERRCODE = '42501',
@@ -53,8 +56,8 @@ BEGIN
     END IF;
 END
 $fn$;
-COMMENT ON FUNCTION insforge._require_operator(text, regprocedure) IS
-'Internal: raises 42501 naming the operator role unless the caller may execute the given privileged function.';
+COMMENT ON FUNCTION insforge._require_operator(text) IS
+'Internal: raises 42501 naming the operator role unless the caller is an operator of the extension.';
 
 CREATE FUNCTION insforge._grant_operator(role regrole, grant_it boolean) RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -68,6 +71,10 @@ BEGIN
     END IF;
     IF role = 0 OR pg_catalog.to_regrole(role::text) IS NULL THEN
         RAISE EXCEPTION 'role % does not exist', role USING ERRCODE = '42704';
+    END IF;
+    IF (SELECT rolname FROM pg_catalog.pg_roles WHERE oid = role) ~ '^pg_' THEN
+        RAISE EXCEPTION 'role % is a predefined role of PostgreSQL and cannot be an operator', role
+            USING ERRCODE = '42501';
     END IF;
     IF (SELECT rolname FROM pg_catalog.pg_roles WHERE oid = role) IN ('anon', 'authenticated', 'authenticator') THEN
         RAISE EXCEPTION 'role % is a client role of InsForge and cannot be an operator', role
@@ -92,7 +99,7 @@ CREATE FUNCTION insforge.grant_operator(role regrole) RETURNS text
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    PERFORM insforge._require_operator('insforge.grant_operator()', 'insforge._grant_operator(regrole,boolean)');
+    PERFORM insforge._require_operator('insforge.grant_operator()');
     RETURN insforge._grant_operator(role, true);
 END
 $fn$;
@@ -104,15 +111,17 @@ CREATE FUNCTION insforge.revoke_operator(role regrole) RETURNS text
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    PERFORM insforge._require_operator('insforge.revoke_operator()', 'insforge._grant_operator(regrole,boolean)');
+    PERFORM insforge._require_operator('insforge.revoke_operator()');
     RETURN insforge._grant_operator(role, false);
 END
 $fn$;
 COMMENT ON FUNCTION insforge.revoke_operator(regrole) IS
 'Takes the operator privileges of the extension away from a role. Superusers stay operators. Operators only (project_admin or a superuser).';
 
--- pgrx creates insforge._set_jwt_secret() (src/sql_jwt.rs) executable by PUBLIC.
+-- pgrx creates insforge._set_jwt_secret() (src/sql_jwt.rs) executable by PUBLIC and
+-- owned by the extension's owner; it belongs to the key's role (sql/roles.sql).
 REVOKE ALL ON FUNCTION insforge._set_jwt_secret(text) FROM PUBLIC;
+ALTER FUNCTION insforge._set_jwt_secret(text) OWNER TO insforge_integrations_secrets;
 COMMENT ON FUNCTION insforge._set_jwt_secret(text) IS
 'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.set_jwt_secret(); validates the key and writes insforge.jwt_secret.';
 
@@ -120,7 +129,7 @@ COMMENT ON FUNCTION insforge._set_jwt_secret(text) IS
 DO $do$
 BEGIN
     IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN
-        PERFORM insforge._grant_operator('project_admin', true);
+        PERFORM insforge._grant_operator('project_admin'::pg_catalog.regrole, true);
     END IF;
 END
 $do$;

@@ -75,6 +75,9 @@ DECLARE
     p record;
     body text;
 BEGIN
+    IF force IS NULL THEN
+        RAISE EXCEPTION 'force must be true or false, not NULL' USING ERRCODE = '22023';
+    END IF;
     IF pg_catalog.to_regnamespace('public') IS NULL THEN
         RAISE EXCEPTION 'schema public does not exist'
             USING ERRCODE = '3F000',
@@ -133,12 +136,17 @@ CREATE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) R
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    PERFORM insforge._require_operator('insforge.adopt_requesting_user_id()', 'insforge._adopt_requesting_user_id(boolean)');
+    PERFORM insforge._require_operator('insforge.adopt_requesting_user_id()');
+    IF force IS NULL THEN
+        RAISE EXCEPTION 'insforge.adopt_requesting_user_id(force): force must be true or false, not NULL'
+            USING ERRCODE = '22023',
+                  HINT = 'SELECT insforge.adopt_requesting_user_id(); adopts only the guide''s helper; force => true adopts any text helper. Nothing was changed.';
+    END IF;
     RETURN insforge._adopt_requesting_user_id(force);
 END
 $fn$;
 COMMENT ON FUNCTION insforge.adopt_requesting_user_id(boolean) IS
-'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. Operators only (project_admin or a superuser).';
+'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. force => true adopts a text helper that is not the guide''s; NULL raises 22023. Operators only (project_admin or a superuser).';
 
 CREATE FUNCTION insforge._release_requesting_user_id() RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -167,7 +175,7 @@ CREATE FUNCTION insforge.release_requesting_user_id() RETURNS text
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    PERFORM insforge._require_operator('insforge.release_requesting_user_id()', 'insforge._release_requesting_user_id()');
+    PERFORM insforge._require_operator('insforge.release_requesting_user_id()');
     RETURN insforge._release_requesting_user_id();
 END
 $fn$;

@@ -7,7 +7,10 @@ use pgrx::prelude::*;
 
 mod advisor;
 mod claims;
+mod dbtext;
 mod errors;
+mod fmgr;
+mod session;
 mod settings;
 mod sql_identity;
 mod sql_jwt;
@@ -16,7 +19,14 @@ mod sqljson;
 
 ::pgrx::pg_module_magic!(name, version);
 
-extension_sql_file!("../sql/identity.sql", name = "identity", bootstrap);
+// First: refuse a schema someone else made, and pin the script's search path.
+extension_sql_file!("../sql/guard.sql", name = "guard", bootstrap);
+extension_sql_file!("../sql/roles.sql", name = "roles", requires = ["guard"]);
+extension_sql_file!(
+    "../sql/identity.sql",
+    name = "identity",
+    requires = ["guard"]
+);
 extension_sql_file!(
     "../sql/requesting_user_id.sql",
     name = "requesting_user_id",
@@ -25,7 +35,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/jwt_secret.sql",
     name = "jwt_secret",
-    requires = ["identity"]
+    requires = ["identity", "roles"]
 );
 extension_sql_file!("../sql/jwt.sql", name = "jwt", requires = ["jwt_secret"]);
 extension_sql_file!("../sql/x402.sql", name = "x402", requires = ["identity"]);

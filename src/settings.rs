@@ -189,6 +189,37 @@ pub fn bump_generation() {
     CLAIMS_GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
+static TRANSACTION_SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// Changes at the end of every transaction of this backend: verified tokens
+/// and validation results are never reused by the next transaction, whose
+/// start time (the `now` of `exp` and `nbf`) and stored key may differ.
+#[inline]
+pub fn transaction_seq() -> u64 {
+    TRANSACTION_SEQ.load(Ordering::Relaxed)
+}
+
+/// At the end of each transaction (commit, abort, prepare, in the leader and
+/// in parallel workers): a new transaction sequence and claims generation, so
+/// that no identity, verification or validation outlives the transaction it
+/// was established in, even when the claims or headers were set for the whole
+/// session (a direct or pooled connection).
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn end_of_transaction(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+    use pg_sys::XactEvent::*;
+    if matches!(
+        event,
+        XACT_EVENT_COMMIT
+            | XACT_EVENT_ABORT
+            | XACT_EVENT_PARALLEL_COMMIT
+            | XACT_EVENT_PARALLEL_ABORT
+            | XACT_EVENT_PREPARE
+    ) {
+        TRANSACTION_SEQ.fetch_add(1, Ordering::Relaxed);
+        bump_generation();
+    }
+}
+
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn bump_on_string(_newval: *const c_char, _extra: *mut c_void) {
     bump_generation();
@@ -315,6 +346,7 @@ pub fn init() {
             Some(bump_on_int),
             None,
         );
+        pg_sys::RegisterXactCallback(Some(end_of_transaction), std::ptr::null_mut());
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         pg_sys::MarkGUCPrefixReserved(c"insforge_integrations".as_ptr());
         #[cfg(any(feature = "pg13", feature = "pg14"))]

@@ -1,10 +1,13 @@
 //! SQL shells for claim validation, JWT verification and direct-connection
-//! authentication (issue 3). The logic is in `insforge_core::{jwt, validate}`.
+//! authentication. The logic is in `insforge_core::{jwt, validate}`.
 
 use crate::claims::{self, pgjson, verified};
+use crate::dbtext::DbText;
 use crate::errors::{
-    raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_AUTHORIZATION, NO_TRANSACTION,
+    raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_AUTHORIZATION, INVALID_PARAMETER,
+    NO_TRANSACTION,
 };
+use crate::session;
 use crate::settings::{self, bump_generation, claims_generation};
 use crate::sqljson::{Jsonb, JsonbDatum};
 use insforge_core::jwt::{self, verify, JwtError, KeySet, VerifyOptions};
@@ -12,7 +15,6 @@ use insforge_core::validate::{self, parse_list};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
-use std::ffi::CString;
 
 thread_local! {
     /// The last key text given to verify_jwt(), parsed (keys are parsed once).
@@ -42,12 +44,14 @@ fn with_arg_keys<T>(text: &str, f: impl FnOnce(&KeySet) -> T) -> T {
 /// raises 28000 naming it, a malformed key 22023.
 #[pg_extern(stable, parallel_safe)]
 fn verify_jwt(
-    token: Option<&str>,
-    key: Option<&str>,
-    audience: default!(Option<&str>, "NULL"),
-    issuer: default!(Option<&str>, "NULL"),
+    token: Option<DbText>,
+    key: Option<DbText>,
+    audience: default!(Option<DbText>, "NULL"),
+    issuer: default!(Option<DbText>, "NULL"),
 ) -> Option<JsonbDatum> {
     let (token, key) = (token?, key?);
+    let (token, key) = (token.as_str(), key.as_str());
+    let (audience, issuer) = (audience.as_deref(), issuer.as_deref());
     // The core's checks in its order: signature (1-4), payload (5), claims
     // (6-7); the payload is parsed once, straight into the jsonb result.
     PAYLOAD.with(|buffer| {
@@ -170,20 +174,25 @@ fn token_verification_count() -> i64 {
     verified::verification_count() as i64
 }
 
-/// Internal (SECURITY DEFINER, operators only): stores the verification key
-/// of this database, or removes it (NULL). Called by insforge.set_jwt_secret().
+/// Internal (SECURITY DEFINER, owned by the key's role `insforge_integrations_secrets`,
+/// executable by operators only): stores the verification key of this database, or
+/// removes it (NULL). Called by insforge.set_jwt_secret(), which checks the caller.
 ///
 /// The SQL name is `_set_jwt_secret`; the Rust name keeps the C symbol
-/// `set_jwt_secret_wrapper` that 0.1.0's `insforge.set_jwt_secret()` names.
-/// The superuser check stays: under 0.2.0 it passes because the function runs
-/// as its owner (a superuser); in a database still on 0.1.0's catalog, where
-/// that symbol is reached by an ordinary SECURITY INVOKER function executable
-/// by everyone, it keeps non-superusers out until `ALTER EXTENSION ... UPDATE`.
+/// `set_jwt_secret_wrapper` that 0.1.0's `insforge.set_jwt_secret()` names. So
+/// the function checks who it runs as: the key's role (through the SECURITY
+/// DEFINER function) or a superuser. In a database still on 0.1.0's catalog,
+/// where that symbol is reached by a SECURITY INVOKER function executable by
+/// everyone, that keeps everyone else out until `ALTER EXTENSION ... UPDATE`.
 #[pg_extern(name = "_set_jwt_secret", volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn set_jwt_secret(key: Option<&str>) {
-    // SAFETY: plain catalog check of the current user.
-    if !unsafe { pg_sys::superuser() } {
+fn set_jwt_secret(key: Option<DbText>) {
+    // SAFETY: plain catalog lookups of the current user and a role by name.
+    let allowed = unsafe {
+        pg_sys::superuser()
+            || pg_sys::GetUserId() == pg_sys::get_role_oid(SECRETS_ROLE.as_ptr(), true)
+    };
+    if !allowed {
         raise(
             INSUFFICIENT_PRIVILEGE,
             "insforge.set_jwt_secret() may be run only by the operator: project_admin or a superuser",
@@ -204,13 +213,18 @@ fn set_jwt_secret(key: Option<&str>) {
                 .unwrap_or_else(|e| raise(INVALID_AUTHORIZATION, e.to_string(), None));
         }
         Some(text) => {
-            if let Err(e) = KeySet::parse(text) {
-                raise_jwt(&e);
+            let keys = KeySet::parse(&text).unwrap_or_else(|e| raise_jwt(&e));
+            if let Some(problem) = keys.storage_problem(&text) {
+                raise(
+                    INVALID_PARAMETER,
+                    format!("insforge.set_jwt_secret(): {problem}; nothing was stored"),
+                    Some("Store the project's real JWT secret: npx @insforge/cli secrets get JWT_SECRET prints it (or the key your auth provider signs with: a PEM public key, a JWK or a JWKS)."),
+                );
             }
             Spi::run_with_args(
                 "INSERT INTO insforge.jwt_secret(key) VALUES ($1) \
                  ON CONFLICT (singleton) DO UPDATE SET key = excluded.key, updated_at = now()",
-                &[text.into()],
+                &[text.as_str().into()],
             )
             .unwrap_or_else(|e| raise(INVALID_AUTHORIZATION, e.to_string(), None));
         }
@@ -219,12 +233,17 @@ fn set_jwt_secret(key: Option<&str>) {
     bump_generation();
 }
 
+/// The NOLOGIN role that owns the JWT key's table and the functions that read
+/// or write it (sql/jwt_secret.sql; SECURITY.md).
+pub const SECRETS_ROLE: &std::ffi::CStr = c"insforge_integrations_secrets";
+
 /// For direct connections: verifies `token` with the stored key, validates
 /// its claims, then for the rest of the transaction sets request.jwt.claims
 /// and the role from the role claim (only roles in insforge_integrations.jwt_roles;
 /// Postgres's SET ROLE rules apply), as PostgREST would. Returns the subject.
 #[pg_extern(volatile, parallel_unsafe)]
-fn authenticate(token: &str) -> Option<String> {
+fn authenticate(token: DbText) -> Option<String> {
+    let token = token.as_str();
     // SAFETY: plain reads of transaction state.
     if !unsafe { pg_sys::IsTransactionBlock() } {
         raise(
@@ -266,45 +285,9 @@ fn authenticate(token: &str) -> Option<String> {
     }
     let payload = verified::payload_bytes(token);
     let payload = String::from_utf8_lossy(&payload).into_owned();
-    set_local("role", &role, pg_sys::GucContext::PGC_USERSET);
-    set_local(
-        "request.jwt.claims",
-        &payload,
-        pg_sys::GucContext::PGC_USERSET,
-    );
-    set_local(
-        "insforge_integrations.verified_claims",
-        &payload,
-        pg_sys::GucContext::PGC_SUSET,
-    );
+    session::become_client(&role, &payload, true, "insforge.authenticate()");
     claims::current()
         .sub
         .as_deref()
         .map(|s| String::from_utf8_lossy(s).into_owned())
-}
-
-/// `set_config(name, value, true)` with the given context (SUSET for the
-/// extension's own verified-claims setting).
-fn set_local(name: &str, value: &str, context: pg_sys::GucContext::Type) {
-    let (Ok(n), Ok(v)) = (CString::new(name), CString::new(value)) else {
-        raise(
-            INVALID_AUTHORIZATION,
-            format!("{name} value contains a NUL byte"),
-            None,
-        );
-    };
-    // SAFETY: NUL-terminated strings; errors (e.g. SET ROLE without
-    // membership, 42501) are raised by Postgres itself.
-    unsafe {
-        pg_sys::set_config_option(
-            n.as_ptr(),
-            v.as_ptr(),
-            context,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_LOCAL,
-            true,
-            0,
-            false,
-        );
-    }
 }

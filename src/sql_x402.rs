@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 #[pg_schema]
 mod x402 {
+    use crate::dbtext::DbText;
     use crate::errors::raise;
     use crate::sqljson::{Jsonb, JsonbDatum};
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
@@ -49,8 +50,8 @@ mod x402 {
     /// PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or
     /// not, of a JSON object. Anything else raises 22023.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn decode_header(value: &str) -> JsonbDatum {
-        JsonbDatum::from_value(&ok(xc::decode_header(value)))
+    fn decode_header(value: DbText) -> JsonbDatum {
+        JsonbDatum::from_value(&ok(xc::decode_header(&value)))
     }
 
     /// Encodes a JSON object as a header value: standard padded base64 of
@@ -64,10 +65,10 @@ mod x402 {
     /// version,uint256 chainId,address verifyingContract): 32 bytes.
     #[pg_extern(immutable, parallel_safe, strict)]
     fn domain_separator(
-        name: &str,
-        version: &str,
+        name: DbText,
+        version: DbText,
         chain_id: AnyNumeric,
-        verifying_contract: &str,
+        verifying_contract: DbText,
     ) -> Vec<u8> {
         let text = chain_id.to_string();
         let digits = match text.split_once('.') {
@@ -80,15 +81,15 @@ mod x402 {
                 message: format!("chain_id {digits}: {}", e.message),
             })
         });
-        let contract = ok(xc::Address::parse(verifying_contract));
-        xc::domain_separator(name, version, chain, contract.to_bytes()).to_vec()
+        let contract = ok(xc::Address::parse(&verifying_contract));
+        xc::domain_separator(&name, &version, chain, contract.to_bytes()).to_vec()
     }
 
     /// The EIP-55 checksummed form of an address; 22023 for a malformed
     /// address or a mixed-case one whose checksum is wrong.
     #[pg_extern(immutable, parallel_safe, strict)]
-    fn checksum_address(address: &str) -> String {
-        ok(xc::checksum_address(address))
+    fn checksum_address(address: DbText) -> String {
+        ok(xc::checksum_address(&address))
     }
 
     /// The checksummed address that signed the payload's EIP-3009
@@ -225,30 +226,21 @@ mod x402 {
         }
     }
 
+    /// Whether the ledger holds this nonce (x402._nonce_recorded, sql/x402.sql),
+    /// read with the caller's own privileges. The function is called directly
+    /// (fmgr, no EXECUTE check: it is internal, EXECUTE revoked from PUBLIC);
+    /// plpgsql keeps its plan for the session. NULL (the caller may not read
+    /// the ledger) counts as not recorded: the chain has the last word anyway.
     fn nonce_recorded(network: &str, asset: &str, payer: &str, nonce: &str) -> bool {
-        with_kept(
-            &NONCE_QUERY,
-            "SELECT x402._nonce_recorded($1, $2, $3, $4)",
-            &[pg_sys::TEXTOID; 4],
-            |c, stmt| {
-                c.select(
-                    stmt,
-                    Some(1),
-                    &[network.into(), asset.into(), payer.into(), nonce.into()],
-                )?
-                .first()
-                .get_one::<bool>()
-            },
-        )
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+        let args = [network, asset, payer, nonce]
+            .map(|a| Some(crate::claims::pgjson::text_datum(a.as_bytes())));
+        let oid = crate::fmgr::function_oid(c"x402._nonce_recorded(text,text,text,text)");
+        // SAFETY: four text datums for the function's four text parameters.
+        unsafe { crate::fmgr::call(oid, &args) }.is_some_and(|d| d.value() != 0)
     }
 
     thread_local! {
         static ASSET_QUERY: std::cell::RefCell<Option<OwnedPreparedStatement>> =
-            const { std::cell::RefCell::new(None) };
-        static NONCE_QUERY: std::cell::RefCell<Option<OwnedPreparedStatement>> =
             const { std::cell::RefCell::new(None) };
     }
 

@@ -29,3 +29,45 @@ def test_transcript(cluster, name):
         capture_output=True, text=True)
     diffs = out / "regression.diffs"
     assert proc.returncode == 0, proc.stdout + (diffs.read_text() if diffs.exists() else proc.stderr)
+
+
+def main() -> int:
+    """python3 tests/test_pg_regress.py [--accept] [NAME ...]: runs transcripts on a throwaway
+    cluster and prints the differences; --accept writes the results as the new expected output
+    (read the diff first: the transcript is documentation)."""
+    import argparse
+    import shutil
+
+    from pgcluster import Cluster
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accept", action="store_true")
+    ap.add_argument("names", nargs="*", default=TESTS)
+    args = ap.parse_args()
+    cluster = Cluster(port=55498)
+    cluster.start()
+    failed = 0
+    try:
+        for name in args.names:
+            out = Path(tempfile.mkdtemp(prefix="regress-"))
+            cluster.create_database(f"regress_{name}", extension=False)
+            proc = subprocess.run(
+                [str(pg_regress()), "--use-existing", f"--host={cluster.base}", f"--port={cluster.port}",
+                 "--user=postgres", f"--inputdir={HERE}", f"--outputdir={out}", f"--bindir={cluster.bin}",
+                 f"--dbname=regress_{name}", name], capture_output=True, text=True)
+            diffs = out / "regression.diffs"
+            if proc.returncode == 0:
+                print(f"{name}: ok")
+                continue
+            failed += 1
+            print(diffs.read_text() if diffs.exists() else proc.stdout + proc.stderr)
+            if args.accept:
+                shutil.copy(out / "results" / f"{name}.out", HERE / "expected" / f"{name}.out")
+                print(f"{name}: accepted")
+    finally:
+        cluster.cleanup()
+    return 1 if failed and not args.accept else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

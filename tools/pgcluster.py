@@ -59,6 +59,49 @@ def install_test_utils(pg_config: str = PG_CONFIG) -> None:
         subprocess.run(sudo + make + ["install"], check=True, stdout=subprocess.DEVNULL)
 
 
+EXT = "insforge_integrations"
+
+
+def crate_version() -> str:
+    import re
+    text = (ROOT / "Cargo.toml").read_text()
+    return re.search(r'^\[package\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.M | re.S).group(1)
+
+
+def frozen_scripts() -> list[Path]:
+    """The released versions' own scripts in sql/ that an installation does not carry
+    (scripts/common.sh, prune_unshipped_scripts): older install scripts, and update
+    scripts between released versions."""
+    current = crate_version()
+    out = []
+    for f in sorted((ROOT / "sql").glob(f"{EXT}--*.sql")):
+        versions = f.name[len(EXT) + 2:-4].split("--")
+        if versions[-1] != current:
+            out.append(f)
+    return out
+
+
+@contextlib.contextmanager
+def released_versions(pg_config: str = PG_CONFIG):
+    """For the duration of the block, the released versions' frozen scripts sit in that
+    PostgreSQL's extension directory, so that a test can CREATE EXTENSION ... VERSION
+    '0.1.0' (or '0.2.0') and update from there. Removed afterwards: an installation never
+    carries them (SECURITY.md, "Scripts")."""
+    extdir = Path(subprocess.check_output([pg_config, "--sharedir"], text=True).strip()) / "extension"
+    sudo = [] if os.access(extdir, os.W_OK) else ["sudo"]
+    placed = []
+    try:
+        for f in frozen_scripts():
+            target = extdir / f.name
+            if not target.exists():
+                subprocess.run(sudo + ["install", "-m", "0644", str(f), str(target)], check=True)
+                placed.append(target)
+        yield
+    finally:
+        if placed:
+            subprocess.run(sudo + ["rm", "-f"] + [str(t) for t in placed], check=True)
+
+
 def bindir() -> Path:
     return Path(subprocess.check_output([PG_CONFIG, "--bindir"], text=True).strip())
 

@@ -22,8 +22,9 @@
 -- in pg_db_role_setting for this database or for all databases, is a finding
 -- whatever its value.
 --
--- Privileges: this function must read the key, so it is SECURITY DEFINER (owned
--- by the extension's owner, search_path pinned). It takes no argument and
+-- Privileges: this function must read the key, so it is SECURITY DEFINER, owned by
+-- the key's role insforge_integrations_secrets (sql/roles.sql), search_path pinned;
+-- besides the key it reads only world-readable catalogs. It takes no argument and
 -- returns only finding rows, which name where the key is, never the key.
 -- EXECUTE is revoked from PUBLIC and granted to the operator (project_admin, the
 -- role the service key and InsForge's dashboard use; see sql/operator.sql);
@@ -224,4 +225,5 @@ $fn$;
 COMMENT ON FUNCTION insforge.lint_jwt_secret_exposed() IS
 'Advisor rule jwt_secret_exposed (ERROR): places every role can read (function bodies, views, policies, defaults, settings, comments, ...) that contain the JWT key. Reports where, never the key. SECURITY DEFINER; EXECUTE granted to project_admin only.';
 REVOKE ALL ON FUNCTION insforge.lint_jwt_secret_exposed() FROM PUBLIC;
+ALTER FUNCTION insforge.lint_jwt_secret_exposed() OWNER TO insforge_integrations_secrets;
 -- EXECUTE for project_admin: granted with the other operator privileges (sql/operator.sql).

@@ -1,6 +1,7 @@
 //! Postgres's own jsonb code, called directly, so that every answer is the one
 //! `::jsonb`, `->`, `->>` and `#>>` would give.
 
+use crate::dbtext::database_is_utf8;
 use insforge_core::jwt::{self, JsonSink, JwtError};
 use pgrx::fcinfo::direct_function_call_as_datum;
 use pgrx::pg_sys;
@@ -229,13 +230,9 @@ pub fn value_to_jsonb(value: &serde_json::Value) -> Option<pg_sys::Datum> {
     })
 }
 
-/// Whether the database encoding is UTF-8. The direct writer stores strings as
-/// UTF-8 (serde's unescaping of `\u` escapes included); in another encoding
-/// `jsonb_in` converts them, so the caller takes that path there.
-fn database_is_utf8() -> bool {
-    // SAFETY: reads the backend's database encoding.
-    unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
-}
+// The direct writer stores strings as UTF-8 (serde's unescaping of `\u`
+// escapes included); in another encoding `jsonb_in` converts them, so the
+// callers take that path there (dbtext::database_is_utf8).
 
 thread_local! {
     /// One sink per backend, its arenas reused from call to call.

@@ -8,7 +8,7 @@
 //!    as PostgREST sets it), verified with the stored key;
 //! 3. otherwise no claims at all. A hand-written `request.jwt.claims` is never read.
 
-use crate::errors::{raise, raise_jwt, INVALID_AUTHORIZATION};
+use crate::errors::raise_jwt;
 use crate::settings::{self, REQUEST_HEADERS, VERIFIED_CLAIMS};
 use base64::Engine as _;
 use insforge_core::jwt::{verify, JwtError, KeySet, VerifyOptions};
@@ -61,6 +61,9 @@ pub fn options(rules: &Rules, now: i64) -> VerifyOptions {
 
 struct TokenCacheEntry {
     token: String,
+    /// The transaction it was verified in (settings::transaction_seq): a
+    /// verification never outlives its transaction.
+    transaction: u64,
     now: i64,
     rules: Rules,
     result: Result<Vec<u8>, JwtError>,
@@ -90,14 +93,20 @@ pub fn forget() {
 }
 
 /// The payload JSON of `token` verified with the stored key and the settings,
-/// cached per token for the transaction (a per-row policy verifies once).
+/// cached per token for the transaction (a per-row policy verifies once). A
+/// new transaction verifies again, with the key as it is then and against its
+/// own start time: an expired token or a replaced key ends the identity at
+/// the next transaction, however long the session keeps the header.
 fn verify_cached(token: &str) -> Result<Vec<u8>, JwtError> {
     let now = transaction_now();
+    let transaction = settings::transaction_seq();
     let rules = settings::rules();
     let hit = TOKEN.with(|t| {
         t.borrow()
             .as_ref()
-            .filter(|e| e.token == token && e.now == now && e.rules == rules)
+            .filter(|e| {
+                e.token == token && e.transaction == transaction && e.now == now && e.rules == rules
+            })
             .map(|e| e.result.clone())
     });
     if let Some(result) = hit {
@@ -110,6 +119,7 @@ fn verify_cached(token: &str) -> Result<Vec<u8>, JwtError> {
     TOKEN.with(|t| {
         *t.borrow_mut() = Some(TokenCacheEntry {
             token: token.to_string(),
+            transaction,
             now,
             rules,
             result: result.clone(),
@@ -121,7 +131,7 @@ fn verify_cached(token: &str) -> Result<Vec<u8>, JwtError> {
 /// Runs `f` with the parsed stored key; 28000 when none is configured.
 pub fn with_stored_keys<T>(f: impl FnOnce(&KeySet) -> Result<T, JwtError>) -> Result<T, JwtError> {
     let text = stored_key_text().ok_or_else(|| {
-        JwtError::invalid("no JWT key is configured for this database (a superuser sets it with insforge.set_jwt_secret())")
+        JwtError::invalid("no JWT key is configured for this database (the operator stores it with insforge.set_jwt_secret(): project_admin in InsForge, or a superuser)")
     })?;
     KEY.with(|k| {
         let mut slot = k.borrow_mut();
@@ -145,28 +155,15 @@ pub fn payload_bytes(token: &str) -> Vec<u8> {
 }
 
 /// The key `insforge.set_jwt_secret()` stored, read through the SECURITY
-/// DEFINER function `insforge._jwt_key()` (EXECUTE revoked from PUBLIC; fmgr
-/// calls it without an ACL check, and it switches to its owner to read the
-/// superuser-only table).
+/// DEFINER function `insforge._jwt_key()` (EXECUTE revoked from PUBLIC; called
+/// through fmgr without that check, it switches to the key's role to read the
+/// table).
 fn stored_key_text() -> Option<String> {
-    // SAFETY: looks up a function by qualified name and calls it with no
-    // arguments; it returns a non-NULL text ('' when no key is stored).
-    unsafe {
-        let name = pg_sys::stringToQualifiedNameList(
-            c"insforge._jwt_key".as_ptr(),
-            #[cfg(any(feature = "pg16", feature = "pg17", feature = "pg18"))]
-            std::ptr::null_mut(),
-        );
-        let oid = pg_sys::LookupFuncName(name, 0, std::ptr::null(), true);
-        if oid == pg_sys::InvalidOid {
-            raise(
-                INVALID_AUTHORIZATION,
-                "insforge._jwt_key() is missing: reinstall the extension",
-                None,
-            );
-        }
-        let d = pg_sys::OidFunctionCall0Coll(oid, pg_sys::InvalidOid);
-        let text = String::from_utf8_lossy(super::pgjson::text_bytes(d)).into_owned();
-        (!text.is_empty()).then_some(text)
-    }
+    let oid = crate::fmgr::function_oid(c"insforge._jwt_key()");
+    // SAFETY: no arguments; it returns a text ('' when no key is stored).
+    let text = unsafe { crate::fmgr::call(oid, &[]) }
+        // SAFETY: a text datum returned just now.
+        .map(|d| String::from_utf8_lossy(unsafe { super::pgjson::text_bytes(d) }).into_owned())
+        .unwrap_or_default();
+    (!text.is_empty()).then_some(text)
 }

@@ -688,7 +688,8 @@ def test_jwt_secret_rule_privileges(cluster, db):
             "select p.prosecdef, p.proconfig, p.proowner, e.extowner from pg_proc p, pg_extension e"
             " where p.oid = 'insforge.lint_jwt_secret_exposed()'::regprocedure"
             " and e.extname = 'insforge_integrations'").fetchone()
-        assert prosecdef and config == ["search_path=pg_catalog, pg_temp"] and owner == ext_owner
+        secrets_role = c.execute("select oid from pg_roles where rolname = 'insforge_integrations_secrets'").fetchone()[0]
+        assert prosecdef and config == ["search_path=pg_catalog, pg_temp"] and owner == secrets_role != ext_owner
         acl = c.execute("select proacl::text[] from pg_proc"
                         " where oid = 'insforge.lint_jwt_secret_exposed()'::regprocedure").fetchone()[0]
         assert acl is not None and not any(a.startswith("=") for a in acl), acl  # nothing for PUBLIC

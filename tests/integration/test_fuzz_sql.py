@@ -53,11 +53,11 @@ STATEFUL = {
     "enable_realtime", "record_settlement", "authenticate",
     "_make_native_in_place",  # internal: defines public.requesting_user_id() as a C function
     # the operator's privileged halves (SECURITY DEFINER) and operator management
-    "_set_jwt_secret", "_adopt_requesting_user_id", "_release_requesting_user_id", "_install_ledger",
-    "_enable_realtime", "_grant_operator", "grant_operator", "revoke_operator", "_require_operator",
-    # the settlement journal (issue 10)
+    "_set_jwt_secret", "_adopt_requesting_user_id", "_release_requesting_user_id",
+    "_grant_operator", "grant_operator", "revoke_operator", "_require_operator",
+    # the settlement journal
     "begin_settlement", "_same_settlement",
-    "_record_settlement", "_begin_settlement",  # the other cases of record/begin (issue 11): their own facts
+    "_record_settlement", "_begin_settlement",  # the other cases of record/begin: their own facts
 }
 
 

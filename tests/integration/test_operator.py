@@ -208,9 +208,10 @@ def test_administrative_functions_refuse_everyone_but_the_operator(cluster, db):
                     assert "grant_operator" in (err.value.diag.message_hint or "")
                 # The privileged halves are closed to them too (Postgres's own ACL check).
                 for inner in ("insforge._set_jwt_secret('k')", "insforge._adopt_requesting_user_id(true)",
-                              "insforge._release_requesting_user_id()", "x402._install_ledger(current_user::regrole)",
-                              "x402._enable_realtime('x')", "insforge._grant_operator(current_user::regrole, true)",
-                              "insforge.lint_jwt_secret_exposed()"):
+                              "insforge._release_requesting_user_id()",
+                              "insforge._grant_operator(current_user::regrole, true)",
+                              "insforge.lint_jwt_secret_exposed()", "insforge._jwt_key()",
+                              "x402._nonce_recorded('eip155:196', '0x00', '0x00', '0x00')"):
                     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for function"):
                         conn.execute(f"SELECT {inner}")
         with cluster.connect(db) as c:

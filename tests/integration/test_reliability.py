@@ -16,7 +16,7 @@ import jwt as pyjwt
 import psycopg
 import pytest
 from conftest import claims_for
-from pgcluster import FIXTURES, Cluster, _as_postgres, postgrest_request
+from pgcluster import FIXTURES, Cluster, _as_postgres, frozen_scripts, postgrest_request, released_versions
 
 import load_settlements as L
 
@@ -402,48 +402,42 @@ def version_key(v):
 
 
 def test_extension_update_paths(primary, signed):
-    """ALTER EXTENSION ... UPDATE from every older available version to the default one, with
-    data and policies in place. 0.1.0 is the first release, so there is no update path yet: the
-    test asserts that, and from the next version on it requires the update script
-    sql/insforge_integrations--0.1.0--<next>.sql (and that 0.1.0 stays installable, so its
-    full script insforge_integrations--0.1.0.sql must keep shipping) and runs every path."""
+    """ALTER EXTENSION ... UPDATE from every released version to the default one, with data and
+    policies in place. An installation carries the default version's script and one update script
+    from each released version, nothing older (SECURITY.md, "Scripts"); the released versions'
+    own scripts are put in place for this test only (released_versions()). The update leaves the
+    ledger alone; its owner brings it up to date with x402.install_ledger() afterwards."""
     settlements, _ = signed
     with primary.connect() as c:
-        versions = sorted((v for (v,) in c.execute(
-            "SELECT version FROM pg_available_extension_versions WHERE name = %s", (EXT,))), key=version_key)
         default = one(c, "SELECT default_version FROM pg_available_extensions WHERE name = %s", EXT)
+        shipped = [v for (v,) in c.execute(
+            "SELECT version FROM pg_available_extension_versions WHERE name = %s", (EXT,))]
         paths = {(s, t): p for s, t, p in c.execute(
-            "SELECT source, target, path FROM pg_extension_update_paths(%s)", (EXT,))}
-    assert default in versions, (default, versions)
-    if default == "0.1.0":
-        assert versions == ["0.1.0"], (
-            f"versions {versions}: only 0.1.0 (the first release) should exist while it is the default")
-    else:
-        assert paths.get(("0.1.0", default)), (
-            f"no update path 0.1.0 -> {default}: ship sql/{EXT}--0.1.0--{default}.sql (or a chain of scripts)")
-        assert versions[0] == "0.1.0", (
-            f"0.1.0 is not installable (available: {versions}): cargo pgrx install installs only the default "
-            f"version's full script and the sql/{EXT}--A--B.sql update scripts. Keep the released "
-            f"{EXT}--0.1.0.sql (generated at the 0.1.0 release) in the repository and install it next to them "
-            f"(scripts/setup.sh), so that updates from 0.1.0 with data in place are tested here.")
-    older = versions[:versions.index(default)]
-    for n, old in enumerate(older):
-        assert paths.get((old, default)), f"no update path {old} -> {default}: ship sql/{EXT}--{old}--{default}.sql"
-        db = f"upd_{n}"
-        primary.create_database(db, extension=False)
-        with primary.connect(db) as c:
-            c.execute(f"CREATE EXTENSION {EXT} VERSION '{old}'")
-        keys = list(range(100 + 10 * n, 105 + 10 * n))
-        populate(primary, db, settlements, keys)
-        with primary.connect(db) as c:
-            before = snapshot(c)
-            c.execute(f"ALTER EXTENSION {EXT} UPDATE")
-            assert one(c, f"SELECT extversion FROM pg_extension WHERE extname = '{EXT}'") == default
-            after = snapshot(c)
-        assert after == before, f"update {old} -> {default} changed data, policies or grants"
-        exercise(primary, db, settlements, keys, new_key=105 + 10 * n)
-    # Today (one version): the same checks around `ALTER EXTENSION ... UPDATE` at the default version,
-    # which must be a no-op that keeps everything.
+            "SELECT source, target, path FROM pg_extension_update_paths(%s) WHERE path IS NOT NULL", (EXT,))}
+    assert shipped == [default], f"an installation offers only {default}, not {shipped}"
+    released = sorted({f.name[len(EXT) + 2:-4].split("--")[0] for f in frozen_scripts()}, key=version_key)
+    assert released and released[0] == "0.1.0", released
+    for old in released:
+        assert paths.get((old, default)) == f"{old}--{default}", (
+            f"no direct update script {old} -> {default}: generate sql/{EXT}--{old}--{default}.sql "
+            f"(sql/update/{old}--{default}/, tools/gen_update.py)")
+    with released_versions():
+        for n, old in enumerate(released):
+            db = f"upd_{n}"
+            primary.create_database(db, extension=False)
+            with primary.connect(db) as c:
+                c.execute(f"CREATE EXTENSION {EXT} VERSION '{old}'")
+            keys = list(range(100 + 10 * n, 105 + 10 * n))
+            populate(primary, db, settlements, keys)
+            with primary.connect(db) as c:
+                before = snapshot(c)
+                c.execute(f"ALTER EXTENSION {EXT} UPDATE")
+                assert one(c, f"SELECT extversion FROM pg_extension WHERE extname = '{EXT}'") == default
+                after = snapshot(c)
+                assert after == before, f"update {old} -> {default} changed data, policies or grants"
+                c.execute("SELECT x402.install_ledger()")
+            exercise(primary, db, settlements, keys, new_key=105 + 10 * n)
+    # `ALTER EXTENSION ... UPDATE` at the default version is a no-op that keeps everything.
     primary.create_database("upd_same")
     keys = list(range(200, 205))
     populate(primary, "upd_same", settlements, keys)

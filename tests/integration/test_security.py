@@ -22,13 +22,12 @@ RESTRICTED = {
     "insforge._release_requesting_user_id()": {"project_admin"},
     "insforge._set_jwt_secret(text)": {"project_admin"},
     "insforge._grant_operator(regrole,boolean)": {"project_admin"},
-    "x402._install_ledger(regrole)": {"project_admin"},
-    "x402._enable_realtime(text)": {"project_admin"},
     "x402.record_settlement(jsonb,jsonb,jsonb,text,text)": {"project_admin"},
     "x402.begin_settlement(jsonb,jsonb,text)": {"project_admin"},
-    "x402._same_settlement(x402.payment,jsonb)": set(),
-    "x402._record_settlement(jsonb,jsonb,jsonb,text,text,jsonb)": set(),
-    "x402._begin_settlement(jsonb,jsonb,text,jsonb)": set(),
+    "x402._same_settlement(x402.payment,jsonb)": {"project_admin"},
+    "x402._record_settlement(jsonb,jsonb,jsonb,text,text,jsonb)": {"project_admin"},
+    "x402._begin_settlement(jsonb,jsonb,text,jsonb)": {"project_admin"},
+    "x402._nonce_recorded(text,text,text,text)": set(),
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
 }
 CLIENTS = ("anon", "authenticated", "project_admin")
@@ -59,23 +58,13 @@ def test_security_definer_functions_pin_search_path(cluster, db):
             "select p.oid::regprocedure::text, p.proconfig from pg_proc p join pg_depend d on d.objid = p.oid"
             " and d.deptype = 'e' join pg_extension e on e.oid = d.refobjid and e.extname = 'insforge_integrations'"
             " where p.prosecdef").fetchall()
+        # (tests/security/test_catalog.py checks each one's owner against SECURITY.md)
         assert {fn for fn, _ in rows} == {"insforge.jwt_secret_configured()", "insforge._jwt_key()",
-                                          "x402._nonce_recorded(text,text,text,text)",
-                                          "x402.record_settlement(jsonb,jsonb,jsonb,text,text)",
-                                          "x402.begin_settlement(jsonb,jsonb,text)",
                                           "insforge.lint_jwt_secret_exposed()",
                                           "insforge._adopt_requesting_user_id(boolean)",
                                           "insforge._release_requesting_user_id()",
                                           "insforge._set_jwt_secret(text)",
-                                          "insforge._grant_operator(regrole,boolean)",
-                                          "x402._install_ledger(regrole)",
-                                          "x402._enable_realtime(text)"}
-        # Every SECURITY DEFINER function is owned by the extension's owner (the bootstrap superuser).
-        owners = c.execute(
-            "select distinct p.proowner = e.extowner and r.rolsuper from pg_proc p join pg_depend d on d.objid = p.oid"
-            " and d.deptype = 'e' join pg_extension e on e.oid = d.refobjid and e.extname = 'insforge_integrations'"
-            " join pg_roles r on r.oid = p.proowner where p.prosecdef").fetchall()
-        assert owners == [(True,)], owners
+                                          "insforge._grant_operator(regrole,boolean)"}
         for fn, config in rows:
             assert config and "search_path=pg_catalog, pg_temp" in config, (fn, config)
         # The extension's own tables: clients read the asset registry, the operator (project_admin)

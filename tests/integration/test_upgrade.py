@@ -1,11 +1,14 @@
-"""Versions and upgrades (issue 9, item 4).
+"""Versions and upgrades.
 
-* The released 0.1.0 install script (sql/insforge_integrations--0.1.0.sql, frozen) stays
-  installable, and every C symbol it names exists in today's library: a database still on
-  0.1.0's catalog runs today's library the moment it is installed.
-* `ALTER EXTENSION insforge_integrations UPDATE` from 0.1.0 gives exactly the catalog of a fresh
-  install of the current version (every member function, table, type, schema, event trigger,
-  privilege, initial privilege and comment), so every SQL change must ship in the update script.
+* Every C symbol a released version's script names (sql/insforge_integrations--0.1.0.sql,
+  --0.2.0.sql, frozen) exists in today's library: a database still on an older catalog runs
+  today's library the moment it is installed.
+* `ALTER EXTENSION insforge_integrations UPDATE` from each released version gives exactly the
+  catalog of a fresh install of the current version (every member function, table, type, schema,
+  event trigger, privilege, initial privilege and comment), so every SQL change must ship in the
+  update scripts (generated: tools/gen_update.py).
+* The released versions' scripts are not installed (SECURITY.md, "Scripts"); these tests put
+  them in place for their own duration (released_versions()).
 * An update of a database with data, run by project_admin as InsForge runs it: the adopted
   helper with its policies, the stored key, ledger rows, the realtime trigger and database/role
   settings under their 0.1.0 names all survive, and everything works afterwards.
@@ -25,7 +28,7 @@ import jwt as pyjwt
 import psycopg
 import pytest
 from conftest import claims_for
-from pgcluster import FIXTURES, ROOT, Cluster, as_operator, postgrest_request
+from pgcluster import FIXTURES, ROOT, Cluster, as_operator, frozen_scripts, postgrest_request, released_versions
 
 import load_settlements as L
 
@@ -46,12 +49,17 @@ def current_version(conn):
     return one(conn, "SELECT default_version FROM pg_available_extensions WHERE name = %s", EXT)
 
 
+RELEASED_VERSIONS = sorted({f.name[len(EXT) + 2:-4].split("--")[0] for f in frozen_scripts()},
+                           key=lambda v: tuple(int(x) for x in v.split(".")))
+
+
 @pytest.fixture(scope="module")
 def up():
     c = Cluster(port=55460)
     c.start()
     try:
-        yield c
+        with released_versions():
+            yield c
     finally:
         c.cleanup()
 
@@ -64,21 +72,24 @@ def signed():
 
 # -- the released script and its symbols ------------------------------------------------------------------
 
-def test_released_scripts_are_installed_and_their_symbols_exist(up):
+def test_released_scripts_and_their_symbols(up):
     with up.connect() as c:
         versions = {v for (v,) in c.execute(
             "SELECT version FROM pg_available_extension_versions WHERE name = %s", (EXT,))}
         default = current_version(c)
-        paths = {(s, t) for s, t, p in c.execute(
+        paths = {(s, t): p for s, t, p in c.execute(
             "SELECT source, target, path FROM pg_extension_update_paths(%s) WHERE path IS NOT NULL", (EXT,))}
-    assert {"0.1.0", default} <= versions
-    assert ("0.1.0", default) in paths
+    assert set(RELEASED_VERSIONS) | {default} == versions
+    for old in RELEASED_VERSIONS:  # one direct script each (the frozen 0.1.0 -> 0.2.0 is never used)
+        assert paths[(old, default)] == f"{old}--{default}"
     libdir = Path(subprocess.check_output([up.bin / "pg_config", "--pkglibdir"], text=True).strip())
     exported = set(subprocess.check_output(["nm", "-D", "--defined-only", str(libdir / f"{EXT}.so")],
                                            text=True).split())
     sharedir = Path(subprocess.check_output([up.bin / "pg_config", "--sharedir"], text=True).strip())
-    for script in [RELEASED, sharedir / "extension" / f"{EXT}--{default}.sql"]:
+    for script in [ROOT / "sql" / f"{EXT}--{v}.sql" for v in RELEASED_VERSIONS] + [
+            sharedir / "extension" / f"{EXT}--{default}.sql"]:
         symbols = set(re.findall(r"'MODULE_PATHNAME',\s*'([A-Za-z0-9_]+)'", script.read_text()))
+        symbols |= set(re.findall(r"AS 'MODULE_PATHNAME', '([A-Za-z0-9_]+)'", script.read_text()))
         assert len(symbols) > 20, script
         missing = sorted(s for s in symbols if s not in exported)
         assert not missing, f"{script.name} names C symbols the library no longer exports: {missing}"
@@ -156,12 +167,12 @@ def catalog(conn):
     return {k: conn.execute(q).fetchall() for k, q in CATALOG.items()}
 
 
-def test_update_from_0_1_0_gives_the_catalog_of_a_fresh_install(up):
+@pytest.mark.parametrize("old", RELEASED_VERSIONS)
+def test_update_gives_the_catalog_of_a_fresh_install(up, old):
     up.create_database("fresh")  # CREATE EXTENSION by project_admin, as InsForge runs it
     up.create_database("updated", extension=False)
     with up.connect("updated") as c:
-        with as_operator(c):
-            c.execute(f"CREATE EXTENSION {EXT} VERSION '0.1.0'")
+        c.execute(f"CREATE EXTENSION {EXT} VERSION '{old}'")  # a released version: a superuser's
         with as_operator(c):
             c.execute(f"ALTER EXTENSION {EXT} UPDATE")
         updated = catalog(c)
@@ -171,7 +182,7 @@ def test_update_from_0_1_0_gives_the_catalog_of_a_fresh_install(up):
         if fresh[part] != updated[part]:
             only_fresh = [r for r in fresh[part] if r not in updated[part]]
             only_updated = [r for r in updated[part] if r not in fresh[part]]
-            pytest.fail(f"{part} differ between a fresh install and 0.1.0 + update:\n"
+            pytest.fail(f"{part} differ between a fresh install and {old} + update:\n"
                         f"  fresh only:   {only_fresh}\n  updated only: {only_updated}")
 
 
@@ -223,6 +234,8 @@ def populate_0_1_0(cluster, db, settlements):
         for k in range(1, 6):
             c.execute("SELECT * FROM x402.record_settlement(%s::jsonb, %s::jsonb, %s::jsonb, '/api/joke')",
                       settlements[k].args())
+        # InsForge's ownership sweep (migration 063) hands every table in public to project_admin.
+        c.execute("ALTER TABLE public.x402_payments OWNER TO project_admin")
         c.execute(f'ALTER DATABASE "{db}" SET insforge.jwt_audience = \'insforge-api\'')
         c.execute(f'ALTER DATABASE "{db}" SET insforge.jwt_leeway = 60')
         c.execute(f'ALTER ROLE authenticator IN DATABASE "{db}" SET insforge.strict = on')
@@ -264,7 +277,10 @@ def test_update_with_data_run_by_project_admin(up, signed):
             assert one(conn, "SELECT insforge.authenticate(%s)", token) == USERS[0]
             assert one(conn, "SELECT count(*) FROM notes") == 1
     with up.connect(db) as c:
-        # The ledger carries the journal now: an intent, completed by its settlement, published once.
+        # The update leaves the ledger to its owner, who brings it up to date; then it carries the
+        # journal: an intent, completed by its settlement, published once.
+        with as_operator(c):
+            assert one(c, "SELECT x402.install_ledger()::text") == "x402_payments"
         with as_operator(c):
             assert c.execute("SELECT status FROM x402.begin_settlement(%s::jsonb, %s::jsonb)",
                              signed[6].args()[:2]).fetchone() == ("pending",)
@@ -333,10 +349,12 @@ def test_update_refuses_both_names_set_differently(up):
         assert settings_of(c, db) == [("insforge_integrations.jwt_roles", "authenticated", "*")]
 
 
-def test_update_refuses_a_ledger_that_cannot_carry_the_journal(up, signed):
+def test_a_ledger_that_cannot_carry_the_journal_is_refused_after_the_update(up, signed):
     """0.1.0 could record one authorization under two transaction hashes as two settled payments;
-    0.2.0 allows one settled row per authorization. The update refuses (23505), names them, and
-    changes nothing; after the operator marks the second one disputed, it goes through."""
+    since 0.2.0 one settled row per authorization is allowed. The update itself leaves the ledger
+    alone (it is the operator's table); x402.install_ledger(), run by its owner afterwards, refuses
+    (23505), names them, and changes nothing; after the operator marks the second one disputed, it
+    goes through."""
     db = "reused_nonce"
     up.create_database(db, extension=False)
     s = signed[7]
@@ -347,16 +365,18 @@ def test_update_refuses_a_ledger_that_cannot_carry_the_journal(up, signed):
         c.execute("SELECT x402.record_settlement(%s::jsonb, %s::jsonb, %s::jsonb)", s.args())
         c.execute("SELECT x402.record_settlement(%s::jsonb, %s::jsonb, %s::jsonb)",
                   (*s.args()[:2], json.dumps({**s.settlement, "transaction": second_tx})))
+        c.execute("ALTER TABLE public.x402_payments OWNER TO project_admin")  # InsForge's sweep
         before = c.execute("SELECT id, tx_hash, status FROM public.x402_payments ORDER BY tx_hash").fetchall()
         assert [r[2] for r in before] == ["settled", "settled"]
-        with pytest.raises(psycopg.errors.UniqueViolation, match="one authorization as settled more than once") as err:
-            with as_operator(c):
-                c.execute(f"ALTER EXTENSION {EXT} UPDATE")
-        assert s.nonce in str(err.value) and second_tx in str(err.value)
-        assert one(c, f"SELECT extversion FROM pg_extension WHERE extname = '{EXT}'") == "0.1.0"
-        assert c.execute("SELECT id, tx_hash, status FROM public.x402_payments ORDER BY tx_hash").fetchall() == before
-        c.execute("UPDATE public.x402_payments SET status = 'disputed', dispute_reason = 'nonce reuse' WHERE tx_hash = %s",
-                  (second_tx,))
         with as_operator(c):
             c.execute(f"ALTER EXTENSION {EXT} UPDATE")
+        assert one(c, f"SELECT extversion FROM pg_extension WHERE extname = '{EXT}'") == current_version(c)
+        with pytest.raises(psycopg.errors.UniqueViolation, match="one authorization as settled more than once") as err:
+            with as_operator(c):
+                c.execute("SELECT x402.install_ledger()")
+        assert s.nonce in str(err.value) and second_tx in str(err.value)
+        assert c.execute("SELECT id, tx_hash, status FROM public.x402_payments ORDER BY tx_hash").fetchall() == before
+        with as_operator(c):
+            c.execute("UPDATE public.x402_payments SET status = 'disputed' WHERE tx_hash = %s", (second_tx,))
+            c.execute("SELECT x402.install_ledger()")
         assert one(c, "SELECT revenue FROM x402.stats() WHERE endpoint IS NULL") == s.amount

@@ -206,8 +206,10 @@ def test_bad_input_writes_nothing(cluster, jdb):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 with postgrest_request(conn, {"role": role, "sub": "user_1"}) as cur:
                     cur.execute("SELECT x402.begin_settlement(%s::jsonb, %s::jsonb)", (json.dumps(pay), json.dumps(req)))
-        with postgrest_request(conn, {"role": "anon"}) as cur:
-            assert cur.execute("SELECT count(*) FROM x402.unreconciled()").fetchone() == (0,)
+        # unreconciled() reads the signed payload (validBefore), which clients may not read.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="x402_payments"):
+            with postgrest_request(conn, {"role": "anon"}) as cur:
+                cur.execute("SELECT count(*) FROM x402.unreconciled()")
 
 
 # -- reconciling ------------------------------------------------------------------------------------------------
@@ -503,8 +505,8 @@ def test_kept_plans_never_scan_the_ledger(cluster, jdb):
 
 def test_other_cases_functions_refuse_facts_they_did_not_derive(cluster, jdb):
     # x402._record_settlement and x402._begin_settlement are record_settlement's and begin_settlement's, with
-    # facts they derived; called directly (only the extension's owner may) with anything else they raise 22023
-    # and write nothing.
+    # facts they derived; called directly (operators may: they run as their caller) with anything else they
+    # raise 22023 and write nothing.
     acct = Account.create()
     req = req_v2()
     pay = sign_payment(acct, req)
@@ -522,7 +524,9 @@ def test_other_cases_functions_refuse_facts_they_did_not_derive(cluster, jdb):
                 c.execute("SELECT x402._begin_settlement(%s::jsonb, %s::jsonb, NULL, %s::jsonb)",
                           (json.dumps(pay), json.dumps(req), json.dumps(bad)))
         assert ledger(c) == []
-        with as_operator(c), pytest.raises(psycopg.errors.InsufficientPrivilege):
-            c.execute("SELECT x402._record_settlement('{}', '{}', '{}', NULL, NULL, %s::jsonb)", (json.dumps(good),))
-        with as_operator(c), pytest.raises(psycopg.errors.InsufficientPrivilege):
-            c.execute("SELECT x402._begin_settlement('{}', '{}', NULL, %s::jsonb)", (json.dumps(intent),))
+    with cluster.connect(jdb, user="authenticator") as conn:  # the operator may call them (they run as it); clients never
+        for sql, args in [("SELECT x402._record_settlement('{}', '{}', '{}', NULL, NULL, %s::jsonb)", (json.dumps(good),)),
+                          ("SELECT x402._begin_settlement('{}', '{}', NULL, %s::jsonb)", (json.dumps(intent),))]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                with postgrest_request(conn, {"role": "authenticated", "sub": "user_1"}) as cur:
+                    cur.execute(sql, args)

@@ -58,6 +58,9 @@ pub const MAX_RSA_BITS: usize = 4096;
 /// is about 550 bytes. Also bounds the ASN.1 parser's nesting depth.
 const MAX_PEM_DER_BYTES: usize = 2048;
 
+/// The shortest HMAC secret `insforge.set_jwt_secret()` stores (HS256's hash size).
+pub const MIN_HMAC_BYTES: usize = 32;
+
 /// How many skipped-key reasons a "no usable key" message lists.
 const MAX_REASONS: usize = 5;
 
@@ -272,6 +275,44 @@ impl KeySet {
     /// Where the keys came from.
     pub fn source(&self) -> KeySource {
         self.source
+    }
+
+    /// Why this key text must not be *stored* as a database's verification
+    /// key (`insforge.set_jwt_secret()`), or None: text that is still a
+    /// documentation placeholder (`<the JWT secret>`, `your-256-bit-secret`),
+    /// or an HMAC secret shorter than 32 bytes (RFC 7518 section 3.2 asks for
+    /// at least the hash size; InsForge's secrets are longer). Checking a
+    /// token against such a key with `verify_jwt` stays possible: only
+    /// storing it is refused.
+    pub fn storage_problem(&self, text: &str) -> Option<String> {
+        // The messages never repeat the text: it may be a real key after all.
+        let trimmed = text.trim();
+        let lower = trimmed.to_ascii_lowercase();
+        if trimmed.starts_with('<') && trimmed.ends_with('>') {
+            return Some(
+                "the key text is enclosed in <...>: it is a documentation placeholder, not a key"
+                    .into(),
+            );
+        }
+        if self.source == KeySource::Secret
+            && (lower.starts_with("your-")
+                || lower.starts_with("your_")
+                || lower.contains("-your-"))
+        {
+            return Some(
+                "the key text starts like a documentation placeholder (your-...), not a secret"
+                    .into(),
+            );
+        }
+        self.keys
+            .iter()
+            .find(|k| k.family == Family::Hmac && k.size < MIN_HMAC_BYTES)
+            .map(|k| {
+                format!(
+                    "the HMAC secret is {} bytes; a stored secret must have at least {MIN_HMAC_BYTES} (RFC 7518 section 3.2)",
+                    k.size
+                )
+            })
     }
 
     /// For a JWKS: one line per skipped key, saying why (`key #2 (kid 'x'):
@@ -944,6 +985,37 @@ mod tests {
         let dbg = format!("{set:?}");
         assert!(!dbg.contains("super-secret-value"), "{dbg}");
         assert!(dbg.contains("18 bytes"), "{dbg}");
+    }
+
+    #[test]
+    fn placeholders_and_short_secrets_are_not_storable() {
+        let problem = |text: &str| {
+            KeySet::parse(text)
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+                .storage_problem(text)
+        };
+        for text in [
+            "<the JWT secret>",
+            " <your JWT secret> ",
+            "your-256-bit-secret-your-256-bit-secret",
+            "YOUR_JWT_SECRET_0123456789abcdef0123456789",
+            "jwt-your-secret-goes-here-0123456789abcdef",
+            "short-secret",
+            &"x".repeat(31),
+        ] {
+            let p = problem(text).unwrap_or_else(|| panic!("{text:?} was storable"));
+            assert!(!p.contains(text.trim()), "the message repeats the key: {p}");
+        }
+        assert!(problem(&"x".repeat(31)).is_some_and(|p| p.contains("31 bytes")));
+        for text in [
+            &"x".repeat(32) as &str,
+            "a-real-secret-0123456789abcdef-0123456789",
+        ] {
+            assert_eq!(problem(text), None, "{text:?}");
+        }
+        // A JWK oct key is an HMAC secret too: its decoded length counts.
+        let short_jwk = r#"{"kty":"oct","k":"c2hvcnQ"}"#;
+        assert!(problem(short_jwk).is_some_and(|p| p.contains("5 bytes")));
     }
 
     #[test]

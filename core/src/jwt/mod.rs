@@ -39,7 +39,9 @@ mod verify;
 
 pub use alg::Algorithm;
 pub use error::{clean, quote, JwtError, JwtErrorKind};
-pub use key::{Key, KeySet, KeySource, MAX_KEY_TEXT_BYTES, MAX_RSA_BITS, MIN_RSA_BITS};
+pub use key::{
+    Key, KeySet, KeySource, MAX_KEY_TEXT_BYTES, MAX_RSA_BITS, MIN_HMAC_BYTES, MIN_RSA_BITS,
+};
 pub use payload::{parse_payload, JsonSink, ValueSink};
 pub use verify::{
     check_claims, payload_json_error, payload_not_object, verify, verify_signature, Signed,

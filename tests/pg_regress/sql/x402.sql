@@ -197,8 +197,10 @@ SELECT format_type(atttypid, atttypmod) AS amount_type FROM pg_attribute
  WHERE attrelid = 'public.x402_payments'::regclass AND attname = 'amount';
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint  -- (NOT NULLs are listed from PostgreSQL 18 on)
  WHERE conrelid = 'public.x402_payments'::regclass AND contype <> 'n' ORDER BY conname;
--- Clients read; only project_admin (the service key) writes, through record_settlement or directly.
-SELECT r AS role, has_table_privilege(r, 'public.x402_payments', 'SELECT') AS can_select,
+-- Clients read every column but the signed payload; only project_admin (the service key)
+-- writes, through record_settlement or directly.
+SELECT r AS role, has_column_privilege(r, 'public.x402_payments', 'amount', 'SELECT') AS can_select_amount,
+       has_column_privilege(r, 'public.x402_payments', 'payload', 'SELECT') AS can_select_payload,
        has_table_privilege(r, 'public.x402_payments', 'INSERT') AS can_insert,
        has_function_privilege(r, 'x402.record_settlement(jsonb,jsonb,jsonb,text,text)', 'EXECUTE') AS can_record
   FROM unnest(ARRAY['anon', 'authenticated', 'project_admin']) r;
@@ -278,6 +280,11 @@ CREATE TABLE realtime.sent (channel text, event text, payload jsonb);
 CREATE FUNCTION realtime.publish(p_channel_name text, p_event_name text, p_payload jsonb) RETURNS uuid
     LANGUAGE sql SECURITY DEFINER
     AS $$ INSERT INTO realtime.sent VALUES (p_channel_name, p_event_name, p_payload); SELECT gen_random_uuid() $$;
+-- As InsForge grants them: project_admin (who writes the ledger, so whose trigger publishes) may
+-- publish and register channels.
+GRANT USAGE ON SCHEMA realtime TO project_admin;
+GRANT EXECUTE ON FUNCTION realtime.publish(text, text, jsonb) TO project_admin;
+GRANT SELECT, INSERT ON realtime.channels TO project_admin;
 SELECT x402.enable_realtime('');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT x402.enable_realtime();
@@ -292,8 +299,9 @@ SELECT tx_hash, status, amount FROM x402.record_settlement(:'spec_payload', :'sp
     '{"success":true,"transaction":"0xabababababababababababababababababababababababababababababababab","network":"eip155:84532","payer":"0x857b06519E91e3A54538791bDbb0E22373e36b66"}',
     '/api/joke');
 RESET ROLE;
+-- The message carries the row without its signed payload (subscribers are clients).
 SELECT channel, event, payload -> 'new' ->> 'tx_hash' AS tx_hash, payload -> 'new' ->> 'amount' AS amount,
-       payload -> 'new' ->> 'chain' AS chain
+       payload -> 'new' ->> 'chain' AS chain, payload -> 'new' ? 'payload' AS has_payload
   FROM realtime.sent;
 
 -- The ledger is user data: DROP EXTENSION leaves it and its rows.

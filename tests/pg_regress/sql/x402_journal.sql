@@ -66,8 +66,11 @@ SELECT * FROM x402.record_settlement(:'usdg_payload', :'usdg_req', '{"success": 
 SELECT * FROM x402.unreconciled(NULL);
 SELECT count(*) AS rows_after FROM public.x402_payments;
 RESET ROLE;
--- Clients read the ledger but never write it (42501).
+-- Clients read the ledger's dashboard columns but never write it, nor read the signed
+-- payloads (42501): nor, so, x402.unreconciled(), which reads them.
 SET ROLE authenticated;
 SELECT * FROM x402.begin_settlement(:'usdg_payload', :'usdg_req');
+SELECT count(*) AS visible, count(DISTINCT status) AS statuses FROM public.x402_payments;
+SELECT payload FROM public.x402_payments;
 SELECT count(*) AS visible FROM x402.unreconciled('0 seconds');
 RESET ROLE;

@@ -1,0 +1,23 @@
+-- insforge_integrations 0.1.0 -> 0.3.0, hand-written part run last.
+--
+-- 1. The JWT key and the four functions that reach it belong to the key's role.
+ALTER TABLE insforge.jwt_secret OWNER TO insforge_integrations_secrets;
+ALTER FUNCTION insforge._set_jwt_secret(text) OWNER TO insforge_integrations_secrets;
+ALTER FUNCTION insforge._jwt_key() OWNER TO insforge_integrations_secrets;
+ALTER FUNCTION insforge.jwt_secret_configured() OWNER TO insforge_integrations_secrets;
+ALTER FUNCTION insforge.lint_jwt_secret_exposed() OWNER TO insforge_integrations_secrets;
+
+-- 2. The operator privileges for project_admin, when the role exists, as at CREATE
+-- EXTENSION (sql/operator.sql).
+DO $do$
+BEGIN
+    IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN
+        PERFORM insforge._grant_operator('project_admin'::pg_catalog.regrole, true);
+    END IF;
+END
+$do$;
+
+-- The ledger (public.x402_payments) is user data, and nothing that runs as the
+-- extension's owner touches it, this script included: after the update its owner runs
+-- SELECT x402.install_ledger(); which brings it to 0.3.0 (the journal's columns,
+-- constraints and indexes; clients read every column but the signed payload).
