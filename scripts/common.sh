@@ -10,8 +10,9 @@ SYSTEM_PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 # identity (RLS for every provider, cache, differential against InsForge's SQL),
 # JWT verification, the x402 ledger and its settlement journal, the extension update paths (every released
 # version, installed for the test, updates with data in place; 0.1.0 + update == fresh
-# install) and the operator path (project_admin through InsForge's
-# insforge_pg_utils stand-in). The package install test (package_test.sh) runs
+# install), the operator path (project_admin through InsForge's
+# insforge_pg_utils stand-in) and the attack suite (tests/security). The package
+# install test (package_test.sh) runs
 # the same set.
 MATRIX_VERSIONS="14 16 17 18"
 PORTABLE_TESTS=(
@@ -25,6 +26,7 @@ PORTABLE_TESTS=(
   tests/integration/test_reliability.py::test_extension_update_paths
   tests/integration/test_upgrade.py
   tests/integration/test_operator.py
+  tests/security
 )
 
 SUDO=""

@@ -28,5 +28,6 @@ COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
 'The checksummed address that signed the payload''s EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (NULL requirements: the v2 payload''s accepted). v 27/28 or 0/1; high-s signatures are refused (22023).';
 COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
 'Checks a payment as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, validBefore at least valid_before_margin (6 s) ahead. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
+REVOKE ALL ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
 'Internal (record_settlement): the normalized facts of a facilitator''s answer (settled, disputed with the reasons, or failed with the facilitator''s reason). 22023 when there is nothing to record.';

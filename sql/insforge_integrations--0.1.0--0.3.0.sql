@@ -364,8 +364,12 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'x402._same_settlement(x402.payment,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402.begin_settlement(jsonb,jsonb,text)', 'EXECUTE'),
            ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
+
+REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;
 
 COMMENT ON FUNCTION insforge._operator_privileges() IS
 'Internal: the privileges that make a role an operator of insforge_integrations (granted to project_admin at CREATE EXTENSION, and by insforge.grant_operator()).';
@@ -381,6 +385,8 @@ BEGIN
     END IF;
 END
 $fn$;
+
+REVOKE ALL ON FUNCTION insforge._release_before_drop() FROM PUBLIC;
 
 COMMENT ON FUNCTION insforge._release_before_drop() IS
 'Internal (event trigger on DROP EXTENSION): hands public.requesting_user_id() back as an equivalent SQL helper first, so that no policy is dropped.';
@@ -409,8 +415,12 @@ REVOKE ALL ON FUNCTION insforge._release_requesting_user_id() FROM PUBLIC;
 COMMENT ON FUNCTION insforge._release_requesting_user_id() IS
 'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.release_requesting_user_id(); also run by DROP EXTENSION''s event trigger.';
 
+REVOKE ALL ON FUNCTION insforge._released_marker() FROM PUBLIC;
+
 COMMENT ON FUNCTION insforge._released_marker() IS
 'Internal: the comment release_requesting_user_id() leaves on the SQL helper it writes, by which CREATE EXTENSION recognises it.';
+
+REVOKE ALL ON FUNCTION insforge._requesting_user_id_is_member() FROM PUBLIC;
 
 COMMENT ON FUNCTION insforge._requesting_user_id_is_member() IS
 'Internal: whether public.requesting_user_id() is a member of the extension.';
@@ -1025,6 +1035,8 @@ CREATE OR REPLACE FUNCTION x402._explorer_address_url(network text, address text
            END || address
 $$;
 
+REVOKE ALL ON FUNCTION x402._explorer_address_url(text, text) FROM PUBLIC;
+
 COMMENT ON FUNCTION x402._explorer_address_url(text, text) IS
 'Internal (unreconciled): the block explorer page of an address, for the networks the extension knows (NULL for others).';
 
@@ -1193,6 +1205,8 @@ CREATE OR REPLACE FUNCTION x402."_settlement_facts"(
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_settlement_facts_wrapper';
+
+REVOKE ALL ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) FROM PUBLIC;
 
 COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
 'Internal (record_settlement): the normalized facts of a facilitator''s answer (settled, disputed with the reasons, or failed with the facilitator''s reason). 22023 when there is nothing to record.';

@@ -254,8 +254,18 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'x402._same_settlement(x402.payment,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402.begin_settlement(jsonb,jsonb,text)', 'EXECUTE'),
            ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
+
+REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION insforge._release_before_drop() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION insforge._released_marker() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION insforge._requesting_user_id_is_member() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION insforge._require_operator(what text) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -361,6 +371,8 @@ STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'verify_jwt_wrapper';
 
+REVOKE ALL ON FUNCTION x402._explorer_address_url(text, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text, p_nonce text) RETURNS boolean
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -399,6 +411,8 @@ REVOKE ALL ON FUNCTION x402._nonce_recorded(text, text, text, text) FROM PUBLIC;
 
 COMMENT ON FUNCTION x402._nonce_recorded(text, text, text, text) IS
 'Internal (verify_payment, which calls it from C): whether the ledger holds this payer''s nonce for this asset (pending, settled or disputed), read with the caller''s own privileges and policies; NULL when the caller may not read those columns.';
+
+REVOKE ALL ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
     RETURNS x402.payment

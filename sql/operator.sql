@@ -35,8 +35,11 @@ CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, 
            ('FUNCTION', 'x402._same_settlement(x402.payment,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402.begin_settlement(jsonb,jsonb,text)', 'EXECUTE'),
            ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
+REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;
 COMMENT ON FUNCTION insforge._operator_privileges() IS
 'Internal: the privileges that make a role an operator of insforge_integrations (granted to project_admin at CREATE EXTENSION, and by insforge.grant_operator()).';
 

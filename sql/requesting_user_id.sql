@@ -27,6 +27,7 @@ COMMENT ON FUNCTION insforge.native_requesting_user_id_installed() IS
 CREATE FUNCTION insforge._released_marker() RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT 'SQL helper left by insforge_integrations: nullif(request.jwt.claims ->> sub, ''''). CREATE EXTENSION insforge_integrations makes it native again.'::text $$;
+REVOKE ALL ON FUNCTION insforge._released_marker() FROM PUBLIC;
 COMMENT ON FUNCTION insforge._released_marker() IS
 'Internal: the comment release_requesting_user_id() leaves on the SQL helper it writes, by which CREATE EXTENSION recognises it.';
 
@@ -39,6 +40,7 @@ CREATE FUNCTION insforge._requesting_user_id_is_member() RETURNS boolean
                       AND d.objid = pg_catalog.to_regprocedure('public.requesting_user_id()')
                       AND d.deptype = 'e' AND e.extname = 'insforge_integrations')
 $$;
+REVOKE ALL ON FUNCTION insforge._requesting_user_id_is_member() FROM PUBLIC;
 COMMENT ON FUNCTION insforge._requesting_user_id_is_member() IS
 'Internal: whether public.requesting_user_id() is a member of the extension.';
 
@@ -228,6 +230,7 @@ BEGIN
     END IF;
 END
 $fn$;
+REVOKE ALL ON FUNCTION insforge._release_before_drop() FROM PUBLIC;
 COMMENT ON FUNCTION insforge._release_before_drop() IS
 'Internal (event trigger on DROP EXTENSION): hands public.requesting_user_id() back as an equivalent SQL helper first, so that no policy is dropped.';
 CREATE EVENT TRIGGER insforge_release_requesting_user_id ON ddl_command_start

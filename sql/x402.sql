@@ -484,6 +484,7 @@ CREATE FUNCTION x402._explorer_address_url(network text, address text) RETURNS t
                WHEN 'eip155:11155111' THEN 'https://sepolia.etherscan.io/address/'
            END || address
 $$;
+REVOKE ALL ON FUNCTION x402._explorer_address_url(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION x402._explorer_address_url(text, text) IS
 'Internal (unreconciled): the block explorer page of an address, for the networks the extension knows (NULL for others).';
 

@@ -28,6 +28,12 @@ RESTRICTED = {
     "x402._record_settlement(jsonb,jsonb,jsonb,text,text,jsonb)": {"project_admin"},
     "x402._begin_settlement(jsonb,jsonb,text,jsonb)": {"project_admin"},
     "x402._nonce_recorded(text,text,text,text)": set(),
+    "x402._explorer_address_url(text,text)": {"project_admin"},
+    "x402._settlement_facts(jsonb,jsonb,jsonb)": {"project_admin"},
+    "insforge._operator_privileges()": set(),
+    "insforge._released_marker()": set(),
+    "insforge._requesting_user_id_is_member()": set(),
+    "insforge._release_before_drop()": set(),
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
 }
 CLIENTS = ("anon", "authenticated", "project_admin")
