@@ -28,6 +28,7 @@ compares an updated database with a fresh install object by object.
 from __future__ import annotations
 
 import argparse
+import os
 import difflib
 import re
 import subprocess
@@ -36,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXT = "insforge_integrations"
-PG_CONFIG = "/usr/lib/postgresql/15/bin/pg_config"
+PG_CONFIG = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
 
 
 # -- splitting SQL into statements ----------------------------------------------------------------
