@@ -11,10 +11,15 @@
 --   ALTER FUNCTION insforge.jwt_secret_configured() OWNER TO insforge_integrations_secrets;
 --   ALTER FUNCTION insforge.lint_jwt_secret_exposed() OWNER TO insforge_integrations_secrets;
 --   ALTER TABLE insforge.jwt_secret OWNER TO insforge_integrations_secrets;
+--   COMMENT ON TABLE insforge.database_settings IS 'The operator''s insforge_integrations settings for this databa
+--   CREATE TABLE insforge.database_settings ( name text PRIMARY KEY, value text NOT NULL, updated_at timestamptz N
+--   CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insforge.database_settings FOR EAC
+--   CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings FOR EACH STATEMENT EXE
 --   CREATE TYPE x402.payment AS ( id uuid, payer_address text, endpoint text, amount numeric(78,0), tx_hash text, 
 --   DO $do$ BEGIN IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN PERFORM insforge._grant_operator('pro
 --   DO $guard$ DECLARE ext record; x402_ns record; foreign_objects text; BEGIN SELECT e.oid, e.extowner, e.extname
 --   DO $role$ DECLARE r record; BEGIN SELECT * INTO r FROM pg_catalog.pg_roles WHERE rolname = 'insforge_integrati
+--   SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
 --   SELECT pg_catalog.set_config('search_path', 'insforge, pg_catalog, pg_temp', true);
 --   SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 
@@ -241,6 +246,18 @@ DROP FUNCTION x402.stats(timestamptz);
 -- 5. What record_settlement() and begin_settlement() return gains the journal's columns.
 ALTER TYPE x402.payment ADD ATTRIBUTE failure_reason text, ADD ATTRIBUTE completed_at timestamptz;
 
+-- The operator's settings for its database (sql/settings.sql); its triggers come after the
+-- functions they call (after.sql).
+CREATE TABLE insforge.database_settings (
+    name text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE insforge.database_settings IS
+'The operator''s insforge_integrations settings for this database (write them with insforge.set_setting()); a value a superuser set takes precedence. Read by the identity functions at each session''s next transaction after a change.';
+SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
+GRANT SELECT ON insforge.database_settings TO PUBLIC;
+
 -- ==== generated: functions new or changed since 0.1.0 ====================================
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
 
@@ -311,6 +328,27 @@ REVOKE ALL ON FUNCTION insforge._adopt_requesting_user_id(boolean) FROM PUBLIC;
 COMMENT ON FUNCTION insforge._adopt_requesting_user_id(boolean) IS
 'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.adopt_requesting_user_id().';
 
+CREATE OR REPLACE FUNCTION insforge._database_settings_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._settings_changed();
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        NEW.name := insforge._setting_name(NEW.name);
+        NEW.value := insforge._setting_value(NEW.name, NEW.value);
+        NEW.updated_at := pg_catalog.now();
+        RETURN NEW;
+    END IF;
+    RETURN OLD;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION insforge._database_settings_row() FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._database_settings_row() IS
+'Internal (trigger of insforge.database_settings): validates and canonicalises each value, and makes every session read the settings again at its next transaction.';
+
 CREATE OR REPLACE FUNCTION insforge._grant_operator(role regrole, grant_it boolean) RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -366,6 +404,11 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
            ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._setting_name(text)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._setting_value(text,text)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._settings_changed()', 'EXECUTE'),
+           ('FUNCTION', 'insforge._database_settings_row()', 'EXECUTE'),
+           ('TABLE', 'insforge.database_settings', 'INSERT, UPDATE, DELETE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 
@@ -455,6 +498,41 @@ REVOKE ALL ON FUNCTION insforge._set_jwt_secret(text) FROM PUBLIC;
 
 COMMENT ON FUNCTION insforge._set_jwt_secret(text) IS
 'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.set_jwt_secret(); validates the key and writes insforge.jwt_secret.';
+
+CREATE OR REPLACE FUNCTION "_setting_name"(
+	"name" text /* DbText */
+) RETURNS TEXT /* String */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_setting_name_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._setting_name(text) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._setting_name(text) IS
+'Internal (trigger of insforge.database_settings): the setting''s name as stored, without the insforge_integrations. prefix; 22023 for a setting the operator may not set.';
+
+CREATE OR REPLACE FUNCTION "_setting_value"(
+	"name" text, /* DbText */
+	"value" text /* DbText */
+) RETURNS TEXT /* String */
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_setting_value_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._setting_value(text, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._setting_value(text, text) IS
+'Internal (trigger of insforge.database_settings): the value validated by the setting''s own parser (22023 otherwise), in canonical form.';
+
+CREATE OR REPLACE FUNCTION "_settings_changed"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_settings_changed_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._settings_changed() FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._settings_changed() IS
+'Internal (trigger of insforge.database_settings): every session reads the operator''s settings again at its next transaction.';
 
 CREATE OR REPLACE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -815,6 +893,12 @@ CREATE OR REPLACE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
     ), configured AS (
         SELECT * FROM stored WHERE value IS NOT NULL
         UNION ALL
+        -- The operator's own settings for this database (insforge.set_setting()).
+        SELECT 'insforge_integrations.' || o.name, o.value, 'the operator, insforge.set_setting()',
+               pg_catalog.format('SELECT insforge.reset_setting(%L)', o.name)
+          FROM insforge.database_settings o
+         WHERE o.name IN ('jwt_audience', 'jwt_issuers') AND o.value <> ''
+        UNION ALL
         -- The session's value, when no database or role setting above explains it
         -- (postgresql.conf, SET, a role setting of the login role).
         SELECT x.setting, v.value, 'this session', pg_catalog.format('RESET %s', x.setting)
@@ -822,6 +906,8 @@ CREATE OR REPLACE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
           CROSS JOIN LATERAL (SELECT nullif(pg_catalog.current_setting(x.setting, true), '') AS value) v
          WHERE v.value IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM stored s WHERE s.setting = x.setting AND s.value = v.value)
+    ), strict AS (
+        SELECT coalesce((SELECT st.value FROM insforge.settings() st WHERE st.name = 'insforge_integrations.strict'), 'off') AS value
     ), summary AS (
         SELECT pg_catalog.string_agg(pg_catalog.format('%s = %L (%s)', c.setting, c.value, c.source), '; '
                                      ORDER BY c.setting, c.source) AS text,
@@ -841,15 +927,15 @@ CREATE OR REPLACE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
            || 'and no iss: validation reports audience/issuer for each of them, and strict mode refuses them all (28000). '
            || 'These settings fit direct connections that verify a provider''s own token with insforge.authenticate().',
            pg_catalog.format('Configured: %s.%s', s.text,
-                             CASE WHEN coalesce(pg_catalog.current_setting('insforge_integrations.strict', true), 'off') = 'on'
+                             CASE WHEN st.value = 'on'
                                   THEN ' insforge_integrations.strict is on, so every request through InsForge''s API fails.'
                                   ELSE '' END),
            'If requests come through InsForge''s API, remove the setting: ' || s.resets
+           || ' (ALTER ... RESET needs a superuser; insforge.reset_setting() is the operator''s.)'
            || ' Keep it only where every request carries the provider''s own token (insforge.authenticate()).',
-           pg_catalog.jsonb_build_object('type', 'setting', 'settings', s.settings,
-                                         'strict', coalesce(pg_catalog.current_setting('insforge_integrations.strict', true), 'off')),
+           pg_catalog.jsonb_build_object('type', 'setting', 'settings', s.settings, 'strict', st.value),
            'validation_needs_unforwarded_claims'
-      FROM summary s
+      FROM summary s, strict st
 $$;
 
 COMMENT ON FUNCTION insforge.lint_validation_needs_unforwarded_claims() IS
@@ -928,6 +1014,30 @@ COMMENT ON FUNCTION insforge.release_requesting_user_id() IS
 COMMENT ON FUNCTION insforge.require_valid_claims() IS
 'Raises 28000 naming the first problem when the current request has no claims or they fail validation.';
 
+CREATE OR REPLACE FUNCTION insforge.reset_setting(name text) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    short text;
+BEGIN
+    PERFORM insforge._require_operator('insforge.reset_setting()');
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'insforge.reset_setting(name): name must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    short := insforge._setting_name(name);
+    DELETE FROM insforge.database_settings s WHERE s.name = short;
+    RETURN pg_catalog.format('insforge_integrations.%s is back to %s for database %s, from each session''s next transaction',
+                             short, CASE WHEN (SELECT s.source FROM insforge.settings() s
+                                                WHERE s.name = 'insforge_integrations.' || short) = 'superuser'
+                                         THEN 'the superuser''s setting' ELSE 'its default' END,
+                             pg_catalog.current_database());
+END
+$fn$;
+
+COMMENT ON FUNCTION insforge.reset_setting(text) IS
+'Removes the operator''s value of an insforge_integrations setting for this database (back to a superuser''s setting or the default), from each session''s next transaction. Operators only (project_admin or a superuser).';
+
 CREATE OR REPLACE FUNCTION insforge.revoke_operator(role regrole) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -953,6 +1063,48 @@ $fn$;
 
 COMMENT ON FUNCTION insforge.set_jwt_secret(text) IS
 'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed, when it is a documentation placeholder, or when an HMAC secret is shorter than 32 bytes). NULL removes it. Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';
+
+CREATE OR REPLACE FUNCTION insforge.set_setting(name text, value text) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    stored insforge.database_settings;
+BEGIN
+    PERFORM insforge._require_operator('insforge.set_setting()');
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'insforge.set_setting(name, value): name must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF value IS NULL THEN
+        RETURN insforge.reset_setting(name);
+    END IF;
+    INSERT INTO insforge.database_settings AS s (name, value) VALUES ($1, $2)
+        ON CONFLICT ON CONSTRAINT database_settings_pkey DO UPDATE SET value = excluded.value
+        RETURNING s.* INTO stored;
+    RETURN pg_catalog.format('insforge_integrations.%s = %L for database %s, from each session''s next transaction%s',
+                             stored.name, stored.value, pg_catalog.current_database(),
+                             (SELECT ' (but a superuser''s setting takes precedence here: ' || s.value || ')'
+                                FROM insforge.settings() s
+                               WHERE s.name = 'insforge_integrations.' || stored.name AND s.source = 'superuser'));
+END
+$fn$;
+
+COMMENT ON FUNCTION insforge.set_setting(text, text) IS
+'Sets an insforge_integrations setting (strict, claims_source, jwt_audience, jwt_issuers, jwt_roles, jwt_leeway, jwt_providers; with or without the prefix) for this database, from each session''s next transaction; NULL resets it. 22023 for an unknown setting or a bad value. A value a superuser set takes precedence. Operators only (project_admin or a superuser).';
+
+CREATE OR REPLACE FUNCTION "settings"() RETURNS TABLE (
+	"name" TEXT,  /* String */
+	"value" TEXT,  /* String */
+	"source" TEXT,  /* String */
+	"operator_value" TEXT,  /* Option < String > */
+	"description" TEXT  /* String */
+)
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'settings_wrapper';
+
+COMMENT ON FUNCTION insforge.settings() IS
+'Every insforge_integrations setting the operator may configure: the value in effect, its source (superuser: postgresql.conf, ALTER SYSTEM, ALTER DATABASE/ROLE ... SET or a session''s SET; operator: insforge.set_setting(); default), the operator''s value, and what it means.';
 
 COMMENT ON FUNCTION insforge.token_verification_count() IS
 'Diagnostic: how many bearer tokens this backend has verified in insforge_integrations.claims_source = verified mode (a per-row policy verifies once per token).';
@@ -1590,6 +1742,8 @@ AS 'MODULE_PATHNAME', 'verify_payment_with_margin_wrapper';
 COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
 'Checks a payment as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, validBefore at least valid_before_margin (6 s) ahead. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
 
+GRANT SELECT ON insforge.database_settings TO PUBLIC;
+
 SELECT pg_catalog.set_config('check_function_bodies', 'on', true);
 
 -- ==== after.sql =======================================================================
@@ -1601,6 +1755,12 @@ ALTER FUNCTION insforge._set_jwt_secret(text) OWNER TO insforge_integrations_sec
 ALTER FUNCTION insforge._jwt_key() OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge.jwt_secret_configured() OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge.lint_jwt_secret_exposed() OWNER TO insforge_integrations_secrets;
+
+-- The triggers of the operator's settings table (sql/settings.sql).
+CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insforge.database_settings
+    FOR EACH ROW EXECUTE FUNCTION insforge._database_settings_row();
+CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings
+    FOR EACH STATEMENT EXECUTE FUNCTION insforge._database_settings_row();
 
 -- 2. The operator privileges for project_admin, when the role exists, as at CREATE
 -- EXTENSION (sql/operator.sql).

@@ -11,9 +11,14 @@
 --   ALTER FUNCTION insforge.jwt_secret_configured() OWNER TO insforge_integrations_secrets;
 --   ALTER FUNCTION insforge.lint_jwt_secret_exposed() OWNER TO insforge_integrations_secrets;
 --   ALTER TABLE insforge.jwt_secret OWNER TO insforge_integrations_secrets;
+--   COMMENT ON TABLE insforge.database_settings IS 'The operator''s insforge_integrations settings for this databa
+--   CREATE TABLE insforge.database_settings ( name text PRIMARY KEY, value text NOT NULL, updated_at timestamptz N
+--   CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insforge.database_settings FOR EAC
+--   CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings FOR EACH STATEMENT EXE
 --   DO $do$ BEGIN IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN PERFORM insforge._grant_operator('pro
 --   DO $guard$ DECLARE ext record; x402_ns record; foreign_objects text; BEGIN SELECT e.oid, e.extowner, e.extname
 --   DO $role$ DECLARE r record; BEGIN SELECT * INTO r FROM pg_catalog.pg_roles WHERE rolname = 'insforge_integrati
+--   SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
 --   SELECT pg_catalog.set_config('search_path', 'insforge, pg_catalog, pg_temp', true);
 --   SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 
@@ -144,6 +149,18 @@ DROP FUNCTION x402._install_ledger(regrole);
 DROP FUNCTION x402._enable_realtime(text);
 DROP FUNCTION insforge._require_operator(text, regprocedure);
 
+-- The operator's settings for its database (sql/settings.sql); its triggers come after the
+-- functions they call (after.sql).
+CREATE TABLE insforge.database_settings (
+    name text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE insforge.database_settings IS
+'The operator''s insforge_integrations settings for this database (write them with insforge.set_setting()); a value a superuser set takes precedence. Read by the identity functions at each session''s next transaction after a change.';
+SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
+GRANT SELECT ON insforge.database_settings TO PUBLIC;
+
 -- ==== generated: functions new or changed since 0.2.0 ====================================
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
 
@@ -209,6 +226,27 @@ BEGIN
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION insforge._database_settings_row() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    PERFORM insforge._settings_changed();
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        NEW.name := insforge._setting_name(NEW.name);
+        NEW.value := insforge._setting_value(NEW.name, NEW.value);
+        NEW.updated_at := pg_catalog.now();
+        RETURN NEW;
+    END IF;
+    RETURN OLD;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION insforge._database_settings_row() FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._database_settings_row() IS
+'Internal (trigger of insforge.database_settings): validates and canonicalises each value, and makes every session read the settings again at its next transaction.';
+
 CREATE OR REPLACE FUNCTION insforge._grant_operator(role regrole, grant_it boolean) RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -256,6 +294,11 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
            ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._setting_name(text)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._setting_value(text,text)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._settings_changed()', 'EXECUTE'),
+           ('FUNCTION', 'insforge._database_settings_row()', 'EXECUTE'),
+           ('TABLE', 'insforge.database_settings', 'INSERT, UPDATE, DELETE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 
@@ -293,6 +336,41 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'set_jwt_secret_wrapper';
 
+CREATE OR REPLACE FUNCTION "_setting_name"(
+	"name" text /* DbText */
+) RETURNS TEXT /* String */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_setting_name_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._setting_name(text) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._setting_name(text) IS
+'Internal (trigger of insforge.database_settings): the setting''s name as stored, without the insforge_integrations. prefix; 22023 for a setting the operator may not set.';
+
+CREATE OR REPLACE FUNCTION "_setting_value"(
+	"name" text, /* DbText */
+	"value" text /* DbText */
+) RETURNS TEXT /* String */
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_setting_value_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._setting_value(text, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._setting_value(text, text) IS
+'Internal (trigger of insforge.database_settings): the value validated by the setting''s own parser (22023 otherwise), in canonical form.';
+
+CREATE OR REPLACE FUNCTION "_settings_changed"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_settings_changed_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._settings_changed() FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._settings_changed() IS
+'Internal (trigger of insforge.database_settings): every session reads the operator''s settings again at its next transaction.';
+
 CREATE OR REPLACE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -328,6 +406,77 @@ BEGIN
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
+    RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
+                  detail text, remediation text, metadata jsonb, cache_key text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH stored AS (
+        SELECT pg_catalog.split_part(c, '=', 1) AS setting,
+               nullif(pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1), '') AS value,
+               CASE WHEN d.setrole = 0 THEN pg_catalog.format('database %I', db.datname)
+                    WHEN d.setdatabase = 0 THEN pg_catalog.format('role %I', r.rolname)
+                    ELSE pg_catalog.format('role %I in database %I', r.rolname, db.datname) END AS source,
+               pg_catalog.format('%s RESET %s',
+                                 CASE WHEN d.setrole = 0 THEN pg_catalog.format('ALTER DATABASE %I', db.datname)
+                                      WHEN d.setdatabase = 0 THEN pg_catalog.format('ALTER ROLE %I', r.rolname)
+                                      ELSE pg_catalog.format('ALTER ROLE %I IN DATABASE %I', r.rolname, db.datname) END,
+                                 pg_catalog.split_part(c, '=', 1)) AS reset
+          FROM pg_catalog.pg_db_role_setting d
+          CROSS JOIN LATERAL pg_catalog.unnest(d.setconfig) c
+          LEFT JOIN pg_catalog.pg_database db ON db.oid = d.setdatabase
+          LEFT JOIN pg_catalog.pg_roles r ON r.oid = d.setrole
+         WHERE pg_catalog.split_part(c, '=', 1) IN ('insforge_integrations.jwt_audience', 'insforge_integrations.jwt_issuers')
+           AND d.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))
+    ), configured AS (
+        SELECT * FROM stored WHERE value IS NOT NULL
+        UNION ALL
+        -- The operator's own settings for this database (insforge.set_setting()).
+        SELECT 'insforge_integrations.' || o.name, o.value, 'the operator, insforge.set_setting()',
+               pg_catalog.format('SELECT insforge.reset_setting(%L)', o.name)
+          FROM insforge.database_settings o
+         WHERE o.name IN ('jwt_audience', 'jwt_issuers') AND o.value <> ''
+        UNION ALL
+        -- The session's value, when no database or role setting above explains it
+        -- (postgresql.conf, SET, a role setting of the login role).
+        SELECT x.setting, v.value, 'this session', pg_catalog.format('RESET %s', x.setting)
+          FROM (VALUES ('insforge_integrations.jwt_audience'), ('insforge_integrations.jwt_issuers')) x(setting)
+          CROSS JOIN LATERAL (SELECT nullif(pg_catalog.current_setting(x.setting, true), '') AS value) v
+         WHERE v.value IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM stored s WHERE s.setting = x.setting AND s.value = v.value)
+    ), strict AS (
+        SELECT coalesce((SELECT st.value FROM insforge.settings() st WHERE st.name = 'insforge_integrations.strict'), 'off') AS value
+    ), summary AS (
+        SELECT pg_catalog.string_agg(pg_catalog.format('%s = %L (%s)', c.setting, c.value, c.source), '; '
+                                     ORDER BY c.setting, c.source) AS text,
+               pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('setting', c.setting, 'value', c.value, 'where', c.source)
+                                    ORDER BY c.setting, c.source) AS settings,
+               pg_catalog.string_agg(DISTINCT c.reset || ';', ' ') AS resets
+          FROM configured c
+        HAVING pg_catalog.count(*) > 0
+    )
+    SELECT 'validation_needs_unforwarded_claims',
+           'Audience or issuer validation is configured, but InsForge''s tokens carry neither',
+           'INFO',
+           'EXTERNAL',
+           ARRAY['CORRECTNESS'],
+           'Detects audience or issuer validation (insforge_integrations.jwt_audience, jwt_issuers). InsForge''s API re-mints '
+           || 'every user token for PostgREST with only sub, email, role, iat and exp, so requests through the API carry no aud '
+           || 'and no iss: validation reports audience/issuer for each of them, and strict mode refuses them all (28000). '
+           || 'These settings fit direct connections that verify a provider''s own token with insforge.authenticate().',
+           pg_catalog.format('Configured: %s.%s', s.text,
+                             CASE WHEN st.value = 'on'
+                                  THEN ' insforge_integrations.strict is on, so every request through InsForge''s API fails.'
+                                  ELSE '' END),
+           'If requests come through InsForge''s API, remove the setting: ' || s.resets
+           || ' (ALTER ... RESET needs a superuser; insforge.reset_setting() is the operator''s.)'
+           || ' Keep it only where every request carries the provider''s own token (insforge.authenticate()).',
+           pg_catalog.jsonb_build_object('type', 'setting', 'settings', s.settings, 'strict', st.value),
+           'validation_needs_unforwarded_claims'
+      FROM summary s, strict st
+$$;
+
 CREATE OR REPLACE FUNCTION insforge.release_requesting_user_id() RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -337,6 +486,30 @@ BEGIN
     RETURN insforge._release_requesting_user_id();
 END
 $fn$;
+
+CREATE OR REPLACE FUNCTION insforge.reset_setting(name text) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    short text;
+BEGIN
+    PERFORM insforge._require_operator('insforge.reset_setting()');
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'insforge.reset_setting(name): name must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    short := insforge._setting_name(name);
+    DELETE FROM insforge.database_settings s WHERE s.name = short;
+    RETURN pg_catalog.format('insforge_integrations.%s is back to %s for database %s, from each session''s next transaction',
+                             short, CASE WHEN (SELECT s.source FROM insforge.settings() s
+                                                WHERE s.name = 'insforge_integrations.' || short) = 'superuser'
+                                         THEN 'the superuser''s setting' ELSE 'its default' END,
+                             pg_catalog.current_database());
+END
+$fn$;
+
+COMMENT ON FUNCTION insforge.reset_setting(text) IS
+'Removes the operator''s value of an insforge_integrations setting for this database (back to a superuser''s setting or the default), from each session''s next transaction. Operators only (project_admin or a superuser).';
 
 CREATE OR REPLACE FUNCTION insforge.revoke_operator(role regrole) RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -360,6 +533,48 @@ $fn$;
 
 COMMENT ON FUNCTION insforge.set_jwt_secret(text) IS
 'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed, when it is a documentation placeholder, or when an HMAC secret is shorter than 32 bytes). NULL removes it. Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';
+
+CREATE OR REPLACE FUNCTION insforge.set_setting(name text, value text) RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    stored insforge.database_settings;
+BEGIN
+    PERFORM insforge._require_operator('insforge.set_setting()');
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'insforge.set_setting(name, value): name must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF value IS NULL THEN
+        RETURN insforge.reset_setting(name);
+    END IF;
+    INSERT INTO insforge.database_settings AS s (name, value) VALUES ($1, $2)
+        ON CONFLICT ON CONSTRAINT database_settings_pkey DO UPDATE SET value = excluded.value
+        RETURNING s.* INTO stored;
+    RETURN pg_catalog.format('insforge_integrations.%s = %L for database %s, from each session''s next transaction%s',
+                             stored.name, stored.value, pg_catalog.current_database(),
+                             (SELECT ' (but a superuser''s setting takes precedence here: ' || s.value || ')'
+                                FROM insforge.settings() s
+                               WHERE s.name = 'insforge_integrations.' || stored.name AND s.source = 'superuser'));
+END
+$fn$;
+
+COMMENT ON FUNCTION insforge.set_setting(text, text) IS
+'Sets an insforge_integrations setting (strict, claims_source, jwt_audience, jwt_issuers, jwt_roles, jwt_leeway, jwt_providers; with or without the prefix) for this database, from each session''s next transaction; NULL resets it. 22023 for an unknown setting or a bad value. A value a superuser set takes precedence. Operators only (project_admin or a superuser).';
+
+CREATE OR REPLACE FUNCTION "settings"() RETURNS TABLE (
+	"name" TEXT,  /* String */
+	"value" TEXT,  /* String */
+	"source" TEXT,  /* String */
+	"operator_value" TEXT,  /* Option < String > */
+	"description" TEXT  /* String */
+)
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'settings_wrapper';
+
+COMMENT ON FUNCTION insforge.settings() IS
+'Every insforge_integrations setting the operator may configure: the value in effect, its source (superuser: postgresql.conf, ALTER SYSTEM, ALTER DATABASE/ROLE ... SET or a session''s SET; operator: insforge.set_setting(); default), the operator''s value, and what it means.';
 
 CREATE OR REPLACE FUNCTION "verify_jwt"(
 	"token" text, /* Option < DbText > */
@@ -692,6 +907,8 @@ CREATE OR REPLACE FUNCTION x402.record_settlement(payload jsonb, requirements js
 COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
 'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
 
+GRANT SELECT ON insforge.database_settings TO PUBLIC;
+
 SELECT pg_catalog.set_config('check_function_bodies', 'on', true);
 
 -- ==== after.sql =======================================================================
@@ -703,6 +920,12 @@ ALTER FUNCTION insforge._set_jwt_secret(text) OWNER TO insforge_integrations_sec
 ALTER FUNCTION insforge._jwt_key() OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge.jwt_secret_configured() OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge.lint_jwt_secret_exposed() OWNER TO insforge_integrations_secrets;
+
+-- The triggers of the operator's settings table (sql/settings.sql).
+CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insforge.database_settings
+    FOR EACH ROW EXECUTE FUNCTION insforge._database_settings_row();
+CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings
+    FOR EACH STATEMENT EXECUTE FUNCTION insforge._database_settings_row();
 
 -- 2. Every operator of 0.2.0 (project_admin, and roles given insforge.grant_operator())
 --    gets 0.3.0's list of operator privileges (sql/operator.sql): the ledger's internal

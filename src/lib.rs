@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 mod advisor;
 mod claims;
+mod database_settings;
 mod dbtext;
 mod errors;
 mod fmgr;
@@ -39,6 +40,17 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/jwt.sql", name = "jwt", requires = ["jwt_secret"]);
 extension_sql_file!("../sql/x402.sql", name = "x402", requires = ["identity"]);
+extension_sql_file!(
+    "../sql/settings.sql",
+    name = "settings",
+    requires = [
+        "identity",
+        database_settings::sql::_setting_name,
+        database_settings::sql::_setting_value,
+        database_settings::sql::_settings_changed,
+        database_settings::sql::settings
+    ]
+);
 // Comments on the Rust shells' functions (pgrx writes none), once they exist.
 extension_sql_file!(
     "../sql/comments.sql",

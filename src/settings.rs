@@ -104,50 +104,139 @@ pub enum ClaimsSource {
     Verified = 1,
 }
 
+/// Which claims the identity functions trust, in effect now.
 pub fn claims_source() -> ClaimsSource {
-    if CLAIMS_SOURCE.get() == ClaimsSource::Verified as i32 {
-        ClaimsSource::Verified
-    } else {
-        ClaimsSource::Setting
-    }
+    with_effective(|e| e.claims_source)
 }
 
-/// A comma-separated list setting, trimmed, empties dropped.
-pub fn list(setting: &GucString) -> Vec<String> {
-    setting
-        .bytes()
-        .map(|b| insforge_core::validate::parse_list(&String::from_utf8_lossy(b)))
-        .unwrap_or_default()
+/// Whether strict mode is in effect now.
+pub fn strict() -> bool {
+    with_effective(|e| e.strict)
 }
 
-/// The validation rules the settings describe, parsed once per generation
-/// (every change of an `insforge_integrations.*` setting bumps it).
+/// The validation rules in effect now.
 pub fn rules() -> insforge_core::validate::Rules {
+    with_effective(|e| e.rules.clone())
+}
+
+/// What the settings the operator may configure are in effect now: each one's
+/// value where a superuser set it (postgresql.conf, `ALTER SYSTEM`, `ALTER
+/// DATABASE/ROLE ... SET`, a session's `SET`), else the operator's value for
+/// this database (`insforge.database_settings`, see `database_settings`), else
+/// its default. Computed once per generation (every change of a setting, of
+/// the operator's table, and every transaction end bumps it).
+pub struct Effective {
+    pub rules: insforge_core::validate::Rules,
+    pub strict: bool,
+    pub claims_source: ClaimsSource,
+}
+
+pub fn with_effective<T>(f: impl FnOnce(&Effective) -> T) -> T {
     thread_local! {
-        static RULES: std::cell::RefCell<Option<(u64, insforge_core::validate::Rules)>> =
+        static EFFECTIVE: std::cell::RefCell<Option<(u64, Effective)>> =
             const { std::cell::RefCell::new(None) };
     }
     let generation = claims_generation();
-    RULES.with(|r| {
-        let mut slot = r.borrow_mut();
-        match slot.as_ref() {
-            Some((g, rules)) if *g == generation => rules.clone(),
-            _ => {
-                let rules = parse_rules();
-                *slot = Some((generation, rules.clone()));
-                rules
-            }
+    EFFECTIVE.with(|r| {
+        let fresh = matches!(r.borrow().as_ref(), Some((g, _)) if *g == generation);
+        if !fresh {
+            // Computed before the borrow: reading the operator's table may run
+            // Postgres code, which never calls back here, but keep the borrow short.
+            let e = compute_effective();
+            *r.borrow_mut() = Some((generation, e));
+        }
+        match r.borrow().as_ref() {
+            Some((_, e)) => f(e),
+            None => f(&compute_effective()),
         }
     })
 }
 
-fn parse_rules() -> insforge_core::validate::Rules {
-    insforge_core::validate::Rules {
-        audiences: list(&JWT_AUDIENCE),
-        issuers: list(&JWT_ISSUERS),
-        roles: list(&JWT_ROLES),
-        leeway: i64::from(JWT_LEEWAY.get()),
-        providers: list(&JWT_PROVIDERS),
+/// The settings the operator may set for its database, by short name, in the
+/// order of `insforge.settings()`.
+pub const OPERATOR_SETTINGS: [&str; 7] = [
+    "claims_source",
+    "jwt_audience",
+    "jwt_issuers",
+    "jwt_leeway",
+    "jwt_providers",
+    "jwt_roles",
+    "strict",
+];
+
+/// What an operator setting means, for `insforge.settings()`.
+pub fn describe(name: &str) -> &'static str {
+    match name {
+        "claims_source" => "setting: trust request.jwt.claims (InsForge's behaviour); verified: trust only verified tokens",
+        "jwt_audience" => "accepted aud values, comma-separated; empty: not checked",
+        "jwt_issuers" => "accepted iss values, comma-separated; empty: not checked",
+        "jwt_leeway" => "seconds of clock skew allowed on exp and nbf",
+        "jwt_providers" => "accepted identity providers, comma-separated; empty: any",
+        "jwt_roles" => "accepted role claims; the roles authenticate() and act_as() may switch to",
+        "strict" => "requesting_user_id() raises 28000 for claims that fail validation",
+        _ => "",
+    }
+}
+
+/// Where a setting's value in effect comes from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Source {
+    /// A superuser set it: configuration file, ALTER SYSTEM, ALTER DATABASE/ROLE
+    /// ... SET, or a session's SET (the GUC's source is not its default).
+    Superuser,
+    /// The operator's value for this database (insforge.database_settings).
+    Operator,
+    /// Neither: the built-in default.
+    Default,
+}
+
+/// The value in effect of operator setting `name` (one of
+/// [`OPERATOR_SETTINGS`]) as canonical text, and where it comes from.
+pub fn effective_value(name: &str) -> (String, Source) {
+    if crate::database_settings::guc_was_set(name) {
+        return (guc_text(name), Source::Superuser);
+    }
+    match crate::database_settings::operator_value(name) {
+        Some(v) => (v, Source::Operator),
+        None => (guc_text(name), Source::Default),
+    }
+}
+
+/// The GUC's own current value, as canonical text.
+pub fn guc_text(name: &str) -> String {
+    let text = |g: &GucString| String::from_utf8_lossy(g.bytes().unwrap_or_default()).into_owned();
+    match name {
+        "claims_source" => match CLAIMS_SOURCE.get() {
+            v if v == ClaimsSource::Verified as i32 => "verified".into(),
+            _ => "setting".into(),
+        },
+        "jwt_audience" => text(&JWT_AUDIENCE),
+        "jwt_issuers" => text(&JWT_ISSUERS),
+        "jwt_leeway" => JWT_LEEWAY.get().to_string(),
+        "jwt_providers" => text(&JWT_PROVIDERS),
+        "jwt_roles" => text(&JWT_ROLES),
+        "strict" => (if STRICT.get() { "on" } else { "off" }).into(),
+        _ => String::new(),
+    }
+}
+
+fn compute_effective() -> Effective {
+    let value = |name: &str| effective_value(name).0;
+    let list = |name: &str| insforge_core::validate::parse_list(&value(name));
+    Effective {
+        rules: insforge_core::validate::Rules {
+            audiences: list("jwt_audience"),
+            issuers: list("jwt_issuers"),
+            roles: list("jwt_roles"),
+            leeway: value("jwt_leeway").parse().unwrap_or(30),
+            providers: list("jwt_providers"),
+        },
+        strict: value("strict") == "on",
+        claims_source: if value("claims_source") == "verified" {
+            ClaimsSource::Verified
+        } else {
+            ClaimsSource::Setting
+        },
     }
 }
 
@@ -347,6 +436,7 @@ pub fn init() {
             None,
         );
         pg_sys::RegisterXactCallback(Some(end_of_transaction), std::ptr::null_mut());
+        crate::database_settings::init();
         #[cfg(not(any(feature = "pg13", feature = "pg14")))]
         pg_sys::MarkGUCPrefixReserved(c"insforge_integrations".as_ptr());
         #[cfg(any(feature = "pg13", feature = "pg14"))]

@@ -104,7 +104,7 @@ v1_function!(pg_finfo_insforge_jwt, insforge_jwt, jwt_impl);
 /// when they fail validation (anonymous requests pass: they have no subject).
 fn checked_claims(strict: bool) -> &'static Claims {
     let claims = claims::current();
-    if strict && settings::STRICT.get() && !claims.anonymous() {
+    if strict && settings::strict() && !claims.anonymous() {
         if let Some(first) = claims.problems().first() {
             let first = *first;
             raise(

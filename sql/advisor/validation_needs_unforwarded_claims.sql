@@ -1,6 +1,7 @@
 -- Rule validation_needs_unforwarded_claims: audience or issuer validation is
--- configured (insforge_integrations.jwt_audience / jwt_issuers, in this session
--- or as a database or role setting), but the tokens InsForge's API forwards to
+-- configured (insforge_integrations.jwt_audience / jwt_issuers: by the operator
+-- with insforge.set_setting(), in this session, or as a database or role
+-- setting), but the tokens InsForge's API forwards to
 -- PostgREST are minted by InsForge with only sub, email, role, iat and exp: they
 -- carry no aud and no iss. Validation (claims_valid(), validate_claims(), strict
 -- mode, verify_jwt()'s defaults) then reports audience/issuer for every API
@@ -33,6 +34,12 @@ CREATE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
     ), configured AS (
         SELECT * FROM stored WHERE value IS NOT NULL
         UNION ALL
+        -- The operator's own settings for this database (insforge.set_setting()).
+        SELECT 'insforge_integrations.' || o.name, o.value, 'the operator, insforge.set_setting()',
+               pg_catalog.format('SELECT insforge.reset_setting(%L)', o.name)
+          FROM insforge.database_settings o
+         WHERE o.name IN ('jwt_audience', 'jwt_issuers') AND o.value <> ''
+        UNION ALL
         -- The session's value, when no database or role setting above explains it
         -- (postgresql.conf, SET, a role setting of the login role).
         SELECT x.setting, v.value, 'this session', pg_catalog.format('RESET %s', x.setting)
@@ -40,6 +47,8 @@ CREATE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
           CROSS JOIN LATERAL (SELECT nullif(pg_catalog.current_setting(x.setting, true), '') AS value) v
          WHERE v.value IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM stored s WHERE s.setting = x.setting AND s.value = v.value)
+    ), strict AS (
+        SELECT coalesce((SELECT st.value FROM insforge.settings() st WHERE st.name = 'insforge_integrations.strict'), 'off') AS value
     ), summary AS (
         SELECT pg_catalog.string_agg(pg_catalog.format('%s = %L (%s)', c.setting, c.value, c.source), '; '
                                      ORDER BY c.setting, c.source) AS text,
@@ -59,15 +68,15 @@ CREATE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
            || 'and no iss: validation reports audience/issuer for each of them, and strict mode refuses them all (28000). '
            || 'These settings fit direct connections that verify a provider''s own token with insforge.authenticate().',
            pg_catalog.format('Configured: %s.%s', s.text,
-                             CASE WHEN coalesce(pg_catalog.current_setting('insforge_integrations.strict', true), 'off') = 'on'
+                             CASE WHEN st.value = 'on'
                                   THEN ' insforge_integrations.strict is on, so every request through InsForge''s API fails.'
                                   ELSE '' END),
            'If requests come through InsForge''s API, remove the setting: ' || s.resets
+           || ' (ALTER ... RESET needs a superuser; insforge.reset_setting() is the operator''s.)'
            || ' Keep it only where every request carries the provider''s own token (insforge.authenticate()).',
-           pg_catalog.jsonb_build_object('type', 'setting', 'settings', s.settings,
-                                         'strict', coalesce(pg_catalog.current_setting('insforge_integrations.strict', true), 'off')),
+           pg_catalog.jsonb_build_object('type', 'setting', 'settings', s.settings, 'strict', st.value),
            'validation_needs_unforwarded_claims'
-      FROM summary s
+      FROM summary s, strict st
 $$;
 COMMENT ON FUNCTION insforge.lint_validation_needs_unforwarded_claims() IS
 'Advisor rule validation_needs_unforwarded_claims (INFO): audience or issuer validation is configured, but tokens minted by InsForge''s API carry neither aud nor iss. One row.';

@@ -24,6 +24,7 @@ macro_rules! advisor_rule {
                 "identity",
                 "requesting_user_id",
                 "jwt_secret",
+                "settings",
                 "advisor_common"
             ]
         );

@@ -55,6 +55,8 @@ STATEFUL = {
     # the operator's privileged halves (SECURITY DEFINER) and operator management
     "_set_jwt_secret", "_adopt_requesting_user_id", "_release_requesting_user_id",
     "_grant_operator", "grant_operator", "revoke_operator", "_require_operator",
+    # the operator's settings for its database
+    "set_setting", "reset_setting", "_setting_name", "_setting_value", "_settings_changed",
     # the settlement journal
     "begin_settlement", "_same_settlement",
     "_record_settlement", "_begin_settlement",  # the other cases of record/begin: their own facts
@@ -623,10 +625,17 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
             attempt("insforge._adopt_requesting_user_id", "SELECT insforge._adopt_requesting_user_id(%s::boolean)",
                     [g.r.random() < 0.5])
             attempt("insforge._release_requesting_user_id", "SELECT insforge._release_requesting_user_id()")
-            attempt("x402._install_ledger", "SELECT x402._install_ledger(%s::regrole)", [role])
-            attempt("x402._enable_realtime", "SELECT x402._enable_realtime(%s::text)", [g.text()])
-            attempt("insforge._require_operator", "SELECT insforge._require_operator(%s::text, %s::regprocedure)",
-                    [g.text(), g.r.choice(["insforge._set_jwt_secret(text)", "x402._install_ledger(regrole)"])])
+            attempt("insforge._require_operator", "SELECT insforge._require_operator(%s::text)", [g.text()])
+            # the operator's settings for its database
+            setting = g.r.choice(["strict", "claims_source", "jwt_audience", "jwt_issuers", "jwt_roles", "jwt_leeway",
+                                  "jwt_providers", "insforge_integrations.strict", None, g.text()])
+            attempt("insforge.set_setting", "SELECT insforge.set_setting(%s::text, %s::text)",
+                    [setting, g.r.choice([None, g.text(), "on", "30", "verified"])])
+            attempt("insforge.reset_setting", "SELECT insforge.reset_setting(%s::text)", [setting])
+            attempt("insforge._setting_name", "SELECT insforge._setting_name(%s::text)", [setting])
+            attempt("insforge._setting_value", "SELECT insforge._setting_value(%s::text, %s::text)",
+                    [setting, g.text()])
+            attempt("insforge._settings_changed", "SELECT insforge._settings_changed()")
             attempt("insforge._grant_operator", "SELECT insforge._grant_operator(%s::regrole, %s::boolean)",
                     [role, g.r.random() < 0.5])
             attempt("insforge.grant_operator", "SELECT insforge.grant_operator(%s::regrole)", [role])

@@ -34,6 +34,10 @@ RESTRICTED = {
     "insforge._released_marker()": set(),
     "insforge._requesting_user_id_is_member()": set(),
     "insforge._release_before_drop()": set(),
+    "insforge._setting_name(text)": {"project_admin"},
+    "insforge._setting_value(text,text)": {"project_admin"},
+    "insforge._settings_changed()": {"project_admin"},
+    "insforge._database_settings_row()": {"project_admin"},
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
 }
 CLIENTS = ("anon", "authenticated", "project_admin")

@@ -380,3 +380,71 @@ def test_a_ledger_that_cannot_carry_the_journal_is_refused_after_the_update(up, 
             c.execute("UPDATE public.x402_payments SET status = 'disputed' WHERE tx_hash = %s", (second_tx,))
             c.execute("SELECT x402.install_ledger()")
         assert one(c, "SELECT revenue FROM x402.stats() WHERE endpoint IS NULL") == s.amount
+
+
+# -- the user's own objects over the previous release survive the update ------------------------------------------
+
+PUBLIC_API = f"""
+    SELECT p.oid::regprocedure::text, p.oid::regproc::text, pg_get_function_identity_arguments(p.oid),
+           p.proretset, p.prorettype::regtype::text, p.provariadic <> 0,
+           (SELECT array_agg(format_type(t, NULL) ORDER BY i)
+              FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY a(t, i))
+      FROM pg_proc p JOIN ({MEMBERS}) m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
+     WHERE p.proname NOT LIKE '\\_%' AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+     ORDER BY 1"""
+
+
+def call_sql(proc, args, variadic, returns_set):
+    """A call of the function with NULLs of its argument types."""
+    nulls = [f"NULL::{t}" for t in (args or [])]
+    if variadic and nulls:
+        nulls[-1] = "VARIADIC " + nulls[-1]
+    call = f"{proc}({', '.join(nulls)})"
+    return f"SELECT * FROM {call}" if returns_set else f"SELECT {call}"
+
+
+def test_update_keeps_views_and_functions_over_the_previous_release(up):
+    """On 0.2.0, the user (project_admin) makes a view and a BEGIN ATOMIC function over every public
+    function and relation of the extension; ALTER EXTENSION ... UPDATE keeps them (no 2BP01: nothing
+    they depend on is dropped and made anew), and afterwards each still runs: no undefined function
+    or type, no changed result type."""
+    previous = RELEASED_VERSIONS[-1]
+    db = "users_objects"
+    up.create_database(db, extension=False)
+    with up.connect(db) as c:
+        c.execute(f"CREATE EXTENSION {EXT} VERSION '{previous}'")
+        api = c.execute(PUBLIC_API).fetchall()
+        assert len(api) > 40
+        made = []
+        with as_operator(c):
+            for n, (sig, proc, _, retset, rettype, variadic, args) in enumerate(api):
+                sql = call_sql(proc, args, variadic, retset)
+                if rettype != "void":
+                    c.execute(f"CREATE VIEW public.dep_view_{n} AS {sql}")
+                    made.append(f"SELECT * FROM public.dep_view_{n}")
+                c.execute(f"CREATE FUNCTION public.dep_fn_{n}() RETURNS void LANGUAGE sql BEGIN ATOMIC {sql}; END")
+                made.append(f"SELECT public.dep_fn_{n}()")
+            c.execute("CREATE VIEW public.dep_assets AS SELECT network, asset, eip712_name FROM x402.assets")
+            c.execute("CREATE VIEW public.dep_payment_type AS SELECT (NULL::x402.payment).tx_hash")
+            made += ["SELECT * FROM public.dep_assets", "SELECT * FROM public.dep_payment_type"]
+        deps = one(c, "SELECT count(*) FROM pg_depend d JOIN pg_class v ON v.oid = d.objid"
+                      " WHERE v.relname LIKE 'dep\\_%%'")
+        assert deps > 0
+        with as_operator(c):
+            c.execute(f"ALTER EXTENSION {EXT} UPDATE")
+        assert one(c, f"SELECT extversion FROM pg_extension WHERE extname = '{EXT}'") == current_version(c)
+        broken = []
+        for sql in made:
+            try:
+                with c.transaction():
+                    c.execute(sql)
+            except psycopg.Error as e:
+                message = str(e).splitlines()[0]
+                # Postgres's own "function/type ... does not exist", a result of another type, or a
+                # crash: what an update that dropped or changed something they use would give.
+                # Anything else is the function's own answer to NULL arguments (22023, 42501, ...,
+                # or enable_realtime's 42883 where InsForge's realtime is missing): it ran.
+                if (isinstance(e, (psycopg.errors.DatatypeMismatch, psycopg.errors.InternalError))
+                        or re.match(r"(function|type) .* does not exist", message)):
+                    broken.append((sql, type(e).__name__, message))
+        assert broken == [], broken

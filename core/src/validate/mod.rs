@@ -69,6 +69,18 @@ pub struct Rules {
     pub providers: Vec<String>,
 }
 
+/// Every provider name [`auth_provider`] can return (what
+/// `insforge_integrations.jwt_providers` may list).
+pub const PROVIDERS: [&str; 7] = [
+    "clerk",
+    "auth0",
+    "workos",
+    "kinde",
+    "stytch",
+    "better_auth",
+    "insforge",
+];
+
 /// The role an absent `role` claim stands for (PostgREST's anonymous role).
 pub const ANON_ROLE: &str = "anon";
 

@@ -109,3 +109,15 @@ DROP FUNCTION x402.stats(timestamptz);
 
 -- 5. What record_settlement() and begin_settlement() return gains the journal's columns.
 ALTER TYPE x402.payment ADD ATTRIBUTE failure_reason text, ADD ATTRIBUTE completed_at timestamptz;
+
+-- The operator's settings for its database (sql/settings.sql); its triggers come after the
+-- functions they call (after.sql).
+CREATE TABLE insforge.database_settings (
+    name text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE insforge.database_settings IS
+'The operator''s insforge_integrations settings for this database (write them with insforge.set_setting()); a value a superuser set takes precedence. Read by the identity functions at each session''s next transaction after a change.';
+SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
+GRANT SELECT ON insforge.database_settings TO PUBLIC;

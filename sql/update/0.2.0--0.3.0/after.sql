@@ -7,6 +7,12 @@ ALTER FUNCTION insforge._jwt_key() OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge.jwt_secret_configured() OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge.lint_jwt_secret_exposed() OWNER TO insforge_integrations_secrets;
 
+-- The triggers of the operator's settings table (sql/settings.sql).
+CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insforge.database_settings
+    FOR EACH ROW EXECUTE FUNCTION insforge._database_settings_row();
+CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings
+    FOR EACH STATEMENT EXECUTE FUNCTION insforge._database_settings_row();
+
 -- 2. Every operator of 0.2.0 (project_admin, and roles given insforge.grant_operator())
 --    gets 0.3.0's list of operator privileges (sql/operator.sql): the ledger's internal
 --    functions it now runs as itself.

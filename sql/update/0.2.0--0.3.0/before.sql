@@ -13,3 +13,15 @@
 DROP FUNCTION x402._install_ledger(regrole);
 DROP FUNCTION x402._enable_realtime(text);
 DROP FUNCTION insforge._require_operator(text, regprocedure);
+
+-- The operator's settings for its database (sql/settings.sql); its triggers come after the
+-- functions they call (after.sql).
+CREATE TABLE insforge.database_settings (
+    name text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE insforge.database_settings IS
+'The operator''s insforge_integrations settings for this database (write them with insforge.set_setting()); a value a superuser set takes precedence. Read by the identity functions at each session''s next transaction after a change.';
+SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
+GRANT SELECT ON insforge.database_settings TO PUBLIC;
