@@ -15,9 +15,11 @@
 --   CREATE TABLE insforge.database_settings ( name text PRIMARY KEY, value text NOT NULL, updated_at timestamptz N
 --   CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insforge.database_settings FOR EAC
 --   CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings FOR EACH STATEMENT EXE
+--   CREATE TYPE x402.payment AS ( id uuid, payer_address text, endpoint text, amount numeric(78,0), tx_hash text, 
 --   DO $do$ BEGIN IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN PERFORM insforge._grant_operator('pro
 --   DO $guard$ DECLARE ext record; x402_ns record; foreign_objects text; BEGIN SELECT e.oid, e.extowner, e.extname
 --   DO $role$ DECLARE r record; BEGIN SELECT * INTO r FROM pg_catalog.pg_roles WHERE rolname = 'insforge_integrati
+--   INSERT INTO x402.assets VALUES ('eip155:196', '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8', 'Global Dollar', '
 --   SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
 --   SELECT pg_catalog.set_config('search_path', 'insforge, pg_catalog, pg_temp', true);
 --   SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -161,6 +163,17 @@ COMMENT ON TABLE insforge.database_settings IS
 SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
 GRANT SELECT ON insforge.database_settings TO PUBLIC;
 
+-- The settlement journal (sql/x402.sql, src/ledger.rs): what record_settlement() and
+-- begin_settlement() return gains the new columns of the ledger, and its PL/pgSQL halves
+-- are gone (the journal decides in Rust now).
+DROP FUNCTION x402._record_settlement(jsonb, jsonb, jsonb, text, text, jsonb);
+DROP FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb);
+DROP FUNCTION x402._same_settlement(x402.payment, jsonb);
+ALTER TYPE x402.payment ADD ATTRIBUTE nonce_scope text, ADD ATTRIBUTE scheme text, ADD ATTRIBUTE valid_before timestamptz,
+    ADD ATTRIBUTE payment_id text, ADD ATTRIBUTE settled_amount numeric(78,0), ADD ATTRIBUTE answers jsonb;
+-- x402._explorer_address_url() is public now, as x402.explorer_url().
+DROP FUNCTION x402._explorer_address_url(text, text);
+
 -- ==== generated: functions new or changed since 0.2.0 ====================================
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
 
@@ -288,11 +301,8 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'insforge._grant_operator(regrole,boolean)', 'EXECUTE'),
            ('FUNCTION', 'insforge.lint_jwt_secret_exposed()', 'EXECUTE'),
            ('FUNCTION', 'x402.record_settlement(jsonb,jsonb,jsonb,text,text)', 'EXECUTE'),
-           ('FUNCTION', 'x402._record_settlement(jsonb,jsonb,jsonb,text,text,jsonb)', 'EXECUTE'),
-           ('FUNCTION', 'x402._same_settlement(x402.payment,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402.begin_settlement(jsonb,jsonb,text)', 'EXECUTE'),
-           ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
-           ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
+           ('FUNCTION', 'x402.record_status(text,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'insforge._setting_name(text)', 'EXECUTE'),
            ('FUNCTION', 'insforge._setting_value(text,text)', 'EXECUTE'),
@@ -586,8 +596,6 @@ STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'verify_jwt_wrapper';
 
-REVOKE ALL ON FUNCTION x402._explorer_address_url(text, text) FROM PUBLIC;
-
 CREATE OR REPLACE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text, p_nonce text) RETURNS boolean
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -601,13 +609,13 @@ BEGIN
     -- would be a subtransaction, which parallel workers may not start.)
     IF ledger IS NULL OR (SELECT count(*) FROM pg_catalog.pg_attribute
                            WHERE attrelid = ledger AND NOT attisdropped
-                             AND attname IN ('network', 'asset', 'payer_address', 'nonce', 'status')) < 5 THEN
+                             AND attname IN ('network', 'nonce_scope', 'payer_address', 'nonce', 'status')) < 5 THEN
         RETURN false;
     END IF;
     IF NOT (pg_catalog.has_schema_privilege('public', 'USAGE')
             AND pg_catalog.has_column_privilege(ledger, 'nonce', 'SELECT')
             AND pg_catalog.has_column_privilege(ledger, 'network', 'SELECT')
-            AND pg_catalog.has_column_privilege(ledger, 'asset', 'SELECT')
+            AND pg_catalog.has_column_privilege(ledger, 'nonce_scope', 'SELECT')
             AND pg_catalog.has_column_privilege(ledger, 'payer_address', 'SELECT')
             AND pg_catalog.has_column_privilege(ledger, 'status', 'SELECT')) THEN
         RETURN NULL;
@@ -617,7 +625,7 @@ BEGIN
     -- once per session (replanned by the plan cache after DDL), and only reached once
     -- the columns exist.
     RETURN EXISTS (SELECT 1 FROM public.x402_payments
-                    WHERE nonce = lower(p_nonce) AND network = p_network AND lower(asset) = lower(p_asset)
+                    WHERE nonce = lower(p_nonce) AND network = p_network AND lower(nonce_scope) = lower(p_asset)  -- (p_asset: the nonce's scope)
                       AND lower(payer_address) = lower(p_payer) AND status <> 'failed');
 END
 $fn$;
@@ -629,15 +637,18 @@ COMMENT ON FUNCTION x402._nonce_recorded(text, text, text, text) IS
 
 REVOKE ALL ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) FROM PUBLIC;
 
+COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
+'Internal (benchmarks, tests): what record_settlement() derives from a payment and a facilitator''s answer without writing: the payment''s terms and the outcome (settled, broadcast, failed or disputed, with the reasons). 22023 for malformed input, 0A000 for an unknown x402Version or scheme.';
+
 CREATE OR REPLACE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
     RETURNS x402.payment
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     SET enable_seqscan = off  -- as record_settlement: its kept plans use the ledger's indexes
-    AS 'MODULE_PATHNAME', 'begin_settlement_wrapper';
+    AS 'MODULE_PATHNAME', 'x402_begin_settlement_wrapper';
 
 COMMENT ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) IS
-'Writes the intent to settle a payment before calling the facilitator''s /settle: a pending row keyed by the authorization (network, asset, payer, nonce), so that a settlement is never unaccounted even if the app dies before record_settlement(). Returns the row; when the authorization already has a pending or settled row, returns that one instead (status settled: it is paid, do not settle again). Malformed payload or requirements: 22023, nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
+'Writes the intent to settle a payment before calling the facilitator''s /settle: a pending row keyed by the authorization (network, nonce scope, payer, nonce), so that a settlement is never unaccounted even if the app dies before record_settlement(). Returns the row; when the authorization already has a live row (pending, broadcast or settled), returns that one instead (broadcast or settled: do not settle again). Idempotent on the payload''s payment-identifier; one that names another payment raises 23505. Unknown x402Version or scheme: 0A000; malformed payload or requirements: 22023; nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
 
 CREATE OR REPLACE FUNCTION x402."checksum_address"(
 	"address" text /* DbText */
@@ -700,7 +711,24 @@ END
 $fn$;
 
 COMMENT ON FUNCTION x402.enable_realtime(text) IS
-'Adds a trigger that publishes each recorded payment through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row without its signed payload}), as the InsForge x402 guide does (once, when a row is recorded as settled or disputed, also when it completes a pending intent), and registers the channel in realtime.channels when that table exists. Runs as its caller, the ledger''s owner. Operators only (project_admin or a superuser).';
+'Adds a trigger that publishes each recorded payment through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row without its signed payload}), as the InsForge x402 guide does (when a row is recorded as broadcast, settled or disputed, once per status, also when it completes an intent), and registers the channel in realtime.channels when that table exists. Runs as its caller, the ledger''s owner. Operators only (project_admin or a superuser).';
+
+CREATE OR REPLACE FUNCTION x402.explorer_url(network text, address text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT CASE network
+               WHEN 'eip155:196' THEN 'https://www.oklink.com/xlayer/address/'
+               WHEN 'eip155:1952' THEN 'https://www.oklink.com/xlayer-test/address/'
+               WHEN 'eip155:8453' THEN 'https://basescan.org/address/'
+               WHEN 'eip155:84532' THEN 'https://sepolia.basescan.org/address/'
+               WHEN 'eip155:1' THEN 'https://etherscan.io/address/'
+               WHEN 'eip155:11155111' THEN 'https://sepolia.etherscan.io/address/'
+           END || address
+$$;
+
+COMMENT ON FUNCTION x402.explorer_url(text, text) IS
+'The block explorer page of an address (a payer, a token), for X Layer, Base and Ethereum and their test networks (CAIP-2); NULL for other networks.';
 
 CREATE OR REPLACE FUNCTION x402.install_ledger() RETURNS regclass
     LANGUAGE plpgsql VOLATILE
@@ -759,31 +787,12 @@ BEGIN
                   HINT = 'One settlement is one row. Resolve the duplicates, then run SELECT x402.install_ledger(); again. Nothing was changed.';
     END IF;
     SELECT pg_catalog.string_agg(DISTINCT coalesce(status, 'NULL'), ', ') INTO bad
-      FROM public.x402_payments WHERE status IS NULL OR status NOT IN ('pending', 'settled', 'disputed', 'failed');
+      FROM public.x402_payments WHERE status IS NULL OR status NOT IN ('pending', 'broadcast', 'settled', 'disputed', 'failed');
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'public.x402_payments.status holds values other than pending, settled, disputed and failed: %', bad
+        RAISE EXCEPTION 'public.x402_payments.status holds values other than pending, broadcast, settled, disputed and failed: %', bad
             USING ERRCODE = '22023',
-                  HINT = 'Map them to one of those four, then run SELECT x402.install_ledger(); again. Nothing was changed.';
+                  HINT = 'Map them to one of those five, then run SELECT x402.install_ledger(); again. Nothing was changed.';
     END IF;
-    -- One signed authorization (network, asset, payer, nonce) can settle once on chain;
-    -- 0.1.0 could record it under two transaction hashes as two settled payments.
-    IF (SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = 'public.x402_payments'::regclass
-           AND attname IN ('network', 'asset', 'nonce') AND NOT attisdropped) = 3 THEN
-        EXECUTE $q$
-            SELECT pg_catalog.string_agg(pg_catalog.format('nonce %s of %s on %s: %s', nonce, payer_address, network, txs), '; ')
-              FROM (SELECT network, lower(asset), pg_catalog.min(payer_address) AS payer_address, nonce,
-                           pg_catalog.string_agg(tx_hash, ', ' ORDER BY created_at, tx_hash) AS txs
-                      FROM public.x402_payments
-                     WHERE status IN ('pending', 'settled') AND nonce IS NOT NULL AND network IS NOT NULL
-                     GROUP BY network, lower(asset), lower(payer_address), nonce HAVING count(*) > 1 LIMIT 5) d $q$
-            INTO bad;
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION 'public.x402_payments records one authorization as settled more than once (on chain only one transaction can have used it): %', bad
-                USING ERRCODE = '23505',
-                      HINT = 'Look the transactions up; mark every one but the real one disputed, e.g. UPDATE public.x402_payments SET status = ''disputed'', dispute_reason = ''nonce reuse'' WHERE tx_hash = ''0x...''; then run SELECT x402.install_ledger(); again. Nothing was changed.';
-        END IF;
-    END IF;
-
     ALTER TABLE public.x402_payments
         ADD COLUMN IF NOT EXISTS network text,
         ADD COLUMN IF NOT EXISTS asset text,
@@ -794,7 +803,37 @@ BEGIN
         ADD COLUMN IF NOT EXISTS requirements jsonb,
         ADD COLUMN IF NOT EXISTS settlement jsonb,
         ADD COLUMN IF NOT EXISTS failure_reason text,
-        ADD COLUMN IF NOT EXISTS completed_at timestamptz;
+        ADD COLUMN IF NOT EXISTS completed_at timestamptz,
+        ADD COLUMN IF NOT EXISTS nonce_scope text,
+        ADD COLUMN IF NOT EXISTS scheme text,
+        ADD COLUMN IF NOT EXISTS valid_before timestamptz,
+        ADD COLUMN IF NOT EXISTS payment_id text,
+        ADD COLUMN IF NOT EXISTS settled_amount numeric(78,0),
+        ADD COLUMN IF NOT EXISTS answers jsonb;
+    -- Rows of older versions: their nonce is the token's (EIP-3009), their scheme exact, what
+    -- settled is what was authorized, and their validBefore is in the payload.
+    UPDATE public.x402_payments SET nonce_scope = asset WHERE nonce_scope IS NULL AND asset IS NOT NULL;
+    UPDATE public.x402_payments SET scheme = 'exact' WHERE scheme IS NULL AND nonce IS NOT NULL;
+    UPDATE public.x402_payments SET settled_amount = amount::text::numeric
+     WHERE settled_amount IS NULL AND status IN ('settled', 'disputed') AND tx_hash IS NOT NULL;
+    UPDATE public.x402_payments
+       SET valid_before = pg_catalog.to_timestamp((payload #>> '{payload,authorization,validBefore}')::double precision)
+     WHERE valid_before IS NULL AND payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$';
+    -- One signed authorization can settle once on chain; 0.1.0 could record it under two
+    -- transaction hashes as two settled payments. Checked with the unique index's own key
+    -- (below), after the backfill above (an exception undoes all of it: nothing changes).
+    SELECT pg_catalog.string_agg(pg_catalog.format('nonce %s of %s on %s: %s', nonce, payer_address, network, txs), '; ')
+      INTO bad
+      FROM (SELECT network, pg_catalog.min(payer_address) AS payer_address, nonce,
+                   pg_catalog.string_agg(tx_hash, ', ' ORDER BY created_at, tx_hash) AS txs
+              FROM public.x402_payments
+             WHERE status IN ('pending', 'broadcast', 'settled') AND nonce IS NOT NULL AND network IS NOT NULL
+             GROUP BY network, lower(nonce_scope), lower(payer_address), nonce HAVING count(*) > 1 LIMIT 5) d;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'public.x402_payments records one authorization as settled more than once (on chain only one transaction can have used it): %', bad
+            USING ERRCODE = '23505',
+                  HINT = 'Look the transactions up; mark every one but the real one disputed, e.g. UPDATE public.x402_payments SET status = ''disputed'', dispute_reason = ''nonce reuse'' WHERE tx_hash = ''0x...''; then run SELECT x402.install_ledger(); again. Nothing was changed.';
+    END IF;
     -- A pending intent (begin_settlement) has no transaction yet, nor may a failed settlement.
     ALTER TABLE public.x402_payments ALTER COLUMN tx_hash DROP NOT NULL;
     IF (SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute
@@ -817,16 +856,33 @@ BEGIN
                     WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_amount_nonnegative') THEN
         ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_amount_nonnegative CHECK (amount >= 0);
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
-                    WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_status') THEN
+    -- The statuses (src/ledger.rs, insforge_core::x402 settlement.rs): a transaction hash
+    -- for every row but an intent, a failure, one the facilitator accepted for later
+    -- (OKX's aggr_deferred, broadcast without a hash yet) and an upto payment that settled 0.
+    IF (SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+         WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_status')
+       IS DISTINCT FROM 'CHECK (((status = ANY (ARRAY[''pending''::text, ''broadcast''::text, ''settled''::text, ''disputed''::text, ''failed''::text])) AND ((tx_hash IS NOT NULL) OR (status = ANY (ARRAY[''pending''::text, ''broadcast''::text, ''failed''::text])) OR ((status = ''settled''::text) AND (settled_amount = (0)::numeric)))))' THEN
+        ALTER TABLE public.x402_payments DROP CONSTRAINT IF EXISTS x402_payments_status;
         ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_status
-            CHECK (status IN ('pending', 'settled', 'disputed', 'failed') AND (tx_hash IS NOT NULL OR status IN ('pending', 'failed')));
+            CHECK (status IN ('pending', 'broadcast', 'settled', 'disputed', 'failed')
+                   AND (tx_hash IS NOT NULL OR status IN ('pending', 'broadcast', 'failed')
+                        OR (status = 'settled' AND settled_amount = 0)));
     END IF;
-    -- At most one live row (pending or settled) per authorization; every lookup by nonce indexed.
-    CREATE UNIQUE INDEX IF NOT EXISTS x402_payments_authorization_key
-        ON public.x402_payments (network, lower(asset), lower(payer_address), nonce) WHERE status IN ('pending', 'settled');
+    -- At most one live row (pending, broadcast or settled) per authorization, keyed by its
+    -- nonce's scope (the token for EIP-3009, the Permit2 contract for Permit2), and per
+    -- payment identifier; every lookup by nonce indexed.
+    IF (SELECT pg_catalog.pg_get_indexdef(pg_catalog.to_regclass('public.x402_payments_authorization_key')))
+       IS DISTINCT FROM 'CREATE UNIQUE INDEX x402_payments_authorization_key ON public.x402_payments USING btree (network, lower(nonce_scope), lower(payer_address), nonce) WHERE (status = ANY (ARRAY[''pending''::text, ''broadcast''::text, ''settled''::text]))' THEN
+        DROP INDEX IF EXISTS public.x402_payments_authorization_key;
+        CREATE UNIQUE INDEX x402_payments_authorization_key
+            ON public.x402_payments (network, lower(nonce_scope), lower(payer_address), nonce)
+            WHERE status IN ('pending', 'broadcast', 'settled');
+    END IF;
+    CREATE UNIQUE INDEX IF NOT EXISTS x402_payments_payment_id
+        ON public.x402_payments (payment_id) WHERE payment_id IS NOT NULL AND status IN ('pending', 'broadcast', 'settled');
     CREATE INDEX IF NOT EXISTS x402_payments_nonce ON public.x402_payments (nonce);
-    CREATE INDEX IF NOT EXISTS x402_payments_pending ON public.x402_payments (created_at) WHERE status = 'pending';
+    DROP INDEX IF EXISTS public.x402_payments_pending;
+    CREATE INDEX IF NOT EXISTS x402_payments_open ON public.x402_payments (created_at) WHERE status IN ('pending', 'broadcast');
 
     -- A realtime trigger from an older enable_realtime() (AFTER INSERT only) also fires on
     -- the status change that completes an intent, as enable_realtime() makes it now.
@@ -873,16 +929,54 @@ $fn$;
 COMMENT ON FUNCTION x402.install_ledger() IS
 'Creates public.x402_payments (owned by the caller), or upgrades a guide-made one in place keeping its rows (amount to numeric(78,0), unique lower-case tx_hash, the journal''s columns, RLS with public read of every column but the signed payload, writes for the operator only). Runs as its caller, who must own the table. Idempotent. The table is user data: pg_dump dumps it and DROP EXTENSION never removes it. Operators only (project_admin or a superuser).';
 
+CREATE OR REPLACE FUNCTION x402.payment_stats(since timestamptz DEFAULT NULL)
+    RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
+                   broadcast bigint, pending bigint, failed bigint, disputed bigint,
+                   revenue numeric, revenue_tokens numeric, unconfirmed_revenue numeric, unconfirmed_revenue_tokens numeric,
+                   latest_payment timestamptz)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
+               count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'broadcast'),
+               count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed'),
+               count(*) FILTER (WHERE p.status = 'disputed'),
+               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)::numeric,
+               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)
+                          / (10::numeric ^ coalesce(a.decimals, 0))),
+               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'broadcast'), 0)::numeric,
+               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'broadcast'), 0)
+                          / (10::numeric ^ coalesce(a.decimals, 0))),
+               max(p.created_at) FILTER (WHERE p.status = 'settled')
+          FROM public.x402_payments p
+          LEFT JOIN x402.assets a ON a.network = p.network AND a.asset = lower(p.asset)
+         WHERE $1 IS NULL OR p.created_at >= $1
+         GROUP BY GROUPING SETS ((p.network, p.asset, a.symbol, a.decimals),
+                                 (p.endpoint, p.network, p.asset, a.symbol, a.decimals))
+         ORDER BY 1 NULLS FIRST, 2, 3 $q$ USING since;
+END
+$fn$;
+
+COMMENT ON FUNCTION x402.payment_stats(timestamptz) IS
+'Dashboard numbers from public.x402_payments since a time (NULL: all), per network and asset (endpoint NULL: the totals) and per endpoint: requests (rows), settled (confirmed), broadcast (sent, not confirmed), pending (begun), failed, disputed; revenue from confirmed settlements and unconfirmed_revenue from broadcast ones (what settled, for upto the settled amount), in the smallest unit and in token units; latest_payment is the newest settled row.';
+
 CREATE OR REPLACE FUNCTION x402.publish_payment() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    -- A payment is published once, when it is recorded: inserted as settled or disputed,
-    -- or a pending intent (or a failed attempt) completed as one. Intents and failures
-    -- are not payments.
-    IF NEW.status IN ('settled', 'disputed')
-       AND (TG_OP = 'INSERT' OR OLD.status IS NULL OR OLD.status NOT IN ('settled', 'disputed')) THEN
+    -- A payment is published when it is recorded as broadcast, settled or disputed
+    -- (inserted so, or a row changing into one of them), once per status: subscribers see
+    -- a broadcast payment and then its confirmation. Intents and failures are not payments.
+    IF NEW.status IN ('broadcast', 'settled', 'disputed')
+       AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status) THEN
         -- The row without its signed payload: subscribers are clients.
         PERFORM realtime.publish(TG_ARGV[0], 'INSERT_' || TG_TABLE_NAME,
                                  pg_catalog.jsonb_build_object('new', pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) 'payload'));
@@ -892,20 +986,113 @@ END
 $fn$;
 
 COMMENT ON FUNCTION x402.publish_payment() IS
-'Trigger: publishes each ledger row (without its signed payload) through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}) once, when it is recorded as settled or disputed (inserted so, or completed from a pending intent).';
+'Trigger: publishes each ledger row (without its signed payload) through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}) when it is recorded as broadcast, settled or disputed, once per status (the row''s status says which).';
 
 CREATE OR REPLACE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
                                        endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
     RETURNS x402.payment
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
-    -- Every lookup it makes has an index (tx_hash, nonce); its plans are kept for the
-    -- session, and a ledger analyzed while nearly empty must not leave them scanning it.
+    -- Every lookup it makes has an index (tx_hash, the authorization, the payment id); its
+    -- plans are kept for the session, and a ledger analyzed while nearly empty must not
+    -- leave them scanning it.
     SET enable_seqscan = off
-    AS 'MODULE_PATHNAME', 'record_settlement_wrapper';
+    AS 'MODULE_PATHNAME', 'x402_record_settlement_wrapper';
 
 COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
-'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
+'Records the facilitator''s answer to /settle exactly once and returns the row: completes the intent of begin_settlement() for this authorization, or writes a new row. settled when the answer confirms it (OKX status success, or an answer without status, as the official SDK gives after the receipt) and payload, requirements and answer agree; broadcast when it was only sent (OKX status pending or timeout, the SDK''s settlement_pending, OKX aggr_deferred); failed for success = false; disputed (with the reason) when money moved but something disagrees, the authorization is already recorded under another transaction, or answers contradict. The same answer again returns the row; the same tx hash with other facts, or a payment identifier of another payment, raises 23505 and changes nothing. Unknown x402Version or scheme: 0A000; malformed input: 22023; nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
+
+CREATE OR REPLACE FUNCTION x402.record_status(tx_hash text, answer jsonb)
+    RETURNS x402.payment
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'x402_record_status_wrapper';
+
+COMMENT ON FUNCTION x402.record_status(text, jsonb) IS
+'Records what became of a broadcast transaction and returns its row: OKX''s GET /api/v6/pay/x402/settle/status answer (status pending, success or failed) or a transaction receipt the app fetched (status 0x1 or 0x0). success settles a broadcast row, failed fails it (with its hash), pending changes nothing; an answer that contradicts a settled or failed row makes it disputed, both answers kept. Unknown hash: P0002; malformed answer: 22023; nothing written. Operators only.';
+
+REVOKE ALL ON FUNCTION x402.record_status(text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
+    RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
+                   disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz,
+                   pending bigint, failed bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
+               count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'disputed'),
+               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)::numeric,
+               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)
+                          / (10::numeric ^ coalesce(a.decimals, 0))),
+               max(p.created_at) FILTER (WHERE p.status = 'settled'),
+               count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed')
+          FROM public.x402_payments p
+          LEFT JOIN x402.assets a ON a.network = p.network AND a.asset = lower(p.asset)
+         WHERE $1 IS NULL OR p.created_at >= $1
+         GROUP BY GROUPING SETS ((p.network, p.asset, a.symbol, a.decimals),
+                                 (p.endpoint, p.network, p.asset, a.symbol, a.decimals))
+         ORDER BY 1 NULLS FIRST, 2, 3 $q$ USING since;
+END
+$fn$;
+
+COMMENT ON FUNCTION x402.stats(timestamptz) IS
+'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint ('''''' for rows recorded without one). requests counts every row (attempts); revenue counts confirmed settlements only (settled rows: never pending, broadcast, failed or disputed ones), what settled (for upto, the settled amount), in the smallest unit and in token units (x402.assets decimals); latest_payment is the newest settled row. The columns are 0.2.0''s; x402.payment_stats() also counts broadcast (sent, unconfirmed) payments and their revenue.';
+
+CREATE OR REPLACE FUNCTION x402.unreconciled(older_than interval DEFAULT '5 minutes')
+    RETURNS TABLE (id uuid, created_at timestamptz, age interval, endpoint text, network text, asset text,
+                   payer_address text, nonce text, amount numeric, pay_to text, valid_before timestamptz,
+                   settleable boolean, look_up text, explorer text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT p.id, p.created_at, pg_catalog.now() - p.created_at, p.endpoint, p.network, p.asset, p.payer_address,
+               p.nonce, p.amount, p.pay_to, p.valid_before, p.valid_before IS NULL OR p.valid_before > pg_catalog.now(),
+               CASE WHEN p.status = 'broadcast' AND p.tx_hash IS NOT NULL THEN
+                   pg_catalog.format('broadcast as %s, not confirmed: ask the facilitator (OKX: GET /api/v6/pay/x402/settle/status?txHash=%s) '
+                                     || 'or the chain (the transaction''s receipt), then record the answer with '
+                                     || 'x402.record_status(''%s'', answer)', p.tx_hash, p.tx_hash, p.tx_hash)
+               WHEN p.status = 'broadcast' THEN
+                   pg_catalog.format('accepted by the facilitator for a later batched settlement (no transaction yet): when it '
+                                     || 'names the transaction, record its answer again with x402.record_settlement(payload, '
+                                     || 'requirements, answer); on chain, authorizationState(%s, %s) on %s (%s) says whether it was used',
+                                     p.payer_address, p.nonce, p.nonce_scope, p.network)
+               ELSE
+                   pg_catalog.format('authorizationState(%s, %s) on %s (%s): true means the authorization was used, '
+                                     || 'so find its transaction (AuthorizationUsed/Transfer from %s) and record it with '
+                                     || 'x402.record_settlement(); false %s',
+                                     p.payer_address, p.nonce, p.nonce_scope, p.network, p.payer_address,
+                                     CASE WHEN p.valid_before IS NOT NULL AND p.valid_before <= pg_catalog.now()
+                                          THEN 'means it never settled and no longer can (validBefore passed): record the facilitator''s failure with x402.record_settlement(payload, requirements, ''{"success": false, "errorReason": "..."}'')'
+                                          ELSE 'means it has not settled yet; ask the facilitator about the /settle call' END)
+               END,
+               x402.explorer_url(p.network, p.payer_address)
+          FROM public.x402_payments p
+         WHERE p.status IN ('pending', 'broadcast') AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
+         ORDER BY p.created_at $q$ USING older_than;
+END
+$fn$;
+
+COMMENT ON FUNCTION x402.unreconciled(interval) IS
+'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
 
 GRANT SELECT ON insforge.database_settings TO PUBLIC;
 
@@ -949,3 +1136,8 @@ $operators$;
 -- the extension's owner touches it, this script included: after the update the operator
 -- runs SELECT x402.install_ledger(); as the table's owner, which brings it to 0.3.0
 -- (clients read every column but the signed payload).
+
+-- USD₮0 on X Layer joins the built-in assets (README, "Assets and their evidence").
+INSERT INTO x402.assets VALUES
+    ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true)
+ON CONFLICT (network, asset) DO NOTHING;

@@ -26,7 +26,10 @@ COMMENT ON TABLE x402.assets IS
 'Assets x402 payments may use: CAIP-2 network, lower-case token address, EIP-712 domain name and version, decimals, symbol. Rows you add are dumped by pg_dump; the built-in ones come with the extension.';
 INSERT INTO x402.assets VALUES
     ('eip155:196', '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8', 'Global Dollar', '1', 6, 'USDG', true),
-    ('eip155:84532', '0x036cbd53842c5426634e7929541ec2318f3dcf7e', 'USDC', '2', 6, 'USDC', true);
+    ('eip155:84532', '0x036cbd53842c5426634e7929541ec2318f3dcf7e', 'USDC', '2', 6, 'USDC', true),
+    -- USD₮0 on X Layer: the domain name is the token's name() with U+20AE (₮), version 1
+    -- (README, "Assets and their evidence").
+    ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true);
 SELECT pg_catalog.pg_extension_config_dump('x402.assets', 'WHERE NOT builtin');
 GRANT SELECT ON x402.assets TO PUBLIC;
 
@@ -50,7 +53,13 @@ CREATE TYPE x402.payment AS (
     requirements jsonb,
     settlement jsonb,
     failure_reason text,
-    completed_at timestamptz
+    completed_at timestamptz,
+    nonce_scope text,
+    scheme text,
+    valid_before timestamptz,
+    payment_id text,
+    settled_amount numeric(78,0),
+    answers jsonb
 );
 
 -- Used by x402.verify_payment(): whether the ledger already holds this payer's
@@ -71,13 +80,13 @@ BEGIN
     -- would be a subtransaction, which parallel workers may not start.)
     IF ledger IS NULL OR (SELECT count(*) FROM pg_catalog.pg_attribute
                            WHERE attrelid = ledger AND NOT attisdropped
-                             AND attname IN ('network', 'asset', 'payer_address', 'nonce', 'status')) < 5 THEN
+                             AND attname IN ('network', 'nonce_scope', 'payer_address', 'nonce', 'status')) < 5 THEN
         RETURN false;
     END IF;
     IF NOT (pg_catalog.has_schema_privilege('public', 'USAGE')
             AND pg_catalog.has_column_privilege(ledger, 'nonce', 'SELECT')
             AND pg_catalog.has_column_privilege(ledger, 'network', 'SELECT')
-            AND pg_catalog.has_column_privilege(ledger, 'asset', 'SELECT')
+            AND pg_catalog.has_column_privilege(ledger, 'nonce_scope', 'SELECT')
             AND pg_catalog.has_column_privilege(ledger, 'payer_address', 'SELECT')
             AND pg_catalog.has_column_privilege(ledger, 'status', 'SELECT')) THEN
         RETURN NULL;
@@ -87,7 +96,7 @@ BEGIN
     -- once per session (replanned by the plan cache after DDL), and only reached once
     -- the columns exist.
     RETURN EXISTS (SELECT 1 FROM public.x402_payments
-                    WHERE nonce = lower(p_nonce) AND network = p_network AND lower(asset) = lower(p_asset)
+                    WHERE nonce = lower(p_nonce) AND network = p_network AND lower(nonce_scope) = lower(p_asset)  -- (p_asset: the nonce's scope)
                       AND lower(payer_address) = lower(p_payer) AND status <> 'failed');
 END
 $fn$;
@@ -156,31 +165,12 @@ BEGIN
                   HINT = 'One settlement is one row. Resolve the duplicates, then run SELECT x402.install_ledger(); again. Nothing was changed.';
     END IF;
     SELECT pg_catalog.string_agg(DISTINCT coalesce(status, 'NULL'), ', ') INTO bad
-      FROM public.x402_payments WHERE status IS NULL OR status NOT IN ('pending', 'settled', 'disputed', 'failed');
+      FROM public.x402_payments WHERE status IS NULL OR status NOT IN ('pending', 'broadcast', 'settled', 'disputed', 'failed');
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'public.x402_payments.status holds values other than pending, settled, disputed and failed: %', bad
+        RAISE EXCEPTION 'public.x402_payments.status holds values other than pending, broadcast, settled, disputed and failed: %', bad
             USING ERRCODE = '22023',
-                  HINT = 'Map them to one of those four, then run SELECT x402.install_ledger(); again. Nothing was changed.';
+                  HINT = 'Map them to one of those five, then run SELECT x402.install_ledger(); again. Nothing was changed.';
     END IF;
-    -- One signed authorization (network, asset, payer, nonce) can settle once on chain;
-    -- 0.1.0 could record it under two transaction hashes as two settled payments.
-    IF (SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = 'public.x402_payments'::regclass
-           AND attname IN ('network', 'asset', 'nonce') AND NOT attisdropped) = 3 THEN
-        EXECUTE $q$
-            SELECT pg_catalog.string_agg(pg_catalog.format('nonce %s of %s on %s: %s', nonce, payer_address, network, txs), '; ')
-              FROM (SELECT network, lower(asset), pg_catalog.min(payer_address) AS payer_address, nonce,
-                           pg_catalog.string_agg(tx_hash, ', ' ORDER BY created_at, tx_hash) AS txs
-                      FROM public.x402_payments
-                     WHERE status IN ('pending', 'settled') AND nonce IS NOT NULL AND network IS NOT NULL
-                     GROUP BY network, lower(asset), lower(payer_address), nonce HAVING count(*) > 1 LIMIT 5) d $q$
-            INTO bad;
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION 'public.x402_payments records one authorization as settled more than once (on chain only one transaction can have used it): %', bad
-                USING ERRCODE = '23505',
-                      HINT = 'Look the transactions up; mark every one but the real one disputed, e.g. UPDATE public.x402_payments SET status = ''disputed'', dispute_reason = ''nonce reuse'' WHERE tx_hash = ''0x...''; then run SELECT x402.install_ledger(); again. Nothing was changed.';
-        END IF;
-    END IF;
-
     ALTER TABLE public.x402_payments
         ADD COLUMN IF NOT EXISTS network text,
         ADD COLUMN IF NOT EXISTS asset text,
@@ -191,7 +181,37 @@ BEGIN
         ADD COLUMN IF NOT EXISTS requirements jsonb,
         ADD COLUMN IF NOT EXISTS settlement jsonb,
         ADD COLUMN IF NOT EXISTS failure_reason text,
-        ADD COLUMN IF NOT EXISTS completed_at timestamptz;
+        ADD COLUMN IF NOT EXISTS completed_at timestamptz,
+        ADD COLUMN IF NOT EXISTS nonce_scope text,
+        ADD COLUMN IF NOT EXISTS scheme text,
+        ADD COLUMN IF NOT EXISTS valid_before timestamptz,
+        ADD COLUMN IF NOT EXISTS payment_id text,
+        ADD COLUMN IF NOT EXISTS settled_amount numeric(78,0),
+        ADD COLUMN IF NOT EXISTS answers jsonb;
+    -- Rows of older versions: their nonce is the token's (EIP-3009), their scheme exact, what
+    -- settled is what was authorized, and their validBefore is in the payload.
+    UPDATE public.x402_payments SET nonce_scope = asset WHERE nonce_scope IS NULL AND asset IS NOT NULL;
+    UPDATE public.x402_payments SET scheme = 'exact' WHERE scheme IS NULL AND nonce IS NOT NULL;
+    UPDATE public.x402_payments SET settled_amount = amount::text::numeric
+     WHERE settled_amount IS NULL AND status IN ('settled', 'disputed') AND tx_hash IS NOT NULL;
+    UPDATE public.x402_payments
+       SET valid_before = pg_catalog.to_timestamp((payload #>> '{payload,authorization,validBefore}')::double precision)
+     WHERE valid_before IS NULL AND payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$';
+    -- One signed authorization can settle once on chain; 0.1.0 could record it under two
+    -- transaction hashes as two settled payments. Checked with the unique index's own key
+    -- (below), after the backfill above (an exception undoes all of it: nothing changes).
+    SELECT pg_catalog.string_agg(pg_catalog.format('nonce %s of %s on %s: %s', nonce, payer_address, network, txs), '; ')
+      INTO bad
+      FROM (SELECT network, pg_catalog.min(payer_address) AS payer_address, nonce,
+                   pg_catalog.string_agg(tx_hash, ', ' ORDER BY created_at, tx_hash) AS txs
+              FROM public.x402_payments
+             WHERE status IN ('pending', 'broadcast', 'settled') AND nonce IS NOT NULL AND network IS NOT NULL
+             GROUP BY network, lower(nonce_scope), lower(payer_address), nonce HAVING count(*) > 1 LIMIT 5) d;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'public.x402_payments records one authorization as settled more than once (on chain only one transaction can have used it): %', bad
+            USING ERRCODE = '23505',
+                  HINT = 'Look the transactions up; mark every one but the real one disputed, e.g. UPDATE public.x402_payments SET status = ''disputed'', dispute_reason = ''nonce reuse'' WHERE tx_hash = ''0x...''; then run SELECT x402.install_ledger(); again. Nothing was changed.';
+    END IF;
     -- A pending intent (begin_settlement) has no transaction yet, nor may a failed settlement.
     ALTER TABLE public.x402_payments ALTER COLUMN tx_hash DROP NOT NULL;
     IF (SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute
@@ -214,16 +234,33 @@ BEGIN
                     WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_amount_nonnegative') THEN
         ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_amount_nonnegative CHECK (amount >= 0);
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
-                    WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_status') THEN
+    -- The statuses (src/ledger.rs, insforge_core::x402 settlement.rs): a transaction hash
+    -- for every row but an intent, a failure, one the facilitator accepted for later
+    -- (OKX's aggr_deferred, broadcast without a hash yet) and an upto payment that settled 0.
+    IF (SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+         WHERE conrelid = 'public.x402_payments'::regclass AND conname = 'x402_payments_status')
+       IS DISTINCT FROM 'CHECK (((status = ANY (ARRAY[''pending''::text, ''broadcast''::text, ''settled''::text, ''disputed''::text, ''failed''::text])) AND ((tx_hash IS NOT NULL) OR (status = ANY (ARRAY[''pending''::text, ''broadcast''::text, ''failed''::text])) OR ((status = ''settled''::text) AND (settled_amount = (0)::numeric)))))' THEN
+        ALTER TABLE public.x402_payments DROP CONSTRAINT IF EXISTS x402_payments_status;
         ALTER TABLE public.x402_payments ADD CONSTRAINT x402_payments_status
-            CHECK (status IN ('pending', 'settled', 'disputed', 'failed') AND (tx_hash IS NOT NULL OR status IN ('pending', 'failed')));
+            CHECK (status IN ('pending', 'broadcast', 'settled', 'disputed', 'failed')
+                   AND (tx_hash IS NOT NULL OR status IN ('pending', 'broadcast', 'failed')
+                        OR (status = 'settled' AND settled_amount = 0)));
     END IF;
-    -- At most one live row (pending or settled) per authorization; every lookup by nonce indexed.
-    CREATE UNIQUE INDEX IF NOT EXISTS x402_payments_authorization_key
-        ON public.x402_payments (network, lower(asset), lower(payer_address), nonce) WHERE status IN ('pending', 'settled');
+    -- At most one live row (pending, broadcast or settled) per authorization, keyed by its
+    -- nonce's scope (the token for EIP-3009, the Permit2 contract for Permit2), and per
+    -- payment identifier; every lookup by nonce indexed.
+    IF (SELECT pg_catalog.pg_get_indexdef(pg_catalog.to_regclass('public.x402_payments_authorization_key')))
+       IS DISTINCT FROM 'CREATE UNIQUE INDEX x402_payments_authorization_key ON public.x402_payments USING btree (network, lower(nonce_scope), lower(payer_address), nonce) WHERE (status = ANY (ARRAY[''pending''::text, ''broadcast''::text, ''settled''::text]))' THEN
+        DROP INDEX IF EXISTS public.x402_payments_authorization_key;
+        CREATE UNIQUE INDEX x402_payments_authorization_key
+            ON public.x402_payments (network, lower(nonce_scope), lower(payer_address), nonce)
+            WHERE status IN ('pending', 'broadcast', 'settled');
+    END IF;
+    CREATE UNIQUE INDEX IF NOT EXISTS x402_payments_payment_id
+        ON public.x402_payments (payment_id) WHERE payment_id IS NOT NULL AND status IN ('pending', 'broadcast', 'settled');
     CREATE INDEX IF NOT EXISTS x402_payments_nonce ON public.x402_payments (nonce);
-    CREATE INDEX IF NOT EXISTS x402_payments_pending ON public.x402_payments (created_at) WHERE status = 'pending';
+    DROP INDEX IF EXISTS public.x402_payments_pending;
+    CREATE INDEX IF NOT EXISTS x402_payments_open ON public.x402_payments (created_at) WHERE status IN ('pending', 'broadcast');
 
     -- A realtime trigger from an older enable_realtime() (AFTER INSERT only) also fires on
     -- the status change that completes an intent, as enable_realtime() makes it now.
@@ -269,209 +306,59 @@ $fn$;
 COMMENT ON FUNCTION x402.install_ledger() IS
 'Creates public.x402_payments (owned by the caller), or upgrades a guide-made one in place keeping its rows (amount to numeric(78,0), unique lower-case tx_hash, the journal''s columns, RLS with public read of every column but the signed payload, writes for the operator only). Runs as its caller, who must own the table. Idempotent. The table is user data: pg_dump dumps it and DROP EXTENSION never removes it. Operators only (project_admin or a superuser).';
 
--- The settlement journal (issue 10). One row per authorization attempt, keyed by
--- the authorization (network, asset, payer, nonce) and, once there is one, by the
--- transaction hash:
---   pending   x402.begin_settlement() wrote the intent before /settle; no answer yet
---   settled   the facilitator settled it and payload, requirements and answer agree
---   disputed  money moved (there is a transaction) but something disagrees, or the
---             authorization was already recorded under another transaction
---   failed    the facilitator answered success = false (its reason in failure_reason)
--- At most one live row (pending or settled) per authorization
--- (x402_payments_authorization_key); failed and disputed rows are history.
-
--- Checks a settlement that is already recorded under its transaction hash: the
--- same facts (a retry, or a concurrent twin that committed first) are fine,
--- other facts raise 23505.
-CREATE FUNCTION x402._same_settlement(r x402.payment, f jsonb) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $fn$
-BEGIN
-    IF (lower(r.payer_address), r.amount::text, r.network, lower(r.asset), lower(r.pay_to), r.nonce)
-       IS DISTINCT FROM
-       (lower(f ->> 'payer_address'), f ->> 'amount', f ->> 'network', lower(f ->> 'asset'), lower(f ->> 'pay_to'), f ->> 'nonce')
-       OR (r.status = 'failed') IS DISTINCT FROM (f ->> 'status' = 'failed') THEN
-        RAISE EXCEPTION 'transaction % is already recorded with different facts', f ->> 'tx_hash'
-            USING ERRCODE = '23505',
-                  DETAIL = pg_catalog.format('recorded: %s, payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s; given: %s, payer %s, amount %s, pay_to %s, network %s, asset %s, nonce %s',
-                                             r.status, r.payer_address, r.amount, r.pay_to, r.network, r.asset, r.nonce,
-                                             f ->> 'status', f ->> 'payer_address', f ->> 'amount', f ->> 'pay_to',
-                                             f ->> 'network', f ->> 'asset', f ->> 'nonce'),
-                  HINT = 'A transaction hash identifies one settlement. Nothing was changed.';
-    END IF;
-END
-$fn$;
-REVOKE ALL ON FUNCTION x402._same_settlement(x402.payment, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION x402._same_settlement(x402.payment, jsonb) IS
-'Internal (record_settlement): raises 23505 when a transaction already recorded is given with other facts.';
-
--- Everything record_settlement() does but the common case (src/sql_x402.rs: a settlement
--- that agrees, new for the ledger, is one INSERT there). f: x402._settlement_facts().
-CREATE FUNCTION x402._record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
-                                        endpoint text, response_summary text, f jsonb)
-    RETURNS x402.payment
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $fn$
-DECLARE
-    r x402.payment;
-    v_status text;
-    v_reason text;
-    first_tx text;
-    attempt int := 0;
-BEGIN
-    -- Only record_settlement() calls it, with facts it has just derived; a direct call by the
-    -- extension's owner with anything else writes nothing.
-    IF pg_catalog.jsonb_typeof(f) IS DISTINCT FROM 'object' OR f ->> 'payer_address' IS NULL
-       OR coalesce(f ->> 'status', '') NOT IN ('settled', 'disputed', 'failed')
-       OR (f ->> 'amount') IS NOT DISTINCT FROM NULL OR (f ->> 'amount') !~ '^[0-9]{1,78}$'
-       OR (f ->> 'tx_hash') !~ '^0x[0-9a-f]{64}$'
-       OR (f ->> 'tx_hash' IS NULL AND f ->> 'status' <> 'failed') THEN
-        RAISE EXCEPTION 'x402._record_settlement: f is not what x402._settlement_facts() gives: %', f
-            USING ERRCODE = '22023', HINT = 'Call x402.record_settlement(payload, requirements, settlement). Nothing was written.';
-    END IF;
-    LOOP
-        attempt := attempt + 1;
-        v_status := f ->> 'status';
-        v_reason := f ->> 'dispute_reason';
-        -- 1. This transaction is recorded already: a retry, or a twin that committed first.
-        IF f ->> 'tx_hash' IS NOT NULL THEN
-            SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p WHERE p.tx_hash = f ->> 'tx_hash';
-            IF FOUND THEN
-                PERFORM x402._same_settlement(r, f);
-                RETURN r;
-            END IF;
-        END IF;
-        -- 2. The authorization is recorded under another transaction: on chain only one of
-        --    them can have used it, so this one is disputed (and never counted as revenue).
-        IF v_status <> 'failed' AND f ->> 'nonce' IS NOT NULL THEN
-            SELECT p.tx_hash INTO first_tx FROM public.x402_payments p
-             WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
-               AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.tx_hash IS NOT NULL
-               AND p.status IN ('settled', 'disputed')
-             ORDER BY p.created_at, p.tx_hash LIMIT 1;
-            IF FOUND THEN
-                v_status := 'disputed';
-                v_reason := concat_ws('; ', v_reason, pg_catalog.format(
-                    'authorization (nonce %s) already recorded under transaction %s: on chain only one of them can have used it',
-                    f ->> 'nonce', first_tx));
-            END IF;
-        END IF;
-        -- 3. Complete the intent begin_settlement() wrote, exactly once.
-        IF f ->> 'nonce' IS NOT NULL THEN
-            UPDATE public.x402_payments p
-               SET tx_hash = f ->> 'tx_hash', status = v_status, dispute_reason = v_reason,
-                   failure_reason = f ->> 'failure_reason', payer_address = f ->> 'payer_address',
-                   amount = (f ->> 'amount')::numeric, pay_to = f ->> 'pay_to', chain = coalesce(f ->> 'chain', p.chain),
-                   endpoint = coalesce($4, p.endpoint), response_summary = coalesce($5, p.response_summary),
-                   payload = $1, requirements = $2, settlement = $3, completed_at = pg_catalog.now()
-             WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
-               AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status = 'pending'
-            RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
-            IF FOUND THEN
-                RETURN r;
-            END IF;
-        END IF;
-        -- 4. No intent: the row is new.
-        INSERT INTO public.x402_payments AS p
-            (payer_address, endpoint, amount, tx_hash, chain, status, response_summary, network, asset, pay_to, nonce,
-             dispute_reason, failure_reason, payload, requirements, settlement, completed_at)
-        VALUES (f ->> 'payer_address', $4, (f ->> 'amount')::numeric, f ->> 'tx_hash', coalesce(f ->> 'chain', 'xlayer'),
-                v_status, $5, f ->> 'network', f ->> 'asset', f ->> 'pay_to', f ->> 'nonce',
-                v_reason, f ->> 'failure_reason', $1, $2, $3, pg_catalog.now())
-        ON CONFLICT DO NOTHING
-        RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
-        IF FOUND THEN
-            RETURN r;
-        END IF;
-        -- 5. A concurrent twin (same transaction, or the same authorization) committed first:
-        --    look again with what it wrote.
-        IF attempt >= 3 THEN
-            RAISE EXCEPTION 'could not record transaction % after % attempts: concurrent writers keep changing its authorization''s rows',
-                    f ->> 'tx_hash', attempt
-                USING ERRCODE = '40001', HINT = 'Retry the call; nothing was written.';
-        END IF;
-    END LOOP;
-END
-$fn$;
-REVOKE ALL ON FUNCTION x402._record_settlement(jsonb, jsonb, jsonb, text, text, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION x402._record_settlement(jsonb, jsonb, jsonb, text, text, jsonb) IS
-'Internal (record_settlement, which alone may run it): a retry or twin of a recorded transaction, a pending intent to complete, a second transaction for an authorization, a disputed or failed answer. f: the facts x402._settlement_facts() gives.';
+-- The settlement journal. One row per attempt to settle an authorization, keyed by the
+-- authorization (network, nonce scope, payer, nonce) and, once there is one, by the
+-- transaction hash (src/ledger.rs writes; insforge_core::x402 settlement.rs decides):
+--   pending    x402.begin_settlement() wrote the intent before /settle; no answer yet
+--   broadcast  the facilitator sent the transaction, nobody has confirmed it yet (OKX's
+--              default answer, its timeout, the SDK's settlement_pending, OKX's
+--              aggr_deferred whose hash comes later); x402.record_status() completes it
+--   settled    confirmed, and payload, requirements and answer agree
+--   disputed   money may have moved but something disagrees (the reason says what), or
+--              the authorization was already recorded under another transaction, or two
+--              answers contradicted each other (every answer is kept in answers)
+--   failed     terminal: the facilitator answered success = false, or the transaction
+--              failed on chain (then it has its hash)
+-- At most one live row (pending, broadcast or settled) per authorization
+-- (x402_payments_authorization_key) and per payment identifier (x402_payments_payment_id);
+-- failed and disputed rows are history. A settled row never goes back.
 
 CREATE FUNCTION x402.record_settlement(payload jsonb, requirements jsonb, settlement jsonb,
                                        endpoint text DEFAULT NULL, response_summary text DEFAULT NULL)
     RETURNS x402.payment
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
-    -- Every lookup it makes has an index (tx_hash, nonce); its plans are kept for the
-    -- session, and a ledger analyzed while nearly empty must not leave them scanning it.
+    -- Every lookup it makes has an index (tx_hash, the authorization, the payment id); its
+    -- plans are kept for the session, and a ledger analyzed while nearly empty must not
+    -- leave them scanning it.
     SET enable_seqscan = off
-    AS 'MODULE_PATHNAME', 'record_settlement_wrapper';
+    AS 'MODULE_PATHNAME', 'x402_record_settlement_wrapper';
 COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
-'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
+'Records the facilitator''s answer to /settle exactly once and returns the row: completes the intent of begin_settlement() for this authorization, or writes a new row. settled when the answer confirms it (OKX status success, or an answer without status, as the official SDK gives after the receipt) and payload, requirements and answer agree; broadcast when it was only sent (OKX status pending or timeout, the SDK''s settlement_pending, OKX aggr_deferred); failed for success = false; disputed (with the reason) when money moved but something disagrees, the authorization is already recorded under another transaction, or answers contradict. The same answer again returns the row; the same tx hash with other facts, or a payment identifier of another payment, raises 23505 and changes nothing. Unknown x402Version or scheme: 0A000; malformed input: 22023; nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
 REVOKE ALL ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) FROM PUBLIC;
-
--- Everything begin_settlement() does but the common case (src/sql_x402.rs: an authorization
--- the ledger has no live row for is one INSERT there). f: the facts begin_settlement() derived.
-CREATE FUNCTION x402._begin_settlement(payload jsonb, requirements jsonb, endpoint text, f jsonb)
-    RETURNS x402.payment
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $fn$
-DECLARE
-    r x402.payment;
-BEGIN
-    -- Only begin_settlement() calls it, with facts it has just derived; a direct call by the
-    -- extension's owner with anything else writes nothing.
-    IF pg_catalog.jsonb_typeof(f) IS DISTINCT FROM 'object'
-       OR f ->> 'payer_address' IS NULL OR f ->> 'network' IS NULL OR f ->> 'asset' IS NULL
-       OR f ->> 'pay_to' IS NULL OR f ->> 'nonce' IS NULL
-       OR (f ->> 'amount') IS NOT DISTINCT FROM NULL OR (f ->> 'amount') !~ '^[0-9]{1,78}$' THEN
-        RAISE EXCEPTION 'x402._begin_settlement: f is not the facts begin_settlement() derives: %', f
-            USING ERRCODE = '22023', HINT = 'Call x402.begin_settlement(payload, requirements). Nothing was written.';
-    END IF;
-    -- begin_settlement's INSERT has just met a live row of this authorization: look for it
-    -- first, and write the intent only if it has gone since (a concurrent writer).
-    FOR attempt IN 1..3 LOOP
-        -- The authorization has a live row: its pending intent (a retry of begin) or its
-        -- settlement (already paid: do not /settle again). Either way, that row.
-        SELECT p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r FROM public.x402_payments p
-         WHERE p.nonce = f ->> 'nonce' AND p.network = f ->> 'network' AND lower(p.asset) = lower(f ->> 'asset')
-           AND lower(p.payer_address) = lower(f ->> 'payer_address') AND p.status IN ('pending', 'settled');
-        IF FOUND THEN
-            RETURN r;
-        END IF;
-        INSERT INTO public.x402_payments AS p
-            (payer_address, endpoint, amount, chain, status, network, asset, pay_to, nonce, payload, requirements)
-        VALUES (f ->> 'payer_address', $3, (f ->> 'amount')::numeric, f ->> 'chain', 'pending', f ->> 'network',
-                f ->> 'asset', f ->> 'pay_to', f ->> 'nonce', $1, $2)
-        ON CONFLICT DO NOTHING
-        RETURNING p.id, p.payer_address, p.endpoint, p.amount, p.tx_hash, p.chain, p.status, p.response_summary, p.created_at, p.network, p.asset, p.pay_to, p.nonce, p.dispute_reason, p.payload, p.requirements, p.settlement, p.failure_reason, p.completed_at INTO r;
-        IF FOUND THEN
-            RETURN r;
-        END IF;
-    END LOOP;
-    RAISE EXCEPTION 'could not write the intent for nonce % after 3 attempts: concurrent writers keep changing its rows', f ->> 'nonce'
-        USING ERRCODE = '40001', HINT = 'Retry the call; nothing was written.';
-END
-$fn$;
-REVOKE ALL ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb) IS
-'Internal (begin_settlement, which alone may run it): an authorization that already has a live row (a retried begin, or already settled), or a concurrent twin. f: the facts begin_settlement() derived.';
 
 CREATE FUNCTION x402.begin_settlement(payload jsonb, requirements jsonb, endpoint text DEFAULT NULL)
     RETURNS x402.payment
     LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
     SET enable_seqscan = off  -- as record_settlement: its kept plans use the ledger's indexes
-    AS 'MODULE_PATHNAME', 'begin_settlement_wrapper';
+    AS 'MODULE_PATHNAME', 'x402_begin_settlement_wrapper';
 COMMENT ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) IS
-'Writes the intent to settle a payment before calling the facilitator''s /settle: a pending row keyed by the authorization (network, asset, payer, nonce), so that a settlement is never unaccounted even if the app dies before record_settlement(). Returns the row; when the authorization already has a pending or settled row, returns that one instead (status settled: it is paid, do not settle again). Malformed payload or requirements: 22023, nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
+'Writes the intent to settle a payment before calling the facilitator''s /settle: a pending row keyed by the authorization (network, nonce scope, payer, nonce), so that a settlement is never unaccounted even if the app dies before record_settlement(). Returns the row; when the authorization already has a live row (pending, broadcast or settled), returns that one instead (broadcast or settled: do not settle again). Idempotent on the payload''s payment-identifier; one that names another payment raises 23505. Unknown x402Version or scheme: 0A000; malformed payload or requirements: 22023; nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
 REVOKE ALL ON FUNCTION x402.begin_settlement(jsonb, jsonb, text) FROM PUBLIC;
 
--- Where to look a payer's transactions up, for the networks the extension knows.
-CREATE FUNCTION x402._explorer_address_url(network text, address text) RETURNS text
+CREATE FUNCTION x402.record_status(tx_hash text, answer jsonb)
+    RETURNS x402.payment
+    LANGUAGE c VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS 'MODULE_PATHNAME', 'x402_record_status_wrapper';
+COMMENT ON FUNCTION x402.record_status(text, jsonb) IS
+'Records what became of a broadcast transaction and returns its row: OKX''s GET /api/v6/pay/x402/settle/status answer (status pending, success or failed) or a transaction receipt the app fetched (status 0x1 or 0x0). success settles a broadcast row, failed fails it (with its hash), pending changes nothing; an answer that contradicts a settled or failed row makes it disputed, both answers kept. Unknown hash: P0002; malformed answer: 22023; nothing written. Operators only.';
+REVOKE ALL ON FUNCTION x402.record_status(text, jsonb) FROM PUBLIC;
+
+-- Where to look an address up, for the networks the extension knows.
+CREATE FUNCTION x402.explorer_url(network text, address text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -484,9 +371,8 @@ CREATE FUNCTION x402._explorer_address_url(network text, address text) RETURNS t
                WHEN 'eip155:11155111' THEN 'https://sepolia.etherscan.io/address/'
            END || address
 $$;
-REVOKE ALL ON FUNCTION x402._explorer_address_url(text, text) FROM PUBLIC;
-COMMENT ON FUNCTION x402._explorer_address_url(text, text) IS
-'Internal (unreconciled): the block explorer page of an address, for the networks the extension knows (NULL for others).';
+COMMENT ON FUNCTION x402.explorer_url(text, text) IS
+'The block explorer page of an address (a payer, a token), for X Layer, Base and Ethereum and their test networks (CAIP-2); NULL for other networks.';
 
 CREATE FUNCTION x402.unreconciled(older_than interval DEFAULT '5 minutes')
     RETURNS TABLE (id uuid, created_at timestamptz, age interval, endpoint text, network text, asset text,
@@ -506,25 +392,33 @@ BEGIN
     END IF;
     RETURN QUERY EXECUTE $q$
         SELECT p.id, p.created_at, pg_catalog.now() - p.created_at, p.endpoint, p.network, p.asset, p.payer_address,
-               p.nonce, p.amount, p.pay_to, vb.t, vb.t IS NULL OR vb.t > pg_catalog.now(),
-               pg_catalog.format('authorizationState(%s, %s) on token %s (%s): true means the authorization was used, '
-                                 || 'so find its transaction (AuthorizationUsed/Transfer from %s) and record it with '
-                                 || 'x402.record_settlement(); false %s',
-                                 p.payer_address, p.nonce, p.asset, p.network, p.payer_address,
-                                 CASE WHEN vb.t IS NOT NULL AND vb.t <= pg_catalog.now()
-                                      THEN 'means it never settled and no longer can (validBefore passed): record the facilitator''s failure with x402.record_settlement(payload, requirements, ''{"success": false, "errorReason": "..."}'')'
-                                      ELSE 'means it has not settled yet; ask the facilitator about the /settle call' END),
-               x402._explorer_address_url(p.network, p.payer_address)
+               p.nonce, p.amount, p.pay_to, p.valid_before, p.valid_before IS NULL OR p.valid_before > pg_catalog.now(),
+               CASE WHEN p.status = 'broadcast' AND p.tx_hash IS NOT NULL THEN
+                   pg_catalog.format('broadcast as %s, not confirmed: ask the facilitator (OKX: GET /api/v6/pay/x402/settle/status?txHash=%s) '
+                                     || 'or the chain (the transaction''s receipt), then record the answer with '
+                                     || 'x402.record_status(''%s'', answer)', p.tx_hash, p.tx_hash, p.tx_hash)
+               WHEN p.status = 'broadcast' THEN
+                   pg_catalog.format('accepted by the facilitator for a later batched settlement (no transaction yet): when it '
+                                     || 'names the transaction, record its answer again with x402.record_settlement(payload, '
+                                     || 'requirements, answer); on chain, authorizationState(%s, %s) on %s (%s) says whether it was used',
+                                     p.payer_address, p.nonce, p.nonce_scope, p.network)
+               ELSE
+                   pg_catalog.format('authorizationState(%s, %s) on %s (%s): true means the authorization was used, '
+                                     || 'so find its transaction (AuthorizationUsed/Transfer from %s) and record it with '
+                                     || 'x402.record_settlement(); false %s',
+                                     p.payer_address, p.nonce, p.nonce_scope, p.network, p.payer_address,
+                                     CASE WHEN p.valid_before IS NOT NULL AND p.valid_before <= pg_catalog.now()
+                                          THEN 'means it never settled and no longer can (validBefore passed): record the facilitator''s failure with x402.record_settlement(payload, requirements, ''{"success": false, "errorReason": "..."}'')'
+                                          ELSE 'means it has not settled yet; ask the facilitator about the /settle call' END)
+               END,
+               x402.explorer_url(p.network, p.payer_address)
           FROM public.x402_payments p
-          CROSS JOIN LATERAL (SELECT CASE WHEN p.payload #>> '{payload,authorization,validBefore}' ~ '^[0-9]{1,15}$'
-                                          THEN pg_catalog.to_timestamp((p.payload #>> '{payload,authorization,validBefore}')::double precision)
-                                     END AS t) vb
-         WHERE p.status = 'pending' AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
+         WHERE p.status IN ('pending', 'broadcast') AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
          ORDER BY p.created_at $q$ USING older_than;
 END
 $fn$;
 COMMENT ON FUNCTION x402.unreconciled(interval) IS
-'Pending settlements (begin_settlement() without a record_settlement() since) older than the given interval, oldest first, with what to look up on chain or at the facilitator (authorizationState(payer, nonce) on the token, the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger.';
+'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
 
 CREATE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
@@ -542,8 +436,9 @@ BEGIN
     RETURN QUERY EXECUTE $q$
         SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
                count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'disputed'),
-               coalesce(sum(p.amount) FILTER (WHERE p.status = 'settled'), 0)::numeric,
-               trim_scale(coalesce(sum(p.amount) FILTER (WHERE p.status = 'settled'), 0) / (10::numeric ^ coalesce(a.decimals, 0))),
+               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)::numeric,
+               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)
+                          / (10::numeric ^ coalesce(a.decimals, 0))),
                max(p.created_at) FILTER (WHERE p.status = 'settled'),
                count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed')
           FROM public.x402_payments p
@@ -555,18 +450,55 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION x402.stats(timestamptz) IS
-'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint ('''''' for rows recorded without one). requests counts every row (attempts); revenue counts settled rows only (never pending, failed or disputed ones, such as a second transaction for one authorization), in the smallest unit and in token units (x402.assets decimals); latest_payment is the newest settled row.';
+'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint ('''''' for rows recorded without one). requests counts every row (attempts); revenue counts confirmed settlements only (settled rows: never pending, broadcast, failed or disputed ones), what settled (for upto, the settled amount), in the smallest unit and in token units (x402.assets decimals); latest_payment is the newest settled row. The columns are 0.2.0''s; x402.payment_stats() also counts broadcast (sent, unconfirmed) payments and their revenue.';
+
+CREATE FUNCTION x402.payment_stats(since timestamptz DEFAULT NULL)
+    RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
+                   broadcast bigint, pending bigint, failed bigint, disputed bigint,
+                   revenue numeric, revenue_tokens numeric, unconfirmed_revenue numeric, unconfirmed_revenue_tokens numeric,
+                   latest_payment timestamptz)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
+        RAISE EXCEPTION 'public.x402_payments does not exist'
+            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
+               count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'broadcast'),
+               count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed'),
+               count(*) FILTER (WHERE p.status = 'disputed'),
+               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)::numeric,
+               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)
+                          / (10::numeric ^ coalesce(a.decimals, 0))),
+               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'broadcast'), 0)::numeric,
+               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'broadcast'), 0)
+                          / (10::numeric ^ coalesce(a.decimals, 0))),
+               max(p.created_at) FILTER (WHERE p.status = 'settled')
+          FROM public.x402_payments p
+          LEFT JOIN x402.assets a ON a.network = p.network AND a.asset = lower(p.asset)
+         WHERE $1 IS NULL OR p.created_at >= $1
+         GROUP BY GROUPING SETS ((p.network, p.asset, a.symbol, a.decimals),
+                                 (p.endpoint, p.network, p.asset, a.symbol, a.decimals))
+         ORDER BY 1 NULLS FIRST, 2, 3 $q$ USING since;
+END
+$fn$;
+COMMENT ON FUNCTION x402.payment_stats(timestamptz) IS
+'Dashboard numbers from public.x402_payments since a time (NULL: all), per network and asset (endpoint NULL: the totals) and per endpoint: requests (rows), settled (confirmed), broadcast (sent, not confirmed), pending (begun), failed, disputed; revenue from confirmed settlements and unconfirmed_revenue from broadcast ones (what settled, for upto the settled amount), in the smallest unit and in token units; latest_payment is the newest settled row.';
 
 CREATE FUNCTION x402.publish_payment() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
-    -- A payment is published once, when it is recorded: inserted as settled or disputed,
-    -- or a pending intent (or a failed attempt) completed as one. Intents and failures
-    -- are not payments.
-    IF NEW.status IN ('settled', 'disputed')
-       AND (TG_OP = 'INSERT' OR OLD.status IS NULL OR OLD.status NOT IN ('settled', 'disputed')) THEN
+    -- A payment is published when it is recorded as broadcast, settled or disputed
+    -- (inserted so, or a row changing into one of them), once per status: subscribers see
+    -- a broadcast payment and then its confirmation. Intents and failures are not payments.
+    IF NEW.status IN ('broadcast', 'settled', 'disputed')
+       AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM NEW.status) THEN
         -- The row without its signed payload: subscribers are clients.
         PERFORM realtime.publish(TG_ARGV[0], 'INSERT_' || TG_TABLE_NAME,
                                  pg_catalog.jsonb_build_object('new', pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.-) 'payload'));
@@ -575,7 +507,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION x402.publish_payment() IS
-'Trigger: publishes each ledger row (without its signed payload) through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}) once, when it is recorded as settled or disputed (inserted so, or completed from a pending intent).';
+'Trigger: publishes each ledger row (without its signed payload) through InsForge''s realtime.publish(channel, ''INSERT_x402_payments'', {"new": row}) when it is recorded as broadcast, settled or disputed, once per status (the row''s status says which).';
 
 CREATE FUNCTION x402.enable_realtime(channel text DEFAULT 'x402_payments') RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -613,4 +545,4 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION x402.enable_realtime(text) IS
-'Adds a trigger that publishes each recorded payment through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row without its signed payload}), as the InsForge x402 guide does (once, when a row is recorded as settled or disputed, also when it completes a pending intent), and registers the channel in realtime.channels when that table exists. Runs as its caller, the ledger''s owner. Operators only (project_admin or a superuser).';
+'Adds a trigger that publishes each recorded payment through realtime.publish(channel, ''INSERT_x402_payments'', {"new": row without its signed payload}), as the InsForge x402 guide does (when a row is recorded as broadcast, settled or disputed, once per status, also when it completes an intent), and registers the channel in realtime.channels when that table exists. Runs as its caller, the ledger''s owner. Operators only (project_admin or a superuser).';

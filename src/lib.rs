@@ -11,6 +11,9 @@ mod database_settings;
 mod dbtext;
 mod errors;
 mod fmgr;
+mod kept;
+mod ledger;
+mod ledger_v2;
 mod session;
 mod settings;
 mod sql_identity;
@@ -69,7 +72,7 @@ extension_sql_file!(
         sql_x402::x402::checksum_address,
         sql_x402::x402::recover_payer,
         sql_x402::x402::verify_payment_with_margin,
-        sql_x402::x402::_settlement_facts
+        ledger::_settlement_facts
     ]
 );
 // Last: the operator privileges (project_admin) on functions defined above, the SQL

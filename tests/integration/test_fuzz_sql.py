@@ -58,8 +58,7 @@ STATEFUL = {
     # the operator's settings for its database
     "set_setting", "reset_setting", "_setting_name", "_setting_value", "_settings_changed",
     # the settlement journal
-    "begin_settlement", "_same_settlement",
-    "_record_settlement", "_begin_settlement",  # the other cases of record/begin: their own facts
+    "begin_settlement", "record_status",
 }
 
 
@@ -607,14 +606,9 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
             attempt("x402.install_ledger", "SELECT x402.install_ledger()")
             for _ in range(3):
                 attempt("x402.begin_settlement", *call_sql(by["begin_settlement"], g, gens))
-            attempt("x402._same_settlement", "SELECT x402._same_settlement(NULL::x402.payment, %s::jsonb)",
-                    [json.dumps(g.jsonb())])
-            attempt("x402._begin_settlement", "SELECT x402._begin_settlement(%s::jsonb, %s::jsonb, %s::text, %s::jsonb)",
-                    [json.dumps(g.jsonb()), json.dumps(g.jsonb()), g.text(), json.dumps(g.jsonb())])
-            attempt("x402._record_settlement",
-                    "SELECT x402._record_settlement(%s::jsonb, %s::jsonb, %s::jsonb, %s::text, %s::text, %s::jsonb)",
-                    [json.dumps(g.jsonb()), json.dumps(g.jsonb()), json.dumps(g.jsonb()), g.text(), g.text(),
-                     json.dumps(g.jsonb())])
+            for _ in range(3):
+                attempt("x402.record_status", "SELECT x402.record_status(%s::text, %s::jsonb)",
+                        [g.r.choice([None, g.text(), "0x" + "ab" * 32]), json.dumps(g.jsonb())])
             for _ in range(6):
                 attempt("x402.record_settlement", *call_sql(by["record_settlement"], g, gens))
             attempt("x402.stats", "SELECT count(*) FROM x402.stats(%s::timestamptz)", [g.timestamptz()])

@@ -200,7 +200,7 @@ def state(conn):
         "triggers": "SELECT tgname, tgfoid::regproc::text, tgargs FROM pg_trigger"
                     " WHERE tgrelid = 'public.x402_payments'::regclass AND NOT tgisinternal",
         "key": "SELECT insforge.jwt_secret_configured()",
-        "assets": "SELECT * FROM x402.assets ORDER BY 1, 2",
+        "assets": "SELECT * FROM x402.assets WHERE NOT builtin ORDER BY 1, 2",  # the user's rows
     }
     return {k: conn.execute(v).fetchall() for k, v in q.items()}
 

@@ -409,7 +409,7 @@ def test_ledger_survives_drop_extension_and_dump_restore(cluster, ledger_db):
     with cluster.connect("restored") as c:
         assert c.execute("select id, tx_hash, amount, status from public.x402_payments order by tx_hash"
                          ).fetchall() == before
-        assert one(c, "select count(*) from x402.assets") == 3  # built-ins once, plus the user's row
+        assert one(c, "select count(*) from x402.assets") == 4  # built-ins once, plus the user's row
         record(c, sign_payment(acct, req), req, settlement("0x%064x" % 99))  # still works after restore
     with cluster.connect() as c:
         c.execute('drop database "restored" with (force)')

@@ -15,7 +15,8 @@ from pgcluster import as_operator, postgrest_request, released_versions
 ATTACHMENTS = {
     "trigger": """CREATE TRIGGER planted BEFORE INSERT OR UPDATE ON public.x402_payments
                   FOR EACH ROW EXECUTE FUNCTION public.attack_trigger()""",
-    "default": "ALTER TABLE public.x402_payments ALTER COLUMN response_summary SET DEFAULT public.attack('default')::text",
+    "default": "ALTER TABLE public.x402_payments ALTER COLUMN id SET DEFAULT"
+               " CASE WHEN public.attack('default') THEN gen_random_uuid() END",
     "check": "ALTER TABLE public.x402_payments ADD CONSTRAINT planted CHECK (public.attack('check'))",
     "policy": """CREATE POLICY planted ON public.x402_payments AS RESTRICTIVE FOR ALL USING (public.attack('policy'))
                  WITH CHECK (public.attack('policy check'))""",
@@ -60,7 +61,7 @@ def test_a_view_in_the_ledgers_place_is_read_with_the_callers_rights(cluster, at
     with cluster.connect(db) as c:
         with as_operator(c):
             c.execute("""CREATE VIEW public.x402_payments AS
-                         SELECT a || 'network' AS network, a || 'asset' AS asset, a || 'payer' AS payer_address,
+                         SELECT a || 'network' AS network, a || 'asset' AS nonce_scope, a || 'payer' AS payer_address,
                                 a || 'nonce' AS nonce, a || 'status' AS status
                            FROM (SELECT CASE WHEN public.attack('view') THEN '' END AS a
                                    FROM generate_series(1, 1) OFFSET 0) v""")

@@ -18,6 +18,7 @@
 //! | EIP-712 hashes | [`domain_separator`], [`transfer_with_authorization_hash`], [`eip712_digest`], [`Eip712Domain`] |
 //! | signer of a digest | [`parse_signature`], [`recover_signer`], [`recover_address`] |
 //! | who signed a payment | [`recover_payer`] |
+//! | the settlement journal: terms, a facilitator's answer, what to write | [`terms`], [`settlement`], [`status_answer`], [`decide_begin`], [`decide_record`], [`decide_status`] |
 //! | verify a payment (as the official x402 SDK's facilitator) | [`verify_payment`], [`verify_payment_with_margin`] → [`VerifyResult`] with an [`InvalidReason`] |
 //! | normalized parts | [`PaymentPayload::parse`], [`extract_authorization`], [`effective_requirements`], [`PaymentRequirements::parse`], [`select_requirements`], [`payload_version`] |
 //!
@@ -48,6 +49,7 @@ mod eip712;
 mod error;
 mod network;
 mod payment;
+mod settlement;
 mod signature;
 mod uint;
 mod util;
@@ -69,6 +71,11 @@ pub use payment::{
     select_requirements, verify_payment, verify_payment_with_margin, AssetInfo, InvalidReason,
     NonceKey, PaymentPayload, PaymentRequirements, VerifyResult, DEFAULT_VALID_BEFORE_MARGIN,
     SCHEME_EXACT,
+};
+pub use settlement::{
+    decide_begin, decide_record, decide_status, outcome, payment_identifier, settlement,
+    settlement_terms, settlement_with, status_answer, terms, Decision, Outcome, Row, Status, Terms,
+    STATUSES,
 };
 pub use signature::{address_of_key, parse_signature, recover_address, recover_signer};
 pub use uint::U256;

@@ -66,11 +66,35 @@ SELECT * FROM x402.record_settlement(:'usdg_payload', :'usdg_req', '{"success": 
 SELECT * FROM x402.unreconciled(NULL);
 SELECT count(*) AS rows_after FROM public.x402_payments;
 RESET ROLE;
--- Clients read the ledger's dashboard columns but never write it, nor read the signed
--- payloads (42501): nor, so, x402.unreconciled(), which reads them.
+-- Clients read the ledger's dashboard columns (x402.unreconciled() too) but never write it,
+-- nor read the signed payloads (42501).
 SET ROLE authenticated;
 SELECT * FROM x402.begin_settlement(:'usdg_payload', :'usdg_req');
 SELECT count(*) AS visible, count(DISTINCT status) AS statuses FROM public.x402_payments;
 SELECT payload FROM public.x402_payments;
 SELECT count(*) AS visible FROM x402.unreconciled('0 seconds');
+RESET ROLE;
+
+--------------------------------------------------------------------------------------------
+-- How settlements really end. OKX answers /settle right after broadcast (syncSettle false, its
+-- default): success with status "pending". The row is broadcast: sent, not confirmed, not revenue.
+\set okx_payload '{"x402Version":2,"accepted":{"scheme":"exact","network":"eip155:196","amount":"1000000","asset":"0x4ae46a509f6b1d9056937ba4500cb143933d2dc8","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":300,"extra":{"name":"Global Dollar","version":"1"}},"payload":{"signature":"0x717d4459ba101177f32b3a814d289d6450beec17f77052eae5cc366b21f1ed4d7db0b10ff06d86c947373d576c34ad1d88371593ca5508a402e9daba112c9d701c","authorization":{"from":"0x70997970C51812dc3A010C7d01b50e0d17dc79C8","to":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","value":"1000000","validAfter":"0","validBefore":"4102444800","nonce":"0x4242424242424242424242424242424242424242424242424242424242424242"}}}'
+\set okx_pending '{"success":true,"status":"pending","transaction":"0x4242424242424242424242424242424242424242424242424242424242424242","network":"eip155:196","payer":"0x70997970C51812dc3A010C7d01b50e0d17dc79C8"}'
+SET ROLE project_admin;
+SELECT status, tx_hash IS NOT NULL AS has_tx, settled_amount FROM x402.begin_settlement(:'okx_payload', :'usdg_req', '/api/joke');
+SELECT status, tx_hash IS NOT NULL AS has_tx, settled_amount FROM x402.record_settlement(:'okx_payload', :'usdg_req', :'okx_pending', '/api/joke');
+SELECT settled, broadcast, revenue, unconfirmed_revenue FROM x402.payment_stats() WHERE endpoint IS NULL AND network = 'eip155:196';
+-- What to ask, and where: OKX's status path with the hash.
+SELECT substr(look_up, 1, 120) AS look_up FROM x402.unreconciled('0 seconds') WHERE nonce = '0x4242424242424242424242424242424242424242424242424242424242424242';
+-- OKX's GET /api/v6/pay/x402/settle/status answers success: the row is settled, the revenue confirmed.
+SELECT status, settled_amount FROM x402.record_status('0x4242424242424242424242424242424242424242424242424242424242424242', '{"success":true,"status":"success"}');
+SELECT settled, broadcast, revenue, unconfirmed_revenue FROM x402.payment_stats() WHERE endpoint IS NULL AND network = 'eip155:196';
+-- A late "pending" never takes a settled row back; a "failed" after it is a contradiction: disputed,
+-- both answers kept.
+SELECT status FROM x402.record_status('0x4242424242424242424242424242424242424242424242424242424242424242', '{"status":"pending"}');
+SELECT status, dispute_reason, jsonb_array_length(answers) AS answers
+  FROM x402.record_status('0x4242424242424242424242424242424242424242424242424242424242424242', '{"status":"failed","errorReason":"execution reverted"}');
+-- Bad input: 22023 (a malformed answer), P0002 (a hash the ledger does not know); nothing written.
+SELECT status FROM x402.record_status('0x4242424242424242424242424242424242424242424242424242424242424242', '{"status":"mined"}');
+SELECT status FROM x402.record_status('0x4343434343434343434343434343434343434343434343434343434343434343', '{"status":"success"}');
 RESET ROLE;
