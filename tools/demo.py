@@ -11,6 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg  # noqa: E402
 import demo_advisor  # noqa: E402
+import demo_x402  # noqa: E402
 from pgcluster import FIXTURES, Cluster, as_operator, postgrest_request  # noqa: E402
 
 USERS = [
@@ -40,14 +41,16 @@ def main():
     cluster.start()
     try:
         run(cluster)
+        failures.extend(demo_x402.run(cluster))
         failures.extend(demo_advisor.run(cluster))
     finally:
         cluster.cleanup()
     if failures:
         print(f"\nDEMO FAILED: {len(failures)} check(s) did not hold")
         return 1
-    print("\nDemo OK: every user saw, wrote, changed and deleted only their own notes,"
-          " and insforge.advise() found exactly the mistakes that were made.")
+    print("\nDemo OK: every user saw, wrote, changed and deleted only their own notes, the paid request"
+          " was recorded once, as the facilitator ended it, and insforge.advise() found exactly the mistakes"
+          " that were made.")
     return 0
 
 

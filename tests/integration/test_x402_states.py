@@ -156,3 +156,11 @@ def test_what_is_not_implemented_is_refused_and_never_written(cluster, jdb, chan
             with pytest.raises(psycopg.errors.FeatureNotSupported, match=field):
                 call()
         assert ledger(c) == []
+
+
+def test_end_to_end_against_a_stand_in_for_okx(cluster, jdb):
+    """The demo's paid request (tools/demo_x402.py): verify in SQL and at the facilitator, begin,
+    /settle answering pending, the status answers, settled, a replay refused, counted once; the
+    facilitator is tools/okx_standin.py, whose verify is the official SDK's."""
+    import demo_x402
+    assert demo_x402.run(cluster, jdb) == []
