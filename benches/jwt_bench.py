@@ -1,4 +1,4 @@
-"""JWT verification benchmark (issue 3): the cost of one `insforge.verify_jwt()` call,
+"""JWT verification benchmark: the cost of one `insforge.verify_jwt()` call,
 measured server-side, against pgcrypto's HMAC over the same token text (the floor).
 
 Every variant evaluates one expression N times inside one query over the same token text,

@@ -1,4 +1,4 @@
-"""RLS benchmark (issue 2): `select count(*)` as `authenticated` over a table
+"""RLS benchmark: `select count(*)` as `authenticated` over a table
 whose policy is written the way the guides write it, `user_id = requesting_user_id()`
 with no `(select ...)` wrapper, Clerk-shaped claims, parallelism off.
 

@@ -1,4 +1,4 @@
-"""Where record_settlement's time goes (issue 11): backend on-CPU µs per transaction, one connection.
+"""Where record_settlement's time goes: backend on-CPU µs per transaction, one connection.
 
 Each transaction is what benches/x402_bench.py's pgbench scripts run (BEGIN; SET LOCAL ROLE project_admin;
 <statement>; COMMIT) for a pre-signed payment of its own (one signed authorization settles once: a second

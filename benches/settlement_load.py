@@ -1,4 +1,4 @@
-"""Long reliability run for the x402 settlement ledger (issue 6); scripts/reliability.sh runs it.
+"""Long reliability run for the x402 settlement ledger; scripts/reliability.sh runs it.
 
 Phase 1 (concurrency): pgbench, `--clients` clients, 1.9 x `--hashes` transactions, each
   x402.record_settlement() of a pre-signed payment: half the time one some client already called

@@ -1,4 +1,4 @@
-"""x402 benchmark (issue 4, item 8), one run, one throwaway cluster (port 55443):
+"""x402 benchmark, one run, one throwaway cluster (port 55443):
 
 Part 1, payer recovery, server side. One query runs N calls over generate_series on a one-row
   table holding the x402 payload (a column, so nothing is constant-folded); the time of a
@@ -15,7 +15,7 @@ Part 2, the settlement journal under pgbench (2 clients), each against a plain I
   included; the same RLS policies):
     x402.record_settlement(...)   a settled payment, against a plain INSERT of its settled row;
     x402.begin_settlement(...)    an intent before /settle, against a plain INSERT of its pending row.
-  And the floor of any recording that checks the signature (issue 11): the same plain INSERT of the
+  And the floor of any recording that checks the signature: the same plain INSERT of the
   settled row, into a third copy, with its payer from one x402.recover_payer() call instead of the
   precomputed column (checked_insert). checked_insert / plain_insert is the most record_settlement
   could reach while it checks signatures; record_settlement / checked_insert, how close it comes.

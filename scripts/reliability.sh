@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long reliability run (issues 6 and 10): a pgbench load on the settlement ledger with repeats and
+# The long reliability run: a pgbench load on the settlement ledger with repeats and
 # deliberate conflicts (57,000 transactions, about a minute here), then about a minute of psycopg
 # load with 6 kill -9 crash cycles (one every ~10 s), then the settlement journal under pgbench
 # (begin, settle / fail / second transaction / app died, retries, then reconciliation), on a throwaway

@@ -1,4 +1,4 @@
-"""Settlement load and crash tooling for the reliability checks (issue 6).
+"""Settlement load and crash tooling for the reliability checks.
 
 Used by tests/integration/test_reliability.py (short, deterministic runs) and
 benches/settlement_load.py (the long run behind scripts/reliability.sh):

@@ -1,4 +1,4 @@
-"""The extension builds and reads jsonb without a text round trip (issue 11): verify_jwt lays
+"""The extension builds and reads jsonb without a text round trip: verify_jwt lays
 out its result directly, the x402 functions read their jsonb arguments from jsonb's binary
 layout and build their jsonb results directly. These tests pin that every such value is exactly
 what Postgres's own text path gives: the same jsonb (`=`), the same text, and the same stored

@@ -1,4 +1,4 @@
-"""Claims you can trust (issue 3): the stored key, verify_jwt for every algorithm
+"""Claims you can trust: the stored key, verify_jwt for every algorithm
 and key form (PyJWT as the independent signer, keys generated here), claim
 validation, strict mode, authenticate() and verified mode."""
 import json

@@ -1,4 +1,4 @@
-"""Running in InsForge the way InsForge runs Postgres (issue 9, items 1-3).
+"""Running in InsForge the way InsForge runs Postgres.
 
 The session cluster is configured like InsForge's (tools/pgcluster.py: InsForge's insforge.*
 lines in postgresql.conf, and in shared_preload_libraries our test stand-in for its

@@ -1,4 +1,4 @@
-"""Reliability (issue 6): the settlement ledger under concurrent load, across kill -9 crashes,
+"""Reliability: the settlement ledger under concurrent load, across kill -9 crashes,
 through pg_dump/pg_restore and extension updates, and on a streaming hot standby.
 
 These tests start their own clusters on ports 55455-55458 (55459 is scripts/reliability.sh's)

@@ -1,4 +1,4 @@
-"""Security (issue 6, item 6): who may execute what, SECURITY DEFINER hygiene, no
+"""Security: who may execute what, SECURITY DEFINER hygiene, no
 escalation for client roles, impersonation under verified mode, and an advisor
 with nothing to say about a database set up as documented."""
 import json

@@ -1,4 +1,4 @@
-"""x402 (issue 4): header codecs, EIP-712/EIP-55, payer recovery checked against
+"""x402: header codecs, EIP-712/EIP-55, payer recovery checked against
 eth-account (an independent implementation), facilitator-style verification,
 and the exact-once settlement ledger."""
 import base64

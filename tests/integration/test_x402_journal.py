@@ -1,4 +1,4 @@
-"""The settlement journal (issue 10, items 2-5): begin_settlement() before /settle, then
+"""The settlement journal: begin_settlement() before /settle, then
 record_settlement() completes that row exactly once (settled, disputed or failed);
 unreconciled() lists what was begun and never recorded; one authorization recorded under a
 second transaction is disputed and never counted twice; the OKX guide's server flow end to end;
@@ -382,7 +382,7 @@ def test_realtime_publishes_each_payment_once(cluster, jdb):
         assert events == [("INSERT_x402_payments", tx(50), "settled"), ("INSERT_x402_payments", tx(51), "settled")]
 
 
-# -- 6. the common case in one statement (issue 11) ------------------------------------------------------------------
+# -- 6. the common case in one statement ------------------------------------------------------------------
 # record_settlement writes a settlement that agrees and is new for the ledger with one INSERT (src/sql_x402.rs);
 # every other case goes to x402._record_settlement. These pin what the one statement must leave to it.
 

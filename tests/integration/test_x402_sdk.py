@@ -1,4 +1,4 @@
-"""Differential test (issue 10): x402.verify_payment against the official x402 SDK's facilitator verify.
+"""Differential test: x402.verify_payment against the official x402 SDK's facilitator verify.
 
 The reference is the SDK itself (PyPI `x402`: `ExactEvmScheme.verify` for v2, `ExactEvmSchemeV1.verify`
 for v1, routed by its `x402Facilitator`), run in-process and offline: its chain reads go to a fake chain

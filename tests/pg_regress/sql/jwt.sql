@@ -1,4 +1,4 @@
--- insforge_integrations: claims you can trust (issue 3): verify_jwt, validate_claims,
+-- insforge_integrations: claims you can trust: verify_jwt, validate_claims,
 -- claims_valid, require_valid_claims, auth_provider, set_jwt_secret, jwt_secret_configured,
 -- authenticate, token_verification_count, strict and verified modes.
 CREATE EXTENSION insforge_integrations;
