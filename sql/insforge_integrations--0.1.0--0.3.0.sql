@@ -562,44 +562,39 @@ CREATE OR REPLACE FUNCTION insforge.advise()
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 DECLARE
-    secret_rule text;
+    parts text[] := '{}';
+    r record;
 BEGIN
-    IF pg_catalog.has_function_privilege('insforge.lint_jwt_secret_exposed()', 'EXECUTE') THEN
-        secret_rule := 'SELECT * FROM insforge.lint_jwt_secret_exposed()';
-    ELSE
-        secret_rule := $q$
-        SELECT 'jwt_secret_exposed'::text, 'JWT secret check skipped'::text, 'INFO'::text, 'INTERNAL'::text,
-               ARRAY['SECURITY']::text[],
-               'The jwt_secret_exposed rule reads the JWT key, so only roles granted EXECUTE on insforge.lint_jwt_secret_exposed() run it.'::text,
-               pg_catalog.format('Role %I may not execute insforge.lint_jwt_secret_exposed(); the JWT secret was not looked for.', current_user),
-               'Run insforge.advise() as project_admin or a superuser, or make the role an operator: SELECT insforge.grant_operator(''the_role'');'::text,
-               pg_catalog.jsonb_build_object('type', 'skipped', 'role', current_user::text),
-               'jwt_secret_exposed_skipped'::text
-        $q$;
-    END IF;
+    FOR r IN SELECT p.oid::regprocedure AS fn, pg_catalog.substr(p.proname, 6) AS rule
+               FROM pg_catalog.pg_proc p
+               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+                                          AND d.deptype = 'e'
+               JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'insforge_integrations'
+              WHERE p.pronamespace = 'insforge'::pg_catalog.regnamespace AND p.proname LIKE 'lint\_%' AND p.pronargs = 0
+              ORDER BY p.proname
+    LOOP
+        IF pg_catalog.has_function_privilege(r.fn, 'EXECUTE') THEN
+            parts := parts || pg_catalog.format('SELECT * FROM %s', r.fn);
+        ELSE
+            parts := parts || pg_catalog.format(
+                $q$SELECT %L::text, %L::text, 'INFO'::text, 'INTERNAL'::text, ARRAY['SECURITY']::text[],
+                          %L::text, %L::text, %L::text,
+                          pg_catalog.jsonb_build_object('type', 'skipped', 'role', %L::text), %L::text$q$,
+                r.rule, r.rule || ' check skipped',
+                pg_catalog.format('Rule %s runs with privileges this role lacks (EXECUTE on %s).', r.rule, r.fn),
+                pg_catalog.format('Role %I may not execute %s; the %s rule was not run.', current_user, r.fn, r.rule),
+                'Run insforge.advise() as project_admin or a superuser, or make the role an operator: SELECT insforge.grant_operator(''the_role'');',
+                current_user, r.rule || '_skipped');
+        END IF;
+    END LOOP;
     RETURN QUERY EXECUTE
-           'SELECT * FROM ('
-        || ' SELECT * FROM insforge.lint_auth_uid_in_policy()'
-        || ' UNION ALL SELECT * FROM insforge.lint_uuid_owner_column()'
-        || ' UNION ALL SELECT * FROM insforge.lint_owner_column_without_default()'
-        || ' UNION ALL SELECT * FROM insforge.lint_rls_disabled_with_owner_column()'
-        || ' UNION ALL SELECT * FROM insforge.lint_rls_enabled_no_policy()'
-        || ' UNION ALL SELECT * FROM insforge.lint_policy_without_role()'
-        || ' UNION ALL SELECT * FROM insforge.lint_sql_requesting_user_id()'
-        || ' UNION ALL ' || secret_rule
-        || ' UNION ALL SELECT * FROM insforge.lint_x402_tx_hash_not_unique()'
-        || ' UNION ALL SELECT * FROM insforge.lint_x402_ledger_writable_by_clients()'
-        || ' UNION ALL SELECT * FROM insforge.lint_security_definer_search_path()'
-        || ' UNION ALL SELECT * FROM insforge.lint_better_auth_tables_exposed()'
-        || ' UNION ALL SELECT * FROM insforge.lint_policy_reads_unforwarded_claim()'
-        || ' UNION ALL SELECT * FROM insforge.lint_validation_needs_unforwarded_claims()'
-        || ' UNION ALL SELECT * FROM insforge.lint_x402_unreconciled_settlements()'
-        || ') f ORDER BY CASE f.level WHEN ''ERROR'' THEN 0 WHEN ''WARN'' THEN 1 ELSE 2 END, f.name, f.cache_key';
+           'SELECT * FROM (' || pg_catalog.array_to_string(parts, ' UNION ALL ') || ') f'
+        || ' ORDER BY CASE f.level WHEN ''ERROR'' THEN 0 WHEN ''WARN'' THEN 1 ELSE 2 END, f.name, f.cache_key';
 END
 $fn$;
 
 COMMENT ON FUNCTION insforge.advise() IS
-'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO. Rules: auth_uid_in_policy, uuid_owner_column, owner_column_without_default, rls_disabled_with_owner_column, rls_enabled_no_policy, policy_without_role, sql_requesting_user_id, jwt_secret_exposed, x402_tx_hash_not_unique, x402_ledger_writable_by_clients, security_definer_search_path, better_auth_tables_exposed, policy_reads_unforwarded_claim, validation_needs_unforwarded_claims, x402_unreconciled_settlements.';
+'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO, from every rule the extension has (its insforge.lint_<rule>() functions); a rule the caller may not run is reported as skipped. See docs/advisor.md.';
 
 CREATE OR REPLACE FUNCTION insforge.advisor_claims_read(expr text) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE

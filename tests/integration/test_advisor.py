@@ -3,6 +3,7 @@ and the object the finding points at) and a near miss that must not; a database
 that follows the guides yields no ERROR or WARN; project_admin (no superuser) can
 run it; the JWT key never appears in its output."""
 import json
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,10 +13,9 @@ from pgcluster import FIXTURES
 
 COLUMNS = ["name", "title", "level", "facing", "categories", "description", "detail", "remediation", "metadata",
            "cache_key"]
-RULES = ["auth_uid_in_policy", "uuid_owner_column", "owner_column_without_default", "rls_disabled_with_owner_column",
-         "rls_enabled_no_policy", "policy_without_role", "sql_requesting_user_id", "jwt_secret_exposed",
-         "x402_tx_hash_not_unique", "x402_ledger_writable_by_clients", "security_definer_search_path",
-         "better_auth_tables_exposed", "policy_reads_unforwarded_claim", "validation_needs_unforwarded_claims"]
+# Every rule is a file of sql/advisor/ (build.rs registers them; advise() finds them in the catalog).
+RULES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "sql" / "advisor").glob("*.sql")
+               if p.stem not in ("common", "advise"))
 SECRET = "hs256-Secret-For-Tests-0123456789abcdefXYZ"
 
 # The guide's x402 ledger (shared/INSFORGE.md), built by hand the right way: UNIQUE
