@@ -366,6 +366,9 @@ BEGIN
     IF chk ->> 'expr' IS NULL THEN
         outcome := CASE WHEN (chk ->> 'permissive')::boolean THEN ': it grants nothing here' ELSE ': it restricts nothing here' END;
         reason := pol || ' has no USING expression';
+    ELSIF err LIKE '25006:%' THEN
+        outcome := ' tries to write (' || err || '): explain_access() evaluates policies read-only, so it cannot tell the result';
+        reason := pg_catalog.format('%s tries to write (%s), which explain_access() does not let a policy do', pol, err);
     ELSIF err IS NOT NULL THEN
         outcome := ' raises ' || err;
         reason := pg_catalog.format('%s raises %s', pol, err);
@@ -417,13 +420,19 @@ DECLARE
     mine jsonb;
     perm_reasons text;
     restr_reasons text;
+    for_others text;
 BEGIN
     SELECT coalesce(pg_catalog.jsonb_agg(c), '[]') INTO mine
       FROM pg_catalog.jsonb_array_elements(checks) c
      WHERE c ->> 'on' = side AND c -> 'groups' ? grp;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(mine) c
                     WHERE (c ->> 'permissive')::boolean AND c ->> 'expr' IS NOT NULL) THEN
-        RETURN pg_catalog.format('no permissive %s policy applies to %I', grp, role);
+        -- Policies that are not for this role (explain_access() passes them with "why": "role").
+        SELECT pg_catalog.string_agg(DISTINCT c ->> 'roles', ', ') INTO for_others
+          FROM pg_catalog.jsonb_array_elements(checks) c
+         WHERE c ->> 'why' = 'role' AND c ->> 'forcmd' IN (grp, 'ALL') AND (c ->> 'permissive')::boolean;
+        RETURN pg_catalog.format('no permissive %s policy applies to %I', grp, role)
+               || CASE WHEN for_others IS NOT NULL THEN pg_catalog.format(' (they are for %s)', for_others) ELSE '' END;
     END IF;
     IF coalesce((counts ->> (side || ':' || grp || ':perm'))::bigint, 0) = 0 THEN
         SELECT pg_catalog.string_agg(c ->> 'reason', '; ') INTO perm_reasons
@@ -556,7 +565,11 @@ BEGIN
     IF failed THEN
         SELECT pg_catalog.string_agg(c ->> 'reason', '; ') INTO errs
           FROM pg_catalog.jsonb_array_elements(checks) c WHERE (c ->> 'error')::boolean;
-        IF cmd = 'SELECT' AND real_error IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(checks) c
+                        WHERE (c ->> 'error')::boolean AND c ->> 'reason' NOT LIKE '% tries to write (25006:%') THEN
+            outcome := 'error';
+            verdict := pg_catalog.format('explain_access() cannot tell: %s', errs);
+        ELSIF cmd = 'SELECT' AND real_error IS NOT NULL THEN
             outcome := 'error';
             verdict := pg_catalog.format('the SELECT fails with %s (%s)', real_error, errs);
         ELSIF cmd = 'SELECT' AND real_count IS NOT NULL THEN
@@ -601,6 +614,9 @@ BEGIN
                         WHEN cmd = 'SELECT' THEN pg_catalog.format('%I sees 0 of %s rows: %s', role, total, verdict)
                         ELSE pg_catalog.format('the %s %s nothing, without an error: %s', cmd,
                                                CASE cmd WHEN 'UPDATE' THEN 'changes' ELSE 'deletes' END, verdict) END;
+        IF keyed AND cmd = 'SELECT' AND coalesce(real_count, 0) > 0 THEN
+            verdict := verdict || pg_catalog.format(' (but PostgreSQL, asked directly, returns %s rows: a policy''s result changed between evaluations)', real_count);
+        END IF;
         RETURN;
     END IF;
     IF cmd = 'UPDATE' AND coalesce(pass, 0) < reach THEN
@@ -628,7 +644,8 @@ BEGIN
                                                       CASE cmd WHEN 'UPDATE' THEN 'changes' ELSE 'deletes' END, passing)
                     ELSE pg_catalog.format('the %s %s %s of %s rows: %s', cmd,
                                            CASE cmd WHEN 'UPDATE' THEN 'changes' ELSE 'deletes' END, reach, total, passing) END;
-    IF keyed AND cmd = 'SELECT' AND real_count IS NOT NULL AND real_count <> 1 THEN
+
+    IF keyed AND cmd = 'SELECT' AND real_count IS NOT NULL AND (real_count > 0) <> (outcome = 'allowed') THEN
         verdict := verdict || pg_catalog.format(' (but PostgreSQL, asked directly, returns %s rows: a policy''s result changed between evaluations)', real_count);
     END IF;
 END
@@ -1131,7 +1148,7 @@ DECLARE
 BEGIN
     PERFORM insforge._require_operator('insforge.explain_access()');
 
-    -- 1. The arguments (22023, 42P01, 42809, 42501), before anything runs.
+    -- 1. The arguments (22023, 42P01, 42501), before anything runs.
     IF target IS NULL THEN
         RAISE EXCEPTION 'insforge.explain_access(): target must be a table, not NULL' USING ERRCODE = '22023';
     END IF;
@@ -1151,7 +1168,7 @@ BEGIN
     v_alias := pg_catalog.quote_ident(v_rel.relname);
     IF v_rel.relkind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION 'insforge.explain_access(): % is not a table (row-level security applies to tables)', v_qualname
-            USING ERRCODE = '42809', HINT = 'Explain the tables it reads.';
+            USING ERRCODE = '22023', HINT = 'Explain the tables it reads.';
     END IF;
     IF row_key IS NOT NULL THEN
         IF v_cmd = 'INSERT' THEN
@@ -1304,15 +1321,16 @@ BEGIN
         v_label := pg_catalog.format('%s, FOR %s TO %s', CASE WHEN v_pol.polpermissive THEN 'permissive' ELSE 'restrictive' END,
                                      v_pol.forcmd, v_pol.roles);
         IF NOT v_rls THEN
-            v_others := v_others || pg_catalog.jsonb_build_object('policy', v_pol.polname,
+            v_others := v_others || pg_catalog.jsonb_build_object('policy', v_pol.polname, 'why', 'rls',
                 'detail', pg_catalog.format('%s: not applied, as %s', v_label, v_why_not));
             CONTINUE;
         ELSIF NOT v_pol.for_role THEN
-            v_others := v_others || pg_catalog.jsonb_build_object('policy', v_pol.polname,
+            v_others := v_others || pg_catalog.jsonb_build_object('policy', v_pol.polname, 'why', 'role',
+                'forcmd', v_pol.forcmd, 'roles', v_pol.roles, 'permissive', v_pol.polpermissive,
                 'detail', pg_catalog.format('%s: not for %I (it is not %s and has not its privileges)', v_label, v_role, v_pol.roles));
             CONTINUE;
         ELSIF v_pol.polcmd NOT IN ('*', v_polcmd) AND NOT (v_pol.polcmd = 'r' AND v_cmd <> 'SELECT') THEN
-            v_others := v_others || pg_catalog.jsonb_build_object('policy', v_pol.polname,
+            v_others := v_others || pg_catalog.jsonb_build_object('policy', v_pol.polname, 'why', 'command',
                 'detail', pg_catalog.format('%s: not for %s', v_label, v_cmd));
             CONTINUE;
         END IF;
@@ -1437,6 +1455,11 @@ BEGIN
     ELSE
         BEGIN
             IF v_cmd <> 'INSERT' THEN
+                IF pg_catalog.current_setting('transaction_read_only')::boolean THEN
+                    RAISE EXCEPTION 'insforge.explain_access() cannot run in a read-only transaction or on a standby'
+                        USING ERRCODE = '25006',
+                              HINT = 'It reads the table through a temporary view that it creates and rolls back; run it in a read-write transaction on the primary.';
+                END IF;
                 EXECUTE pg_catalog.format('CREATE VIEW pg_temp.%I AS SELECT * FROM %s', v_vname, v_qualname);
                 EXECUTE pg_catalog.format('GRANT SELECT ON pg_temp.%I TO %I', v_vname, v_role);
             END IF;
@@ -1615,7 +1638,7 @@ BEGIN
     SELECT x.outcome, x.verdict INTO v_outcome, v_verdict
       FROM insforge._explain_verdict(v_cmd, v_qualname, v_rel.relname, v_role, v_rls, v_why_not, v_priv, v_sel_priv,
                                      row_key IS NOT NULL, v_found, v_keytext, v_total, v_reach, v_pass,
-                                     v_checks, v_counts, v_real, v_real_error, v_failed) x;
+                                     v_checks || v_others, v_counts, v_real, v_real_error, v_failed) x;
     -- When a requesting-user comparison admits no row: the values the rows do hold.
     IF row_key IS NULL AND v_cmd <> 'INSERT' AND v_outcome = 'denied' AND v_rls AND v_priv AND coalesce(v_total, 0) > 0 THEN
         SELECT c ->> 'uidcol' INTO v_key
