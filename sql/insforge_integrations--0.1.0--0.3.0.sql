@@ -557,8 +557,8 @@ BEGIN
         verdict := CASE WHEN cmd = 'INSERT' THEN 'the new row is accepted'
                         WHEN keyed AND cmd = 'SELECT' THEN 'the row is visible'
                         WHEN keyed THEN pg_catalog.format('the %s reaches the row', cmd)
-                        WHEN cmd = 'SELECT' THEN pg_catalog.format('%I sees all %s rows', role, total)
-                        ELSE pg_catalog.format('the %s reaches all %s rows', cmd, total) END
+                        WHEN cmd = 'SELECT' THEN pg_catalog.format('%I sees every row (%s)', role, total)
+                        ELSE pg_catalog.format('the %s reaches every row (%s)', cmd, total) END
                    || ': no policy applies, as ' || why_not;
         RETURN;
     END IF;
@@ -638,6 +638,16 @@ BEGIN
       INTO passing
       FROM pg_catalog.jsonb_array_elements(checks) c
      WHERE c ->> 'on' = 'old' AND c -> 'groups' ? cmd AND (c ->> 'permissive')::boolean AND (c ->> 'passed')::boolean;
+    -- Restrictive policies that narrowed what the permissive ones admit.
+    IF NOT keyed AND coalesce((counts ->> ('old:' || cmd || ':full'))::bigint, 0)
+                     < coalesce((counts ->> ('old:' || cmd || ':perm'))::bigint, 0) THEN
+        SELECT passing || pg_catalog.format('; the restrictive %s %s', pg_catalog.string_agg(pg_catalog.quote_ident(c ->> 'policy'), ', '),
+                                            CASE WHEN pg_catalog.count(*) = 1 THEN 'leaves ' ELSE 'leave ' END
+                                            || (counts ->> ('old:' || cmd || ':full')))
+          INTO passing
+          FROM pg_catalog.jsonb_array_elements(checks) c
+         WHERE c ->> 'on' = 'old' AND c -> 'groups' ? cmd AND NOT (c ->> 'permissive')::boolean AND c ->> 'expr' IS NOT NULL;
+    END IF;
     verdict := CASE WHEN cmd = 'SELECT' AND keyed THEN 'the row is visible: ' || passing
                     WHEN cmd = 'SELECT' THEN pg_catalog.format('%I sees %s of %s rows: %s', role, reach, total, passing)
                     WHEN keyed THEN pg_catalog.format('the %s %s the row: %s', cmd,

@@ -408,7 +408,7 @@ def test_force_rls_and_the_table_owner(cluster, guide):
             assert real(cluster, guide, owner, "SELECT", "ledger") == ("rows", 0)
             # project_admin: BYPASSRLS beats FORCE
             rows = explain(c, "ledger", {"role": "project_admin"})
-            assert verdict(rows)["detail"] == ("project_admin sees all 1 rows: no policy applies, as project_admin has "
+            assert verdict(rows)["detail"] == ("project_admin sees every row (1): no policy applies, as project_admin has "
                                                "BYPASSRLS")
     finally:
         with cluster.connect(guide) as c:
