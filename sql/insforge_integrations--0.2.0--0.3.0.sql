@@ -253,7 +253,7 @@ BEGIN
                    WHEN chk ->> 'kind' = 'USING' THEN 'USING ' || (chk ->> 'expr')
                    WHEN (chk ->> 'fallback')::boolean THEN 'WITH CHECK (its USING, as it has none) ' || (chk ->> 'expr')
                    ELSE 'WITH CHECK ' || (chk ->> 'expr') END;
-    SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', c, insforge._explain_literal(row_values ->> c)), ', ')
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s = %s', pg_catalog.quote_ident(c), insforge._explain_literal(row_values ->> c)), ', ')
       INTO vals
       FROM pg_catalog.jsonb_array_elements_text(chk -> 'cols') c;
     SELECT pg_catalog.string_agg(pg_catalog.format('%s = %s', k,
@@ -281,10 +281,10 @@ BEGIN
     IF reason IS NULL THEN
         IF chk ->> 'uidcol' IS NOT NULL THEN
             reason := CASE WHEN one_row AND row_values IS NOT NULL
-                           THEN pg_catalog.format('%s compares %I %s with %s = %s', pol, chk ->> 'uidcol',
+                           THEN pg_catalog.format('%s compares %s %s with %s = %s', pol, pg_catalog.quote_ident(chk ->> 'uidcol'),
                                                   insforge._explain_literal(row_values ->> (chk ->> 'uidcol')), chk ->> 'uidfn',
                                                   insforge._explain_literal(uid))
-                           ELSE pg_catalog.format('%s compares %I with %s = %s', pol, chk ->> 'uidcol', chk ->> 'uidfn',
+                           ELSE pg_catalog.format('%s compares %s with %s = %s', pol, pg_catalog.quote_ident(chk ->> 'uidcol'), chk ->> 'uidfn',
                                                   insforge._explain_literal(uid)) END;
         ELSIF one_row THEN
             reason := pol || ' is false' || CASE WHEN vals IS NOT NULL AND row_values IS NOT NULL THEN ' for ' || vals ELSE '' END;
@@ -329,7 +329,7 @@ BEGIN
         SELECT pg_catalog.string_agg(DISTINCT c ->> 'roles', ', ') INTO for_others
           FROM pg_catalog.jsonb_array_elements(checks) c
          WHERE c ->> 'why' = 'role' AND c ->> 'forcmd' IN (grp, 'ALL') AND (c ->> 'permissive')::boolean;
-        RETURN pg_catalog.format('no permissive %s policy applies to %I', grp, role)
+        RETURN pg_catalog.format('no permissive %s policy applies to %s', grp, pg_catalog.quote_ident(role))
                || CASE WHEN for_others IS NOT NULL THEN pg_catalog.format(' (they are for %s)', for_others) ELSE '' END;
     END IF;
     IF coalesce((counts ->> (side || ':' || grp || ':perm'))::bigint, 0) = 0 THEN
@@ -401,13 +401,13 @@ BEGIN
                                     coalesce(new_list, '1 AS insforge_explain_new'), qualname, rel_alias);
     ELSIF cmd = 'UPDATE' THEN
         source := pg_catalog.format(
-            'SELECT * FROM (SELECT %s, pg_catalog.to_jsonb(%s) AS insforge_explain_row FROM pg_temp.%I AS %s%s OFFSET 0) insforge_explain_old'
+            'SELECT * FROM (SELECT %s, pg_catalog.to_jsonb(%s) AS insforge_explain_row FROM pg_temp.%s AS %s%s OFFSET 0) insforge_explain_old'
             || ' CROSS JOIN LATERAL (SELECT %s FROM pg_catalog.jsonb_populate_record(NULL::%s, insforge_explain_old.insforge_explain_row || $1) AS %s OFFSET 0) insforge_explain_new',
-            coalesce(old_list, '1 AS insforge_explain_o'), rel_alias, view_name, rel_alias, where_clause,
+            coalesce(old_list, '1 AS insforge_explain_o'), rel_alias, pg_catalog.quote_ident(view_name), rel_alias, where_clause,
             coalesce(new_list, '1 AS insforge_explain_n'), qualname, rel_alias);
     ELSE
-        source := pg_catalog.format('SELECT %s FROM pg_temp.%I AS %s%s OFFSET 0',
-                                    coalesce(old_list, '1 AS insforge_explain_o'), view_name, rel_alias, where_clause);
+        source := pg_catalog.format('SELECT %s FROM pg_temp.%s AS %s%s OFFSET 0',
+                                    coalesce(old_list, '1 AS insforge_explain_o'), pg_catalog.quote_ident(view_name), rel_alias, where_clause);
     END IF;
     RETURN pg_catalog.format('SELECT ARRAY[pg_catalog.count(*)%s]::pg_catalog.int8[] FROM (%s) insforge_explain', coalesce(counts, ''), source);
 END
@@ -432,22 +432,23 @@ DECLARE
     passing text;
     g text;
     violation text := pg_catalog.format('42501, new row violates row-level security policy for table "%s"', relname);
+    who text := coalesce(pg_catalog.quote_ident(role), 'NULL');
 BEGIN
     IF keyed AND coalesce(found_rows, 0) = 0 THEN
         outcome := 'not found';
-        verdict := pg_catalog.format('no row of %s has %s (as %I sees the table)', qualname, keytext, current_user);
+        verdict := pg_catalog.format('no row of %s has %s (as %s sees the table)', qualname, keytext, pg_catalog.quote_ident(current_user));
         RETURN;
     END IF;
     IF NOT priv THEN
         outcome := 'denied';
-        verdict := pg_catalog.format('%I lacks %s on %s: the %s fails (42501, permission denied for table %s) before any policy',
-                                     role, cmd, qualname, cmd, relname);
+        verdict := pg_catalog.format('%s lacks %s on %s: the %s fails (42501, permission denied for table %s) before any policy',
+                                     who, cmd, qualname, cmd, relname);
         RETURN;
     END IF;
     IF NOT sel_priv THEN
         outcome := 'denied';
-        verdict := pg_catalog.format('%I lacks SELECT on %s: %s with a WHERE or RETURNING (PostgREST''s filters) fails (42501, permission denied for table %s)',
-                                     role, qualname, CASE cmd WHEN 'UPDATE' THEN 'an UPDATE' ELSE 'a DELETE' END, relname);
+        verdict := pg_catalog.format('%s lacks SELECT on %s: %s with a WHERE or RETURNING (PostgREST''s filters) fails (42501, permission denied for table %s)',
+                                     who, qualname, CASE cmd WHEN 'UPDATE' THEN 'an UPDATE' ELSE 'a DELETE' END, relname);
         RETURN;
     END IF;
     IF NOT rls THEN
@@ -455,7 +456,7 @@ BEGIN
         verdict := CASE WHEN cmd = 'INSERT' THEN 'the new row is accepted'
                         WHEN keyed AND cmd = 'SELECT' THEN 'the row is visible'
                         WHEN keyed THEN pg_catalog.format('the %s reaches the row', cmd)
-                        WHEN cmd = 'SELECT' THEN pg_catalog.format('%I sees every row (%s)', role, total)
+                        WHEN cmd = 'SELECT' THEN pg_catalog.format('%s sees every row (%s)', who, total)
                         ELSE pg_catalog.format('the %s reaches every row (%s)', cmd, total) END
                    || ': no policy applies, as ' || why_not;
         RETURN;
@@ -509,7 +510,7 @@ BEGIN
         verdict := CASE WHEN blocker IS NOT NULL THEN insforge._explain_denial('old', blocker, role, checks, counts, keyed)
                         ELSE pg_catalog.format('the %s policies and the SELECT policies admit different rows, and none admits a row both do', cmd) END;
         verdict := CASE WHEN cmd = 'SELECT' AND keyed THEN verdict
-                        WHEN cmd = 'SELECT' THEN pg_catalog.format('%I sees 0 of %s rows: %s', role, total, verdict)
+                        WHEN cmd = 'SELECT' THEN pg_catalog.format('%s sees 0 of %s rows: %s', who, total, verdict)
                         ELSE pg_catalog.format('the %s %s nothing, without an error: %s', cmd,
                                                CASE cmd WHEN 'UPDATE' THEN 'changes' ELSE 'deletes' END, verdict) END;
         IF keyed AND cmd = 'SELECT' AND coalesce(real_count, 0) > 0 THEN
@@ -547,7 +548,7 @@ BEGIN
          WHERE c ->> 'on' = 'old' AND c -> 'groups' ? cmd AND NOT (c ->> 'permissive')::boolean AND c ->> 'expr' IS NOT NULL;
     END IF;
     verdict := CASE WHEN cmd = 'SELECT' AND keyed THEN 'the row is visible: ' || passing
-                    WHEN cmd = 'SELECT' THEN pg_catalog.format('%I sees %s of %s rows: %s', role, reach, total, passing)
+                    WHEN cmd = 'SELECT' THEN pg_catalog.format('%s sees %s of %s rows: %s', who, reach, total, passing)
                     WHEN keyed THEN pg_catalog.format('the %s %s the row: %s', cmd,
                                                       CASE cmd WHEN 'UPDATE' THEN 'changes' ELSE 'deletes' END, passing)
                     ELSE pg_catalog.format('the %s %s %s of %s rows: %s', cmd,
