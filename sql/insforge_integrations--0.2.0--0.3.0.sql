@@ -380,6 +380,7 @@ CREATE OR REPLACE FUNCTION insforge._explain_query(cmd text, view_name text, qua
 DECLARE
     old_list text;
     new_list text;
+    cols text;
     counts text;
     source text;
     where_clause text := CASE WHEN coalesce(keycond, '') = '' THEN '' ELSE ' WHERE ' || keycond END;
@@ -388,12 +389,13 @@ BEGIN
              FILTER (WHERE x.o = 'old'),
            pg_catalog.string_agg(pg_catalog.format('(%s) AS %I', x.e, 'insforge_explain_' || x.i), ', ' ORDER BY x.i)
              FILTER (WHERE x.o = 'new'),
-           pg_catalog.string_agg(pg_catalog.format(', pg_catalog.count(*) FILTER (WHERE %I IS TRUE)', 'insforge_explain_' || x.i), '' ORDER BY x.i)
-      INTO old_list, new_list, counts
+           pg_catalog.string_agg(pg_catalog.format('%I', 'insforge_explain_' || x.i), ', ' ORDER BY x.i),
+           pg_catalog.string_agg(pg_catalog.format(', pg_catalog.sum(insforge_explain_n) FILTER (WHERE %I IS TRUE)', 'insforge_explain_' || x.i), '' ORDER BY x.i)
+      INTO old_list, new_list, cols, counts
       FROM ROWS FROM (pg_catalog.unnest(eval_on), pg_catalog.unnest(eval_expr)) WITH ORDINALITY AS x(o, e, i)
      WHERE just IS NULL OR x.i = just;
     IF just IS NULL THEN
-        counts := coalesce(counts, '') || coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(', pg_catalog.count(*) FILTER (WHERE %s)', c), '' ORDER BY n)
+        counts := coalesce(counts, '') || coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(', pg_catalog.sum(insforge_explain_n) FILTER (WHERE %s)', c), '' ORDER BY n)
                                                       FROM pg_catalog.unnest(extra) WITH ORDINALITY AS y(c, n)), '');
     END IF;
     IF cmd = 'INSERT' THEN
@@ -409,7 +411,12 @@ BEGIN
         source := pg_catalog.format('SELECT %s FROM pg_temp.%s AS %s%s OFFSET 0',
                                     coalesce(old_list, '1 AS insforge_explain_o'), pg_catalog.quote_ident(view_name), rel_alias, where_clause);
     END IF;
-    RETURN pg_catalog.format('SELECT ARRAY[pg_catalog.count(*)%s]::pg_catalog.int8[] FROM (%s) insforge_explain', coalesce(counts, ''), source);
+    RETURN pg_catalog.format(
+        'SELECT ARRAY(SELECT coalesce(u.x, 0)::pg_catalog.int8 FROM pg_catalog.unnest(s.a) WITH ORDINALITY AS u(x, n) ORDER BY u.n)'
+        || ' FROM (SELECT ARRAY[pg_catalog.sum(insforge_explain_n)%s] AS a'
+        || ' FROM (SELECT %s pg_catalog.count(*) AS insforge_explain_n FROM (%s) insforge_explain_rows%s) insforge_explain_groups) s',
+        coalesce(counts, ''), CASE WHEN cols IS NULL THEN '' ELSE cols || ',' END, source,
+        CASE WHEN cols IS NULL THEN '' ELSE ' GROUP BY ' || cols END);
 END
 $fn$;
 
@@ -1134,8 +1141,14 @@ BEGIN
             'claims', pg_catalog.to_jsonb(ARRAY(SELECT DISTINCT k FROM pg_catalog.unnest(
                           coalesce(insforge.advisor_claims_read(v_c ->> 'expr'), '{}')
                           || CASE WHEN v_marked ~ '__(uid|authuid)__' THEN ARRAY['sub'] ELSE '{}'::text[] END) k ORDER BY 1)),
+            -- the owner column, when the whole expression is `column = requesting user` (casts and
+            -- parentheses aside): then a failure is that comparison, and its values say why
             'uidcol', (SELECT c FROM pg_catalog.jsonb_array_elements_text(v_c -> 'cols') c
                         WHERE insforge.advisor_uid_comparison(v_marked, pg_catalog.quote_ident(c), '{__uid__,__authuid__}') IS NOT NULL
+                          AND pg_catalog.regexp_replace(pg_catalog.regexp_replace(v_marked, '::[a-z ]+', '', 'g'), '[()[:space:]]', '', 'g')
+                              IN (SELECT pg_catalog.regexp_replace(x, '[()[:space:]]', '', 'g')
+                                    FROM pg_catalog.unnest(ARRAY[pg_catalog.quote_ident(c) || '=__uid__', '__uid__=' || pg_catalog.quote_ident(c),
+                                                                 pg_catalog.quote_ident(c) || '=__authuid__', '__authuid__=' || pg_catalog.quote_ident(c)]) x)
                         LIMIT 1),
             'uidfn', CASE WHEN v_marked ~ '__authuid__' AND v_marked !~ '__uid__' THEN 'auth.uid()'
                           WHEN (v_c ->> 'expr') ~ 'requesting_user_id\(\)' THEN 'requesting_user_id()'
