@@ -383,21 +383,21 @@ def test_auth_uid_with_a_provider_id_is_explained_as_the_error_it_is(cluster, gu
 
 def test_force_rls_and_the_table_owner(cluster, guide):
     with cluster.connect(guide) as c:
-        c.execute("CREATE ROLE app_owner NOLOGIN")
-        c.execute(f'ALTER DATABASE "{guide}" SET insforge_integrations.jwt_roles = \'anon,authenticated,app_owner\'')
-        c.execute("GRANT app_owner TO authenticator")
+        c.execute("DROP ROLE IF EXISTS explain_app_owner; CREATE ROLE explain_app_owner NOLOGIN")
+        c.execute(f'ALTER DATABASE "{guide}" SET insforge_integrations.jwt_roles = \'anon,authenticated,explain_app_owner\'')
+        c.execute("GRANT explain_app_owner TO authenticator")
         with as_operator(c):
             c.execute("CREATE TABLE public.ledger (id int PRIMARY KEY, who text); INSERT INTO public.ledger VALUES (1, 'a')")
             c.execute("ALTER TABLE public.ledger ENABLE ROW LEVEL SECURITY")
             c.execute("CREATE POLICY mine ON public.ledger USING (who = requesting_user_id())")
-        c.execute("ALTER TABLE public.ledger OWNER TO app_owner")
+        c.execute("ALTER TABLE public.ledger OWNER TO explain_app_owner")
         c.execute("GRANT SELECT ON public.ledger TO project_admin")
     try:
         with cluster.connect(guide) as c:
-            owner = {"sub": "b", "role": "app_owner"}
+            owner = {"sub": "b", "role": "explain_app_owner"}
             rows = explain(c, "ledger", owner)
             assert by(rows, "table")[0]["detail"].endswith(
-                "no policy applies: app_owner owns public.ledger (has its owner's privileges) and RLS is not forced")
+                "no policy applies: explain_app_owner owns public.ledger (has its owner's privileges) and RLS is not forced")
             assert (verdict(rows)["result"], verdict(rows)["rows"]) == ("allowed", 1)
             assert real(cluster, guide, owner, "SELECT", "ledger") == ("rows", 1)
             c.execute("ALTER TABLE public.ledger FORCE ROW LEVEL SECURITY")
@@ -414,7 +414,7 @@ def test_force_rls_and_the_table_owner(cluster, guide):
         with cluster.connect(guide) as c:
             c.execute("DROP TABLE public.ledger")
             c.execute(f'ALTER DATABASE "{guide}" RESET insforge_integrations.jwt_roles')
-            c.execute("DROP ROLE app_owner")
+            c.execute("DROP ROLE explain_app_owner")
 
 
 def test_a_role_without_the_table_privilege(cluster, guide):

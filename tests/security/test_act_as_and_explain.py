@@ -239,11 +239,11 @@ def test_act_as_never_takes_on_a_privileged_role(cluster, attacked, role):
 def test_act_as_takes_on_only_client_roles_or_the_callers_own(cluster, attacked):
     db = attacked
     with cluster.connect(db) as c:
-        c.execute("CREATE ROLE app_reader NOLOGIN; GRANT SELECT ON public.attack_log TO app_reader")
+        c.execute("DROP ROLE IF EXISTS explain_app_reader; CREATE ROLE explain_app_reader NOLOGIN; GRANT SELECT ON public.attack_log TO explain_app_reader")
         try:
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="it is not a client role"):
                 with as_operator(c):
-                    c.execute("SELECT insforge.act_as('{\"role\": \"app_reader\"}')")
+                    c.execute("SELECT insforge.act_as('{\"role\": \"explain_app_reader\"}')")
             # the key's role: not a client role, and project_admin has not its privileges
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="it is not a client role"):
                 with as_operator(c):
@@ -253,10 +253,10 @@ def test_act_as_takes_on_only_client_roles_or_the_callers_own(cluster, attacked)
                 c.execute("SELECT insforge.act_as('{\"role\": \"project_admin\"}')")
                 assert one(c, "SELECT current_user") == "project_admin"
             with c.transaction():
-                c.execute("SELECT insforge.act_as('{\"role\": \"app_reader\"}')")
-                assert one(c, "SELECT current_user") == "app_reader"
+                c.execute("SELECT insforge.act_as('{\"role\": \"explain_app_reader\"}')")
+                assert one(c, "SELECT current_user") == "explain_app_reader"
         finally:
-            c.execute("REVOKE ALL ON public.attack_log FROM app_reader; DROP ROLE app_reader")
+            c.execute("REVOKE ALL ON public.attack_log FROM explain_app_reader; DROP ROLE explain_app_reader")
         assert_contained(c)
 
 
