@@ -5,6 +5,8 @@ same script (the machine is shared and noisy, so absolute numbers are printed fo
 context only):
 
 - RLS: the native helper against a literal (benches/rls_bench.py);
+- explain: explain_access() of a SELECT on 100,000 rows with 5 policies against the same SELECT
+  run as that user (benches/explain_bench.py);
 - JWT: verify_jwt per SQL call (on-CPU time of the backend, net of the loop) against
   pgcrypto hmac() on the same token (HS256), and against the raw aws-lc verify of the
   same token and key measured by the Rust micro-benchmark (RS256, ES256);
@@ -92,6 +94,12 @@ def main():
                          "literal user_id = 'user_42'", f"{r['literal_ms']:.1f} ms", r["native_over_literal"], "≤ 1.3"))
             rows.append((f"RLS count(*), {r['rows']:,} rows", "guides' SQL helper", f"{r['guide_sql_ms']:.1f} ms",
                          "literal user_id = 'user_42'", f"{r['literal_ms']:.1f} ms", r["guide_sql_over_literal"], ""))
+
+    explain = run("explain_bench.py", "--runs", "5" if q else "15")
+    rows.append((f"explain_access(), {explain['rows']:,} rows, {explain['policies']} policies",
+                 "explain_access(), without a row", f"{explain['explain_ms']:.1f} ms",
+                 "SELECT * as that user (PostgREST-style request)", f"{explain['select_ms']:.1f} ms",
+                 explain["explain_over_select"], "≤ 2"))
 
     jwt = run("jwt_bench.py", "--cases-in", str(cases), *(["--n", "5000", "--runs", "3"] if q else []))
     x402 = run("x402_bench.py", *(["--runs", "3", "--transactions", "1000", "--rounds", "1"] if q else []))

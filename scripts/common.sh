@@ -26,6 +26,7 @@ PORTABLE_TESTS=(
   tests/integration/test_reliability.py::test_extension_update_paths
   tests/integration/test_upgrade.py
   tests/integration/test_operator.py
+  tests/integration/test_explain.py
   tests/security
 )
 

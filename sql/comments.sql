@@ -31,3 +31,8 @@ COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
 REVOKE ALL ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
 'Internal (benchmarks, tests): what record_settlement() derives from a payment and a facilitator''s answer without writing: the payment''s terms and the outcome (settled, broadcast, failed or disputed, with the reasons). 22023 for malformed input, 0A000 for an unknown x402Version or scheme.';
+COMMENT ON FUNCTION insforge.act_as(jsonb, text) IS
+'Makes the rest of the current transaction run as a client, exactly as PostgREST sets up a request: role from the role claim (default anon), transaction-local request.jwt.claims (with that role) and request.headers (authorization: Bearer <token> when given a token). From claims (taken as given; in claims_source = verified mode they give no identity) or a token (verified with the stored key and validated, like authenticate()). Neither: an anonymous request. Refuses privileged roles and roles that are neither in insforge_integrations.jwt_roles nor held by the caller (42501). Returns the subject. Operators only (42501); 25P01 outside a transaction block.';
+REVOKE ALL ON FUNCTION insforge._act_as(jsonb, text) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._act_as(jsonb, text) IS
+'Internal (insforge.explain_access(), operators only): insforge.act_as() without the transaction-block requirement, for a switch made inside a subtransaction that is rolled back. Returns the claims it set.';

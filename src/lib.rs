@@ -16,6 +16,7 @@ mod ledger;
 mod ledger_v2;
 mod session;
 mod settings;
+mod sql_act_as;
 mod sql_identity;
 mod sql_jwt;
 mod sql_x402;
@@ -72,8 +73,17 @@ extension_sql_file!(
         sql_x402::x402::checksum_address,
         sql_x402::x402::recover_payer,
         sql_x402::x402::verify_payment_with_margin,
-        ledger::_settlement_facts
+        ledger::_settlement_facts,
+        sql_act_as::act_as,
+        sql_act_as::act_as_internal
     ]
+);
+// insforge.explain_access() and its helpers (they use the advisor's readings of policies
+// and insforge._act_as()).
+extension_sql_file!(
+    "../sql/explain.sql",
+    name = "explain",
+    requires = ["identity", "advisor_common", sql_act_as::act_as_internal]
 );
 // Last: the operator privileges (project_admin) on functions defined above, the SQL
 // files' and the Rust shells' alike.

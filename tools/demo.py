@@ -5,6 +5,7 @@ one request per provider user run the way PostgREST 12 runs it. Prints what each
 user sees and fails loudly (exit 1) when anything differs from what the policies
 promise."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -135,6 +136,8 @@ def run(cluster):
               f" claim_path(org, role)={row[2]!r} role()={row[3]!r}")
         check(row == ("eyJ...", True, "admin", "authenticated"), "claim accessors")
 
+    explain_demo(cluster)
+
     print("\n== a database that already has the guide's SQL helper: adopt it in place (as project_admin)")
     cluster.create_database("guide", extension=False)
     with cluster.connect("guide") as c:
@@ -155,6 +158,48 @@ def run(cluster):
         check(before == after, "adopting leaves every policy untouched")
         check(c.execute("select insforge.native_requesting_user_id_installed()").fetchone()[0], "adopted helper is native")
         print(f"   {len(after)} policies, unchanged (same oid and xmin)")
+
+
+KINDE_USER = {"sub": "kp_c3143a4b50ad43c88e541d9077681782", "email": "ken@example.com", "role": "authenticated"}
+
+
+def explain_demo(cluster):
+    """Why does this Kinde user see 0 rows of docs? Asked of the database (docs/explain.md)."""
+    print("\n== why does this Kinde user see 0 rows of docs? (as project_admin: insforge.explain_access)")
+    with cluster.connect("demo") as c:
+        with as_operator(c):
+            c.execute("""
+                CREATE TABLE public.docs (id bigserial PRIMARY KEY, owner_id text NOT NULL DEFAULT requesting_user_id(),
+                                          org_code text NOT NULL, title text NOT NULL);
+                ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+                CREATE POLICY "Org members read docs" ON public.docs FOR SELECT TO authenticated
+                    USING (org_code = (auth.jwt() ->> 'org_code'));
+                INSERT INTO public.docs (owner_id, org_code, title) VALUES
+                    ('kp_c3143a4b50ad43c88e541d9077681782', 'org_acme', 'Roadmap'),
+                    ('kp_c3143a4b50ad43c88e541d9077681782', 'org_acme', 'Pricing'),
+                    ('kp_9f2e6d1a0b3c4d5e6f7a8b9c0d1e2f3a', 'org_globex', 'Hiring plan');""")
+            explain = ("SELECT result, rows, detail FROM insforge.explain_access('docs', %s::jsonb)"
+                       " WHERE kind = 'verdict'")
+            result, rows, detail = c.execute(explain, (json.dumps(KINDE_USER),)).fetchone()
+            print(f"   {detail}")
+            check((result, rows) == ("denied", 0) and "org_code = NULL (absent)" in detail,
+                  "the explanation names the claim InsForge's API does not forward")
+            c.execute("""
+                CREATE TABLE public.org_members (org_code text, user_id text, PRIMARY KEY (org_code, user_id));
+                ALTER TABLE public.org_members ENABLE ROW LEVEL SECURITY;
+                CREATE POLICY "Members see own memberships" ON public.org_members FOR SELECT TO authenticated
+                    USING (user_id = requesting_user_id());
+                INSERT INTO public.org_members VALUES ('org_acme', 'kp_c3143a4b50ad43c88e541d9077681782');
+                DROP POLICY "Org members read docs" ON public.docs;
+                CREATE POLICY "Org members read docs" ON public.docs FOR SELECT TO authenticated
+                    USING (org_code IN (SELECT m.org_code FROM public.org_members m WHERE m.user_id = requesting_user_id()));""")
+            result, rows, detail = c.execute(explain, (json.dumps(KINDE_USER),)).fetchone()
+            print(f"   after looking the organisation up by requesting_user_id(): {detail}")
+            check((result, rows) == ("allowed", 2), "with a membership table the Kinde user sees the org's 2 docs")
+    with cluster.connect("demo", user="authenticator") as conn:
+        with postgrest_request(conn, KINDE_USER) as cur:
+            n = cur.execute("select count(*) from docs").fetchone()[0]
+    check(n == 2, f"a real request agrees with the explanation (saw {n})")
 
 
 if __name__ == "__main__":

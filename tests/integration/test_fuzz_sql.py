@@ -59,6 +59,8 @@ STATEFUL = {
     "set_setting", "reset_setting", "_setting_name", "_setting_value", "_settings_changed",
     # the settlement journal
     "begin_settlement", "record_status",
+    # acting as a client: they switch the role for the rest of the (sub)transaction
+    "act_as", "_act_as", "explain_access",
 }
 
 
@@ -404,6 +406,8 @@ def generators(g: Gen):
         "text": g.text, "jsonb": g.jsonb, "numeric": g.numeric, "boolean": lambda: g.r.random() < 0.5,
         "timestamp with time zone": g.timestamptz, "text[]": g.text_array, "name": g.name_text,
         "oid[]": by_name["polroles"], "interval": g.interval,
+        "bigint": lambda: g.r.choice([0, 1, 2, -1, 2**63 - 1, g.r.randint(-3, 100000)]),
+        "integer": lambda: g.r.choice([0, 1, 2, -1, 2**31 - 1, g.r.randint(-3, 50)]),
     }
     return by_param, by_name, by_type
 
@@ -634,6 +638,24 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
                     [role, g.r.random() < 0.5])
             attempt("insforge.grant_operator", "SELECT insforge.grant_operator(%s::regrole)", [role])
             attempt("insforge.revoke_operator", "SELECT insforge.revoke_operator(%s::regrole)", [role])
+            # acting as a client and explaining access: each in a savepoint always rolled back (a
+            # successful switch would otherwise last for the rest of the round)
+            for _ in range(3):
+                claims = json.dumps(g.jsonb()) if g.r.random() < 0.7 else None
+                tok = g.token() if g.r.random() < 0.2 else None
+                command = g.r.choice(["SELECT", "INSERT", "UPDATE", "DELETE", "select", g.text()])
+                row_key = json.dumps(g.jsonb()) if g.r.random() < 0.3 else None
+                new_row = json.dumps(g.jsonb()) if g.r.random() < 0.3 else None
+                for label, sql, params in [
+                    ("insforge.explain_access",
+                     "SELECT count(*) FROM insforge.explain_access(%s::regclass, %s::jsonb, %s::text, %s::jsonb, %s::jsonb, %s::text)",
+                     [g.r.choice(["public.x402_payments", "x402.assets", "pg_catalog.pg_class"]), claims, command, row_key,
+                      new_row, tok]),
+                    ("insforge.act_as", "SELECT insforge.act_as(%s::jsonb, %s::text)", [claims, tok]),
+                    ("insforge._act_as", "SELECT insforge._act_as(%s::jsonb, %s::text)", [claims, tok]),
+                ]:
+                    with conn.transaction(force_rollback=True):
+                        run(cur, st, label, sql, params, allowed)
             # the same as a client role: privilege errors only
             cur.execute(f"SET LOCAL ROLE {g.r.choice(['anon', 'authenticated', 'project_admin'])}")
             attempt("insforge.set_jwt_secret", "SELECT insforge.set_jwt_secret(%s::text)", [g.key_text()])
@@ -641,6 +663,8 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
             attempt("insforge.authenticate", "SELECT insforge.authenticate(%s::text)", [g.token()])
             attempt("insforge.adopt_requesting_user_id", "SELECT insforge.adopt_requesting_user_id(true)")
             attempt("x402.install_ledger", "SELECT x402.install_ledger()")
+            attempt("insforge.explain_access", "SELECT count(*) FROM insforge.explain_access('x402.assets'::regclass)")
+            attempt("insforge.act_as", "SELECT insforge.act_as(%s::jsonb)", [json.dumps(g.jsonb())])
 
 
 def configure(conn):

@@ -36,6 +36,13 @@ RESTRICTED = {
     "insforge._settings_changed()": {"project_admin"},
     "insforge._database_settings_row()": {"project_admin"},
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
+    # act_as() and explain_access() are executable by everyone and refuse non-operators; their halves:
+    "insforge._act_as(jsonb,text)": {"project_admin"},
+    "insforge._explain_query(text,text,text,text,text,text[],text[],text[],integer)": {"project_admin"},
+    "insforge._explain_literal(text)": {"project_admin"},
+    "insforge._explain_check(jsonb,text,boolean,bigint,bigint,text,jsonb,text,jsonb)": {"project_admin"},
+    "insforge._explain_denial(text,text,name,jsonb,jsonb,boolean)": {"project_admin"},
+    "insforge._explain_verdict(text,text,text,name,boolean,text,boolean,boolean,boolean,bigint,text,bigint,bigint,bigint,jsonb,jsonb,bigint,text,boolean)": {"project_admin"},
 }
 CLIENTS = ("anon", "authenticated", "project_admin")
 
