@@ -7,13 +7,40 @@
 //! its backend connect as the bootstrap superuser and switch roles per request.
 //! Postgres lets such a session switch to any role, so [`become_client`]
 //! refuses, before Postgres is asked, every role that holds more than a
-//! client may: superusers, roles with CREATEROLE or REPLICATION, and roles
-//! with the privileges of `pg_read_server_files`, `pg_write_server_files` or
-//! `pg_execute_server_program` (SECURITY.md, "Switching roles").
+//! client may: superusers, roles with CREATEROLE or REPLICATION, PostgreSQL's
+//! predefined roles (`pg_*`) and every role with the privileges of one of
+//! those that reach past a client's tables (reading or writing all data,
+//! server files and programs, settings, statistics, signals, maintenance),
+//! and the extension's own `insforge_integrations_secrets` and every role
+//! with its privileges (SECURITY.md, "Switching roles").
 
 use crate::errors::{raise, INSUFFICIENT_PRIVILEGE};
 use pgrx::pg_sys;
 use std::ffi::CString;
+
+/// Roles whose privileges a client's role may not have: the predefined roles
+/// that reach past the tables a client is granted (all data, server files and
+/// programs, every setting and statistic, signals, maintenance, subscriptions,
+/// reserved connections; those a version lacks are skipped) and the role that
+/// owns the extension's secrets.
+const HELD_ROLES_REFUSED: &[&std::ffi::CStr] = &[
+    crate::sql_jwt::SECRETS_ROLE,
+    c"pg_read_server_files",
+    c"pg_write_server_files",
+    c"pg_execute_server_program",
+    c"pg_read_all_data",
+    c"pg_write_all_data",
+    c"pg_read_all_settings",
+    c"pg_read_all_stats",
+    c"pg_stat_scan_tables",
+    c"pg_monitor",
+    c"pg_signal_backend",
+    c"pg_signal_autovacuum_worker",
+    c"pg_checkpoint",
+    c"pg_maintain",
+    c"pg_create_subscription",
+    c"pg_use_reserved_connections",
+];
 
 /// Why `role` may not be taken on as a client's role, or None. A role that
 /// does not exist is left to Postgres (22023 from `set_config('role', …)`).
@@ -34,16 +61,20 @@ pub fn privileged_role_problem(role: &str) -> Option<String> {
         if pg_sys::has_rolreplication(oid) {
             return Some(format!("role {role} has REPLICATION"));
         }
-        for (predefined, what) in [
-            (pg_sys::ROLE_PG_READ_SERVER_FILES, "pg_read_server_files"),
-            (pg_sys::ROLE_PG_WRITE_SERVER_FILES, "pg_write_server_files"),
-            (
-                pg_sys::ROLE_PG_EXECUTE_SERVER_PROGRAM,
-                "pg_execute_server_program",
-            ),
-        ] {
-            if pg_sys::has_privs_of_role(oid, pg_sys::Oid::from(predefined)) {
-                return Some(format!("role {role} has the privileges of {what}"));
+        if role.starts_with("pg_") {
+            return Some(format!(
+                "role {role} is one of PostgreSQL's predefined roles"
+            ));
+        }
+        for held in HELD_ROLES_REFUSED {
+            let held_oid = pg_sys::get_role_oid(held.as_ptr(), true);
+            if held_oid != pg_sys::InvalidOid && pg_sys::has_privs_of_role(oid, held_oid) {
+                let held = held.to_string_lossy();
+                return Some(if *held == *role {
+                    format!("role {role} is the extension's own role for its secrets")
+                } else {
+                    format!("role {role} has the privileges of {held}")
+                });
             }
         }
     }

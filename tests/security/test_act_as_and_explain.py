@@ -244,8 +244,8 @@ def test_act_as_takes_on_only_client_roles_or_the_callers_own(cluster, attacked)
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="it is not a client role"):
                 with as_operator(c):
                     c.execute("SELECT insforge.act_as('{\"role\": \"explain_app_reader\"}')")
-            # the key's role: not a client role, and project_admin has not its privileges
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="it is not a client role"):
+            # the key's role: never a client's, whoever asks
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="the extension's own role for its secrets"):
                 with as_operator(c):
                     c.execute("SELECT insforge.act_as('{\"role\": \"insforge_integrations_secrets\"}')")
             # project_admin acting as itself adds nothing; a superuser has every role's privileges

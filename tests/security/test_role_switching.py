@@ -60,3 +60,42 @@ def test_placeholder_keys_are_refused_and_not_echoed(cluster, db):
                     c.execute("SELECT insforge.set_jwt_secret(%s)", (key,))
             assert key not in str(err.value)
         assert one(c, "SELECT insforge.jwt_secret_configured()") is False
+
+
+SECRET_READERS = ["insforge_integrations_secrets", "pg_read_all_data", "pg_database_owner", "reader", "secrets_heir"]
+
+
+@pytest.fixture
+def reader_roles(cluster, attacked):
+    with cluster.connect(attacked) as c:
+        c.execute("DROP ROLE IF EXISTS reader; CREATE ROLE reader NOLOGIN IN ROLE pg_read_all_data")
+        c.execute("DROP ROLE IF EXISTS secrets_heir; CREATE ROLE secrets_heir NOLOGIN IN ROLE insforge_integrations_secrets")
+    yield attacked
+    with cluster.connect(attacked) as c:
+        c.execute(f'ALTER DATABASE "{attacked}" RESET insforge_integrations.jwt_roles')
+        c.execute("DROP ROLE reader; DROP ROLE secrets_heir")
+
+
+@pytest.mark.parametrize("role", SECRET_READERS)
+def test_the_operator_cannot_list_a_role_that_reads_the_key(cluster, reader_roles, role):
+    """The operator may add client roles to jwt_roles (set_setting) and then act as them; a role
+    that reads the key (the secrets role, a role with its privileges, pg_read_all_data and its
+    members, any predefined role) is refused there, and act_as() refuses it even when a
+    superuser's setting lists it."""
+    db = reader_roles
+    with cluster.connect(db) as c:
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="jwt_roles lists client roles only"):
+            with as_operator(c):
+                c.execute("SELECT insforge.set_setting('jwt_roles', %s)", (f"anon,authenticated,{role}",))
+        c.execute(f"ALTER DATABASE \"{db}\" SET insforge_integrations.jwt_roles = 'anon,authenticated,{role}'")
+    with cluster.connect(db) as c:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"refuses to switch to role {role}"):
+            with as_operator(c):
+                c.execute("SELECT insforge.act_as(%s::jsonb)", (f'{{"sub": "x", "role": "{role}"}}',))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"refuses to switch to role {role}"):
+            with as_operator(c):
+                c.execute("SELECT insforge.authenticate(%s)", (token(role),))
+        # the operator still cannot read the key
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            with as_operator(c):
+                c.execute("SELECT * FROM insforge.jwt_secret")
