@@ -7,6 +7,8 @@ context only):
 - RLS: the native helper against a literal (benches/rls_bench.py);
 - explain: explain_access() of a SELECT on 100,000 rows with 5 policies against the same SELECT
   run as that user (benches/explain_bench.py);
+- jsonb: the extension's own jsonb reader and writer against PostgreSQL's JsonbIteratorNext and
+  JsonbValueToJsonb on the same documents (benches/jsonb_bench.py); each is kept only while it wins;
 - JWT: verify_jwt per SQL call (on-CPU time of the backend, net of the loop) against
   pgcrypto hmac() on the same token (HS256), and against the raw aws-lc verify of the
   same token and key measured by the Rust micro-benchmark (RS256, ES256);
@@ -68,7 +70,7 @@ def verdict(ratio, target):
     if not target:
         return ""
     op, bound = target.split()
-    ok = ratio <= float(bound) if op == "≤" else ratio >= float(bound)
+    ok = {"≤": ratio <= float(bound), "<": ratio < float(bound), "≥": ratio >= float(bound)}[op]
     return "met" if ok else "**not met**"
 
 
@@ -100,6 +102,12 @@ def main():
                  "explain_access(), without a row", f"{explain['explain_ms']:.1f} ms",
                  "SELECT * as that user (PostgREST-style request)", f"{explain['select_ms']:.1f} ms",
                  explain["explain_over_select"], "≤ 2"))
+
+    layout = run("jsonb_bench.py", "--iterations", "50000" if q else "200000")
+    for r in layout["rows"]:
+        theirs = "JsonbIteratorNext walk" if r["half"] == "read" else "JsonbValueToJsonb"
+        rows.append((f"jsonb {r['half']}, {r['doc']}", f"ours (src/jsonb/layout.rs)", f"{r['ours_ns']:.0f} ns",
+                     f"PostgreSQL's {theirs}, same input", f"{r['postgres_ns']:.0f} ns", r["ours_over_postgres"], "< 1"))
 
     jwt = run("jwt_bench.py", "--cases-in", str(cases), *(["--n", "5000", "--runs", "3"] if q else []))
     x402 = run("x402_bench.py", *(["--runs", "3", "--transactions", "1000", "--rounds", "1"] if q else []))

@@ -36,3 +36,6 @@ COMMENT ON FUNCTION insforge.act_as(jsonb, text) IS
 REVOKE ALL ON FUNCTION insforge._act_as(jsonb, text) FROM PUBLIC;
 COMMENT ON FUNCTION insforge._act_as(jsonb, text) IS
 'Internal (insforge.explain_access(), operators only): insforge.act_as() without the transaction-block requirement, for a switch made inside a subtransaction that is rolled back. Returns the claims it set.';
+REVOKE ALL ON FUNCTION insforge._jsonb_layout_bench(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._jsonb_layout_bench(text, integer) IS
+'Internal (benchmarks): the extension''s jsonb reader and writer timed against PostgreSQL''s JsonbIteratorNext and JsonbValueToJsonb on the same document, interleaved: (half, ours_ns, postgres_ns, identical). The document must be an object or array whose numbers are integers (22023 otherwise).';

@@ -755,6 +755,24 @@ REVOKE ALL ON FUNCTION insforge._grant_operator(regrole, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION insforge._grant_operator(regrole, boolean) IS
 'Internal (SECURITY DEFINER, operators only): grants or revokes the operator privileges of insforge._operator_privileges() to or from a role.';
 
+CREATE OR REPLACE FUNCTION "_jsonb_layout_bench"(
+	"doc" text, /* crate :: dbtext :: DbText */
+	"iterations" INT /* i32 */
+) RETURNS TABLE (
+	"half" TEXT,  /* String */
+	"ours_ns" double precision,  /* f64 */
+	"postgres_ns" double precision,  /* f64 */
+	"identical" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'jsonb_layout_bench_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._jsonb_layout_bench(text, integer) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._jsonb_layout_bench(text, integer) IS
+'Internal (benchmarks): the extension''s jsonb reader and writer timed against PostgreSQL''s JsonbIteratorNext and JsonbValueToJsonb on the same document, interleaved: (half, ours_ns, postgres_ns, identical). The document must be an object or array whose numbers are integers (22023 otherwise).';
+
 COMMENT ON FUNCTION insforge._make_native_in_place() IS
 'Internal: makes the existing public.requesting_user_id() native in place (same OID) and a member. Not executable by any role; called by the operator''s adopt and by CREATE EXTENSION.';
 

@@ -655,6 +655,24 @@ BEGIN
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION "_jsonb_layout_bench"(
+	"doc" text, /* crate :: dbtext :: DbText */
+	"iterations" INT /* i32 */
+) RETURNS TABLE (
+	"half" TEXT,  /* String */
+	"ours_ns" double precision,  /* f64 */
+	"postgres_ns" double precision,  /* f64 */
+	"identical" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL UNSAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'jsonb_layout_bench_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._jsonb_layout_bench(text, integer) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._jsonb_layout_bench(text, integer) IS
+'Internal (benchmarks): the extension''s jsonb reader and writer timed against PostgreSQL''s JsonbIteratorNext and JsonbValueToJsonb on the same document, interleaved: (half, ours_ns, postgres_ns, identical). The document must be an object or array whose numbers are integers (22023 otherwise).';
+
 CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, object text, privileges text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$

@@ -172,8 +172,7 @@ unsafe fn scan(relid: pg_sys::Oid) -> Vec<(String, String)> {
         }
         pg_sys::heap_deform_tuple(tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
         if natts >= 2 && !nulls[0] && !nulls[1] {
-            let text =
-                |d| String::from_utf8_lossy(crate::claims::pgjson::text_bytes(d)).into_owned();
+            let text = |d| String::from_utf8_lossy(crate::dbtext::text_bytes(d)).into_owned();
             rows.push((text(values[0]), text(values[1])));
         }
     }

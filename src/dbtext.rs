@@ -87,7 +87,7 @@ impl FromDatum for DbText {
         if is_null {
             return None;
         }
-        let bytes = crate::claims::pgjson::text_bytes(datum);
+        let bytes = text_bytes(datum);
         Some(DbText(server_to_utf8(bytes, "a text argument")))
     }
 }
@@ -117,4 +117,39 @@ unsafe impl SqlTranslatable for DbText {
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("text"));
     const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
         Ok(ReturnsRef::One(SqlMappingRef::literal("text")));
+}
+
+/// The bytes of a text datum (detoasted if needed; valid while the datum is).
+///
+/// # Safety
+/// `d` must be a valid, non-NULL text (varlena) datum.
+pub unsafe fn text_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
+    let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+    let len = pgrx::varlena::varsize_any_exhdr(v);
+    let data = pgrx::varlena::vardata_any(v).cast::<u8>();
+    std::slice::from_raw_parts(data, len)
+}
+
+/// A new text datum holding `bytes`, in the current memory context.
+pub fn text_datum(bytes: &[u8]) -> pg_sys::Datum {
+    // SAFETY: copies `len` bytes into a freshly palloc'd text.
+    unsafe {
+        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+            bytes.as_ptr().cast(),
+            bytes.len() as i32,
+        ))
+    }
+}
+
+/// A copy of a varlena datum (e.g. the cached jsonb) in the current memory context.
+pub fn copy_varlena(d: pg_sys::Datum) -> pg_sys::Datum {
+    // SAFETY: `d` is a non-toasted varlena (jsonb_in's result); we copy
+    // exactly its size into a fresh palloc chunk.
+    unsafe {
+        let src = d.cast_mut_ptr::<pg_sys::varlena>();
+        let size = pgrx::varlena::varsize_any(src);
+        let dst = pg_sys::palloc(size);
+        std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), size);
+        pg_sys::Datum::from(dst)
+    }
 }

@@ -13,7 +13,7 @@
 //! times against concurrent writers, then 40001.
 
 use crate::errors::raise;
-use crate::sqljson::{Jsonb, JsonbDatum};
+use crate::jsonb::arg::{Jsonb, JsonbDatum};
 use insforge_core::x402::{self as xc, Decision, Outcome, Row, Status, Terms, X402Error};
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys;

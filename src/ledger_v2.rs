@@ -13,7 +13,7 @@
 #[pgrx::pg_schema]
 mod x402 {
     use crate::errors::raise;
-    use crate::sqljson::{Jsonb, JsonbDatum};
+    use crate::jsonb::arg::{Jsonb, JsonbDatum};
     use insforge_core::x402::{self as xc, ErrorKind, X402Error};
     use pgrx::datum::DatumWithOid;
     use pgrx::prelude::*;

@@ -11,6 +11,7 @@ mod database_settings;
 mod dbtext;
 mod errors;
 mod fmgr;
+mod jsonb;
 mod kept;
 mod ledger;
 mod ledger_v2;
@@ -20,7 +21,6 @@ mod sql_act_as;
 mod sql_identity;
 mod sql_jwt;
 mod sql_x402;
-mod sqljson;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -74,6 +74,7 @@ extension_sql_file!(
         sql_x402::x402::recover_payer,
         sql_x402::x402::verify_payment_with_margin,
         ledger::_settlement_facts,
+        jsonb::bench::jsonb_layout_bench,
         sql_act_as::act_as,
         sql_act_as::act_as_internal
     ]

@@ -16,9 +16,9 @@
 use crate::claims::{self, verified};
 use crate::dbtext::DbText;
 use crate::errors::{raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_PARAMETER, NO_TRANSACTION};
+use crate::jsonb::arg::{Jsonb, JsonbDatum};
 use crate::session;
 use crate::settings::{self, ClaimsSource};
-use crate::sqljson::{Jsonb, JsonbDatum};
 use insforge_core::jwt::{verify, JwtError};
 use insforge_core::validate;
 use pgrx::pg_sys;

@@ -5,8 +5,10 @@
 //! `fn_extra` and return the cached datum while the claims generation has not
 //! moved. Each is wrapped by `#[pg_guard]`, so a Rust panic becomes an ERROR.
 
-use crate::claims::{self, pgjson, Claims};
+use crate::claims::{self, Claims};
+use crate::dbtext;
 use crate::errors::{raise, INVALID_AUTHORIZATION};
+use crate::jsonb::pg;
 use crate::settings::{self, claims_generation};
 use pgrx::fcinfo::{pg_getarg_datum_raw, pg_return_null};
 use pgrx::pg_sys;
@@ -51,7 +53,7 @@ unsafe fn site_cached_text(
     let generation = claims_generation();
     if flinfo.is_null() {
         return match pick(checked_claims(strict)) {
-            Some(bytes) => pgjson::text_datum(bytes),
+            Some(bytes) => dbtext::text_datum(bytes),
             None => pg_return_null(fcinfo),
         };
     }
@@ -73,14 +75,14 @@ unsafe fn site_cached_text(
         (*flinfo).fn_extra = site.cast();
     }
     let unchanged = match ((*site).value, picked) {
-        (Some(d), Some(bytes)) => pgjson::text_bytes(d) == bytes,
+        (Some(d), Some(bytes)) => dbtext::text_bytes(d) == bytes,
         (None, None) => true,
         _ => false,
     };
     if !unchanged {
         (*site).value = picked.map(|bytes| {
             let old = pg_sys::MemoryContextSwitchTo((*flinfo).fn_mcxt);
-            let d = pgjson::text_datum(bytes);
+            let d = dbtext::text_datum(bytes);
             pg_sys::MemoryContextSwitchTo(old);
             d
         });
@@ -94,7 +96,7 @@ unsafe fn site_cached_text(
 
 unsafe fn jwt_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     match claims::current().jsonb {
-        Some(jsonb) => pgjson::copy_varlena(jsonb),
+        Some(jsonb) => dbtext::copy_varlena(jsonb),
         None => pg_return_null(fcinfo),
     }
 }
@@ -141,7 +143,7 @@ unsafe fn claim_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let key = pg_getarg_datum_raw(fcinfo, 0);
     match claims::current()
         .jsonb
-        .and_then(|j| pgjson::field_text_datum(j, key))
+        .and_then(|j| pg::field_text_datum(j, key))
     {
         Some(d) => d,
         None => pg_return_null(fcinfo),
@@ -154,7 +156,7 @@ unsafe fn claim_path_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let path = pg_getarg_datum_raw(fcinfo, 0);
     match claims::current()
         .jsonb
-        .and_then(|j| pgjson::path_text_datum(j, path))
+        .and_then(|j| pg::path_text_datum(j, path))
     {
         Some(d) => d,
         None => pg_return_null(fcinfo),
@@ -169,10 +171,10 @@ v1_function!(
 // has_claim(key text, value text): STRICT.
 unsafe fn has_claim_impl(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let key = pg_getarg_datum_raw(fcinfo, 0);
-    let value = pgjson::text_bytes(pg_getarg_datum_raw(fcinfo, 1));
+    let value = dbtext::text_bytes(pg_getarg_datum_raw(fcinfo, 1));
     let found = claims::current()
         .jsonb
-        .is_some_and(|j| pgjson::has_claim(j, key, value));
+        .is_some_and(|j| pg::has_claim(j, key, value));
     pg_sys::Datum::from(found)
 }
 v1_function!(

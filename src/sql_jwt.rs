@@ -1,15 +1,16 @@
 //! SQL shells for claim validation, JWT verification and direct-connection
 //! authentication. The logic is in `insforge_core::{jwt, validate}`.
 
-use crate::claims::{self, pgjson, verified};
+use crate::claims::{self, verified};
 use crate::dbtext::DbText;
 use crate::errors::{
     raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_AUTHORIZATION, INVALID_PARAMETER,
     NO_TRANSACTION,
 };
+use crate::jsonb::arg::{Jsonb, JsonbDatum};
+use crate::jsonb::{pg, tree};
 use crate::session;
 use crate::settings::{self, bump_generation, claims_generation};
-use crate::sqljson::{Jsonb, JsonbDatum};
 use insforge_core::jwt::{self, verify, JwtError, KeySet, VerifyOptions};
 use insforge_core::validate::{self, parse_list};
 use pgrx::pg_sys;
@@ -65,12 +66,12 @@ fn verify_jwt(
             jwt::verify_signature(token, keys).and_then(|s| s.payload_bytes_into(payload))
         })
         .unwrap_or_else(|e| raise_jwt(&e));
-        let (jsonb, checked) = pgjson::payload_to_jsonb(payload).unwrap_or_else(|e| raise_jwt(&e));
+        let (jsonb, checked) = tree::payload_to_jsonb(payload).unwrap_or_else(|e| raise_jwt(&e));
         with_options(audience, issuer, |opts| jwt::check_claims(&checked, opts))
             .unwrap_or_else(|e| raise_jwt(&e));
         Some(JsonbDatum(jsonb.unwrap_or_else(|| {
             // SAFETY: CurrentMemoryContext is the caller's.
-            pgjson::parse_in(payload, unsafe { pg_sys::CurrentMemoryContext })
+            pg::parse_in(payload, unsafe { pg_sys::CurrentMemoryContext })
         })))
     })
 }

@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 mod x402 {
     use crate::dbtext::DbText;
     use crate::errors::raise;
-    use crate::sqljson::{Jsonb, JsonbDatum};
+    use crate::jsonb::arg::{Jsonb, JsonbDatum};
     use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
     use pgrx::datum::{AnyNumeric, Interval, TimestampWithTimeZone};
     use pgrx::prelude::*;
@@ -225,8 +225,8 @@ mod x402 {
     /// plpgsql keeps its plan for the session. NULL (the caller may not read
     /// the ledger) counts as not recorded: the chain has the last word anyway.
     fn nonce_recorded(network: &str, asset: &str, payer: &str, nonce: &str) -> bool {
-        let args = [network, asset, payer, nonce]
-            .map(|a| Some(crate::claims::pgjson::text_datum(a.as_bytes())));
+        let args =
+            [network, asset, payer, nonce].map(|a| Some(crate::dbtext::text_datum(a.as_bytes())));
         let oid = crate::fmgr::function_oid(c"x402._nonce_recorded(text,text,text,text)");
         // SAFETY: four text datums for the function's four text parameters.
         unsafe { crate::fmgr::call(oid, &args) }.is_some_and(|d| d.value() != 0)

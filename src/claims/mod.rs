@@ -9,9 +9,9 @@
 //! generation moved but the text is byte-for-byte the same (PostgREST sets the
 //! same claims again in the next transaction), nothing is re-parsed.
 
-pub mod pgjson;
 pub mod verified;
 
+use crate::jsonb::pg;
 use crate::settings::{self, claims_generation, ClaimsSource, REQUEST_JWT_CLAIMS};
 use pgrx::pg_sys;
 use std::borrow::Cow;
@@ -53,7 +53,7 @@ impl Claims {
     /// The claims as serde JSON (for the pure validation core).
     pub fn to_value(&self) -> serde_json::Value {
         self.jsonb
-            .map(pgjson::jsonb_to_value)
+            .map(pg::jsonb_to_value)
             .unwrap_or(serde_json::Value::Null)
     }
 
@@ -158,12 +158,12 @@ pub fn current() -> &'static mut Claims {
     unsafe { pg_sys::MemoryContextReset(cache.mcxt) };
     if let Some(bytes) = text {
         PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let jsonb = pgjson::parse_in(bytes, cache.mcxt);
+        let jsonb = pg::parse_in(bytes, cache.mcxt);
         cache.claims = Claims {
             jsonb: Some(jsonb),
-            sub: pgjson::field_text_nonempty(jsonb, c"sub"),
-            role: pgjson::field_text_nonempty(jsonb, c"role"),
-            email: pgjson::field_text_nonempty(jsonb, c"email"),
+            sub: pg::field_text_nonempty(jsonb, c"sub"),
+            role: pg::field_text_nonempty(jsonb, c"role"),
+            email: pg::field_text_nonempty(jsonb, c"email"),
             problems: Vec::new(),
             problems_at: 0,
         };

@@ -163,7 +163,7 @@ fn stored_key_text() -> Option<String> {
     // SAFETY: no arguments; it returns a text ('' when no key is stored).
     let text = unsafe { crate::fmgr::call(oid, &[]) }
         // SAFETY: a text datum returned just now.
-        .map(|d| String::from_utf8_lossy(unsafe { super::pgjson::text_bytes(d) }).into_owned())
+        .map(|d| String::from_utf8_lossy(unsafe { crate::dbtext::text_bytes(d) }).into_owned())
         .unwrap_or_default();
     (!text.is_empty()).then_some(text)
 }

@@ -49,6 +49,8 @@ EXTRA_SQLSTATES: dict[str, str] = {
 # Functions that change state or privileges: never called with random input
 # outside the targeted, rolled-back cases below.
 STATEFUL = {
+    # a benchmark: it spins for as long as it is asked to (tests/integration/test_jsonb_paths.py)
+    "_jsonb_layout_bench",
     "set_jwt_secret", "adopt_requesting_user_id", "release_requesting_user_id", "install_ledger",
     "enable_realtime", "record_settlement", "authenticate",
     "_make_native_in_place",  # internal: defines public.requesting_user_id() as a C function

@@ -95,6 +95,36 @@ def test_jsonb_arguments_and_results_match_the_text_path(cluster, db, value):
             assert text == serde_text(value), value
 
 
+def beyond_i64(value):
+    return any(isinstance(x, int) and not isinstance(x, bool) and not -2**63 <= x < 2**63
+               for x in walk(json.loads(value)))
+
+
+# What both our reader and our writer take directly: integers of an i64, no deep nesting.
+DIRECT = [v for v in VALUES if not has_fraction(v) and not beyond_i64(v) and "deep" not in v]
+
+
+@pytest.mark.parametrize("value", DIRECT)
+def test_our_layout_code_agrees_with_postgres_own(cluster, db, value):
+    """The reader gives the value PostgreSQL's JsonbIteratorNext walk gives, and the writer the
+    bytes JsonbValueToJsonb gives, on the same document (insforge._jsonb_layout_bench() checks
+    both while it times them; the benchmark refuses to report a difference)."""
+    with cluster.connect(db) as c:
+        rows = c.execute("SELECT half, identical FROM insforge._jsonb_layout_bench(%s, 15) ORDER BY half",
+                         (value,)).fetchall()
+        assert rows == [("read", True), ("write", True)], value
+
+
+def test_the_layout_benchmark_is_internal(cluster, db):
+    with cluster.connect(db) as c:
+        for role in ("project_admin", "authenticated", "anon"):
+            assert c.execute("SELECT has_function_privilege(%s, 'insforge._jsonb_layout_bench(text, integer)',"
+                             " 'EXECUTE')", (role,)).fetchone()[0] is False, role
+        with pytest.raises(Exception) as err:
+            c.execute("SELECT * FROM insforge._jsonb_layout_bench('{\"a\": 1.5}', 15)")
+        assert err.value.sqlstate == "22023"
+
+
 def test_unrepresentable_numbers_still_raise_22023(cluster, db):
     with cluster.connect(db) as c:
         for value in ['{"a": 1e400}', '{"a": ' + "[" * 130 + "]" * 130 + '}']:

@@ -1,139 +1,15 @@
-//! Postgres's own jsonb code, called directly, so that every answer is the one
-//! `::jsonb`, `->`, `->>` and `#>>` would give.
+//! `JsonbValue` trees built without a text round trip: a JWT payload as the
+//! core's parser reads it ([`payload_to_jsonb`]), or a serde value
+//! ([`value_to_jsonb`]), laid out by [`super::layout::write_jsonb`].
 
+use super::layout::{short_numeric, write_jsonb};
 use crate::dbtext::database_is_utf8;
 use insforge_core::jwt::{self, JsonSink, JwtError};
+#[cfg(feature = "pg13")]
 use pgrx::fcinfo::direct_function_call_as_datum;
 use pgrx::pg_sys;
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::ffi::CStr;
-
-/// `bytes::jsonb`, allocated in `mcxt`. Raises exactly what `jsonb_in` raises.
-pub fn parse_in(bytes: &[u8], mcxt: pg_sys::MemoryContext) -> pg_sys::Datum {
-    // SAFETY: pnstrdup copies `len` bytes and NUL-terminates; jsonb_in reads
-    // that C string and allocates its result in CurrentMemoryContext, which we
-    // point at `mcxt` for the duration of the call (restored on error by
-    // Postgres's error recovery, and by us on success).
-    unsafe {
-        let old = pg_sys::MemoryContextSwitchTo(mcxt);
-        let cstr = pg_sys::pnstrdup(bytes.as_ptr().cast(), bytes.len());
-        let parsed =
-            direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(pg_sys::Datum::from(cstr))]);
-        pg_sys::MemoryContextSwitchTo(old);
-        // jsonb_in never returns NULL for a non-NULL input.
-        parsed.unwrap_or(pg_sys::Datum::from(0usize))
-    }
-}
-
-/// `jsonb ->> key`, as bytes.
-pub fn field_text(jsonb: pg_sys::Datum, key: pg_sys::Datum) -> Option<Vec<u8>> {
-    // SAFETY: both arguments are valid varlena datums.
-    unsafe {
-        direct_function_call_as_datum(pg_sys::jsonb_object_field_text, &[Some(jsonb), Some(key)])
-            .map(|d| text_bytes(d).to_vec())
-    }
-}
-
-/// `nullif(jsonb ->> name, '')`, as bytes.
-pub fn field_text_nonempty(jsonb: pg_sys::Datum, name: &CStr) -> Option<Vec<u8>> {
-    // SAFETY: cstring_to_text copies the NUL-terminated name into a new text.
-    let key = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text(name.as_ptr())) };
-    field_text(jsonb, key).filter(|v| !v.is_empty())
-}
-
-/// `jsonb ->> key` as a text datum in the current memory context.
-pub fn field_text_datum(jsonb: pg_sys::Datum, key: pg_sys::Datum) -> Option<pg_sys::Datum> {
-    // SAFETY: both arguments are valid varlena datums.
-    unsafe {
-        direct_function_call_as_datum(pg_sys::jsonb_object_field_text, &[Some(jsonb), Some(key)])
-    }
-}
-
-/// `jsonb #>> path` as a text datum in the current memory context.
-pub fn path_text_datum(jsonb: pg_sys::Datum, path: pg_sys::Datum) -> Option<pg_sys::Datum> {
-    // SAFETY: jsonb and a text[] datum.
-    unsafe {
-        direct_function_call_as_datum(pg_sys::jsonb_extract_path_text, &[Some(jsonb), Some(path)])
-    }
-}
-
-/// True when `jsonb -> key` equals `value`, or is a JSON array with an element
-/// whose text (`#>> '{}'`) equals `value`.
-pub fn has_claim(jsonb: pg_sys::Datum, key: pg_sys::Datum, value: &[u8]) -> bool {
-    // SAFETY: all datums passed are valid jsonb/text/int4 datums.
-    unsafe {
-        let Some(field) =
-            direct_function_call_as_datum(pg_sys::jsonb_object_field, &[Some(jsonb), Some(key)])
-        else {
-            return false;
-        };
-        let kind = direct_function_call_as_datum(pg_sys::jsonb_typeof, &[Some(field)]);
-        if kind.is_some_and(|k| text_bytes(k) == b"array") {
-            let len = direct_function_call_as_datum(pg_sys::jsonb_array_length, &[Some(field)])
-                .map(|d| d.value() as i32)
-                .unwrap_or(0);
-            (0..len).any(|i| {
-                direct_function_call_as_datum(
-                    pg_sys::jsonb_array_element_text,
-                    &[Some(field), Some(pg_sys::Datum::from(i))],
-                )
-                .is_some_and(|e| text_bytes(e) == value)
-            })
-        } else {
-            field_text(jsonb, key).is_some_and(|t| t == value)
-        }
-    }
-}
-
-/// The bytes of a text datum (detoasted if needed; valid while the datum is).
-///
-/// # Safety
-/// `d` must be a valid, non-NULL text (varlena) datum.
-pub unsafe fn text_bytes<'a>(d: pg_sys::Datum) -> &'a [u8] {
-    let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
-    let len = pgrx::varlena::varsize_any_exhdr(v);
-    let data = pgrx::varlena::vardata_any(v).cast::<u8>();
-    std::slice::from_raw_parts(data, len)
-}
-
-/// A new text datum holding `bytes`, in the current memory context.
-pub fn text_datum(bytes: &[u8]) -> pg_sys::Datum {
-    // SAFETY: copies `len` bytes into a freshly palloc'd text.
-    unsafe {
-        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
-            bytes.as_ptr().cast(),
-            bytes.len() as i32,
-        ))
-    }
-}
-
-/// A copy of a varlena datum (e.g. the cached jsonb) in the current memory context.
-pub fn copy_varlena(d: pg_sys::Datum) -> pg_sys::Datum {
-    // SAFETY: `d` is a non-toasted varlena (jsonb_in's result); we copy
-    // exactly its size into a fresh palloc chunk.
-    unsafe {
-        let src = d.cast_mut_ptr::<pg_sys::varlena>();
-        let size = pgrx::varlena::varsize_any(src);
-        let dst = pg_sys::palloc(size);
-        std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), size);
-        pg_sys::Datum::from(dst)
-    }
-}
-
-/// A jsonb datum as serde JSON, through Postgres's own text output
-/// (numbers that do not fit an f64/i64 keep their digits as best serde can).
-pub fn jsonb_to_value(jsonb: pg_sys::Datum) -> serde_json::Value {
-    // SAFETY: jsonb_out returns a palloc'd NUL-terminated C string.
-    unsafe {
-        let out = direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(jsonb)]);
-        let Some(d) = out else {
-            return serde_json::Value::Null;
-        };
-        let text = std::ffi::CStr::from_ptr(d.cast_mut_ptr::<std::ffi::c_char>());
-        serde_json::from_slice(text.to_bytes()).unwrap_or(serde_json::Value::Null)
-    }
-}
 
 /// A verified JWT's payload as `jsonb`, built in one pass: the core's parser
 /// ([`jwt::parse_payload`]) hands each value to a [`JsonbSink`], which lays out
@@ -177,6 +53,21 @@ pub fn payload_to_jsonb(
 /// is not an `i64` or a string contains NUL (the caller then parses the
 /// serialized text with `jsonb_in`).
 pub fn value_to_jsonb(value: &serde_json::Value) -> Option<pg_sys::Datum> {
+    if !database_is_utf8() {
+        return None;
+    }
+    // SAFETY: the tree points into `value` and into the sink's arenas, both
+    // alive and unmoved during the call; the jsonb is a fresh palloc'd copy.
+    with_value_tree(value, |root, out| unsafe { tree_to_jsonb(root, out) })
+}
+
+/// Runs `f` on `value`'s `JsonbValue` tree (and the sink's output buffer),
+/// or None when the tree cannot be exact (see [`value_to_jsonb`]). The tree
+/// is valid only during `f`.
+pub fn with_value_tree<T>(
+    value: &serde_json::Value,
+    f: impl FnOnce(&mut pg_sys::JsonbValue, &mut Vec<u8>) -> T,
+) -> Option<T> {
     fn count(v: &serde_json::Value) -> usize {
         match v {
             serde_json::Value::Array(items) => 1 + items.iter().map(count).sum::<usize>(),
@@ -214,9 +105,6 @@ pub fn value_to_jsonb(value: &serde_json::Value) -> Option<pg_sys::Datum> {
             }
         }
     }
-    if !database_is_utf8() {
-        return None;
-    }
     with_sink(|sink| {
         let n = count(value);
         sink.reset(n, n);
@@ -224,9 +112,7 @@ pub fn value_to_jsonb(value: &serde_json::Value) -> Option<pg_sys::Datum> {
         if sink.inexact {
             return None;
         }
-        // SAFETY: the tree points into `value` and into the sink's arenas,
-        // both alive and unmoved here; the jsonb is a fresh palloc'd copy.
-        Some(unsafe { tree_to_jsonb(&mut root, &mut sink.out) })
+        Some(f(&mut root, &mut sink.out))
     })
 }
 
@@ -276,132 +162,6 @@ unsafe fn tree_to_jsonb(root: &mut pg_sys::JsonbValue, buf: &mut Vec<u8>) -> pg_
     let out = pg_sys::palloc(bytes.len()).cast::<u8>();
     std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len());
     pg_sys::Datum::from(out)
-}
-
-// jsonb's layout (src/include/utils/jsonb.h), unchanged since 9.4.
-const JB_FOBJECT: u32 = 0x2000_0000;
-const JB_FARRAY: u32 = 0x4000_0000;
-const JB_OFFSET_STRIDE: usize = 32;
-const JENTRY_OFFLENMASK: u32 = 0x0FFF_FFFF;
-const JENTRY_TYPEMASK: u32 = 0x7000_0000;
-const JENTRY_HAS_OFF: u32 = 0x8000_0000;
-const JENTRY_ISNUMERIC: u32 = 0x1000_0000;
-const JENTRY_ISBOOL_FALSE: u32 = 0x2000_0000;
-const JENTRY_ISBOOL_TRUE: u32 = 0x3000_0000;
-const JENTRY_ISNULL: u32 = 0x4000_0000;
-const JENTRY_ISCONTAINER: u32 = 0x5000_0000;
-
-/// The varlena bytes `convertToJsonb` would build for an object or array
-/// root (4-byte header, then the container), or None for anything else.
-/// A line-by-line counterpart of convertJsonbValue/Object/Array/Scalar:
-/// containers and numerics padded to 4 bytes (relative to the varlena's
-/// start; the padding belongs to the padded item's length), keys' JEntries
-/// then values' JEntries, every 32nd JEntry an end offset instead of a length.
-///
-/// # Safety
-/// Every pointer in the tree must be valid.
-unsafe fn write_jsonb<'b>(root: &pg_sys::JsonbValue, buf: &'b mut Vec<u8>) -> Option<&'b [u8]> {
-    if !matches!(
-        root.type_,
-        pg_sys::jbvType::jbvObject | pg_sys::jbvType::jbvArray
-    ) || cfg!(target_endian = "big")
-    {
-        return None;
-    }
-    buf.clear();
-    buf.extend_from_slice(&[0u8; 4]);
-    write_value(buf, root)?;
-    let len = u32::try_from(buf.len()).ok().filter(|&l| l < 1 << 30)?;
-    buf.get_mut(..4)?.copy_from_slice(&(len << 2).to_ne_bytes());
-    Some(buf)
-}
-
-fn pad_to_int(buf: &mut Vec<u8>) -> usize {
-    let pad = (4 - buf.len() % 4) % 4;
-    buf.extend_from_slice(&[0u8; 3][..pad]);
-    pad
-}
-
-/// Appends one value; returns its JEntry (type and length).
-unsafe fn write_value(buf: &mut Vec<u8>, v: &pg_sys::JsonbValue) -> Option<u32> {
-    use pg_sys::jbvType as t;
-    let entry = match v.type_ {
-        t::jbvNull => JENTRY_ISNULL,
-        t::jbvBool if v.val.boolean => JENTRY_ISBOOL_TRUE,
-        t::jbvBool => JENTRY_ISBOOL_FALSE,
-        t::jbvString => {
-            let s = v.val.string;
-            let len = usize::try_from(s.len).ok()?;
-            buf.extend_from_slice(std::slice::from_raw_parts(s.val.cast::<u8>(), len));
-            u32::try_from(len)
-                .ok()
-                .filter(|&l| l <= JENTRY_OFFLENMASK)?
-        }
-        t::jbvNumeric => {
-            let numeric = v.val.numeric.cast::<pg_sys::varlena>();
-            let len = pgrx::varlena::varsize_any(numeric);
-            let pad = pad_to_int(buf);
-            buf.extend_from_slice(std::slice::from_raw_parts(numeric.cast::<u8>(), len));
-            JENTRY_ISNUMERIC
-                | u32::try_from(pad + len)
-                    .ok()
-                    .filter(|&l| l <= JENTRY_OFFLENMASK)?
-        }
-        t::jbvObject => {
-            let o = v.val.object;
-            let pairs = std::slice::from_raw_parts(o.pairs, usize::try_from(o.nPairs).ok()?);
-            let keys = pairs.iter().map(|p| &p.key);
-            let values = pairs.iter().map(|p| &p.value);
-            write_container(buf, JB_FOBJECT, pairs.len(), keys.chain(values))?
-        }
-        t::jbvArray => {
-            let a = v.val.array;
-            if a.rawScalar {
-                return None;
-            }
-            let elems = std::slice::from_raw_parts(a.elems, usize::try_from(a.nElems).ok()?);
-            write_container(buf, JB_FARRAY, elems.len(), elems.iter())?
-        }
-        _ => return None,
-    };
-    Some(entry)
-}
-
-/// A container: header, its JEntries (`count` pairs' keys then values, or
-/// `count` elements), then the children's data.
-unsafe fn write_container<'a>(
-    buf: &mut Vec<u8>,
-    kind: u32,
-    count: usize,
-    children: impl Iterator<Item = &'a pg_sys::JsonbValue>,
-) -> Option<u32> {
-    let base = buf.len();
-    pad_to_int(buf);
-    let head = u32::try_from(count).ok().filter(|&c| c <= 0x0FFF_FFFF)? | kind;
-    buf.extend_from_slice(&head.to_ne_bytes());
-    let entries = if kind == JB_FOBJECT { count * 2 } else { count };
-    let mut at = buf.len();
-    buf.resize(at + 4 * entries, 0);
-    let mut total: u32 = 0;
-    for (i, child) in children.enumerate() {
-        let meta = write_value(buf, child)?;
-        total = total.checked_add(meta & JENTRY_OFFLENMASK)?;
-        if total > JENTRY_OFFLENMASK {
-            return None;
-        }
-        let meta = if i % JB_OFFSET_STRIDE == 0 {
-            (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF
-        } else {
-            meta
-        };
-        buf.get_mut(at..at + 4)?
-            .copy_from_slice(&meta.to_ne_bytes());
-        at += 4;
-    }
-    let len = u32::try_from(buf.len() - base)
-        .ok()
-        .filter(|&l| l <= JENTRY_OFFLENMASK)?;
-    Some(JENTRY_ISCONTAINER | len)
 }
 
 /// See [`payload_to_jsonb`]. The `JsonbValue`s it returns hold raw pointers
@@ -588,38 +348,6 @@ fn key_bytes(pair: &pg_sys::JsonbPair) -> &[u8] {
         let s = pair.key.val.string;
         std::slice::from_raw_parts(s.val.cast::<u8>(), s.len as usize)
     }
-}
-
-/// An integer as a numeric, laid out (little-endian) as `int64_to_numeric`
-/// does: short format, base-10000 digits most significant first, trailing
-/// zero digits dropped, weight counting all of them; zero has no digits.
-fn short_numeric(i: i64) -> [u32; 4] {
-    let mut magnitude = i.unsigned_abs();
-    let mut digits = [0u16; 5];
-    let mut n = 0;
-    while magnitude > 0 && n < digits.len() {
-        digits[n] = (magnitude % 10_000) as u16;
-        magnitude /= 10_000;
-        n += 1;
-    }
-    // digits[..n] are least significant first.
-    let weight = n.saturating_sub(1) as u16;
-    let zeros = digits[..n].iter().take_while(|&&d| d == 0).count();
-    let kept = &digits[zeros..n];
-    let negative = i < 0 && !kept.is_empty();
-    let n_header: u16 = 0x8000 | if negative { 0x2000 } else { 0 } | (weight & 0x3F);
-    let len = 6 + 2 * kept.len();
-    let mut bytes = [0u8; 16];
-    bytes[..4].copy_from_slice(&((len as u32) << 2).to_ne_bytes());
-    bytes[4..6].copy_from_slice(&n_header.to_ne_bytes());
-    for (slot, d) in bytes[6..].chunks_exact_mut(2).zip(kept.iter().rev()) {
-        slot.copy_from_slice(&(*d as i16).to_ne_bytes());
-    }
-    let mut words = [0u32; 4];
-    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-        *word = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    }
-    words
 }
 
 /// An integer as a palloc'd numeric (what `jsonb_in` stores for it).
