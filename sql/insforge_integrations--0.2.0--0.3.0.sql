@@ -256,6 +256,7 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
            ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'x402._authorization(jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 
@@ -370,6 +371,19 @@ CREATE OR REPLACE FUNCTION "verify_jwt"(
 STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'verify_jwt_wrapper';
+
+CREATE OR REPLACE FUNCTION x402."_authorization"(
+	"payload" jsonb, /* Jsonb */
+	"requirements" jsonb /* Jsonb */
+) RETURNS jsonb /* JsonbDatum */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_authorization_wrapper';
+
+REVOKE ALL ON FUNCTION x402._authorization(jsonb, jsonb) FROM PUBLIC;
+
+COMMENT ON FUNCTION x402._authorization(jsonb, jsonb) IS
+'Internal: what a payment authorizes, derived once (insforge_core AuthorizedPayment): x402_version, scheme, transfer_method (eip3009 or permit2), network, chain_id, asset, pay_to, payer, amount (exact) or ceiling (upto), valid_after, valid_before (Permit2: deadline), nonce, nonce_scope (the contract holding the nonce: the token, or Permit2), spender, facilitator, payment_id, digest. 0A000 for an x402Version or scheme not implemented, 22023/22003 for unreadable input; validates nothing else.';
 
 REVOKE ALL ON FUNCTION x402._explorer_address_url(text, text) FROM PUBLIC;
 
@@ -691,6 +705,12 @@ CREATE OR REPLACE FUNCTION x402.record_settlement(payload jsonb, requirements js
 
 COMMENT ON FUNCTION x402.record_settlement(jsonb, jsonb, jsonb, text, text) IS
 'Records the facilitator''s answer to /settle exactly once and returns the row: completes the pending intent of begin_settlement() for this authorization, or writes a new row. settled when payload, requirements and answer agree; disputed (with the reason) when money moved but something disagrees, or the authorization is already recorded under another transaction; failed (with the facilitator''s reason) for success = false. The same answer again returns the existing row; the same tx hash with other facts raises 23505 and changes nothing. No payer, or success without a tx hash: 22023, nothing written. Runs as its caller, who must be able to write the ledger. Operators only (project_admin: the service key).';
+
+COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
+'The checksummed address that signed the payment (NULL requirements: the v2 payload''s accepted): EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (high-s signatures refused, 22023, as the token refuses them), or Permit2''s PermitWitnessTransferFrom with the x402 witness (exact; upto when accepted.scheme is upto) on the requirements'' chain (high s accepted, as Permit2''s ecrecover accepts it). v 27/28 or 0/1.';
+
+COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
+'Checks a payment against the server''s own requirements as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, for exact (EIP-3009 or Permit2) and upto (Permit2); validBefore (Permit2: deadline) at least valid_before_margin (6 s) ahead. NULL requirements raise 22023; an x402Version or scheme not implemented, 0A000. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
 
 SELECT pg_catalog.set_config('check_function_bodies', 'on', true);
 

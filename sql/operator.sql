@@ -37,6 +37,7 @@ CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, 
            ('FUNCTION', 'x402._begin_settlement(jsonb,jsonb,text,jsonb)', 'EXECUTE'),
            ('FUNCTION', 'x402._explorer_address_url(text,text)', 'EXECUTE'),
            ('FUNCTION', 'x402._settlement_facts(jsonb,jsonb,jsonb)', 'EXECUTE'),
+           ('FUNCTION', 'x402._authorization(jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;

@@ -57,7 +57,8 @@ extension_sql_file!(
         sql_x402::x402::checksum_address,
         sql_x402::x402::recover_payer,
         sql_x402::x402::verify_payment_with_margin,
-        sql_x402::x402::_settlement_facts
+        sql_x402::x402::_settlement_facts,
+        sql_x402::x402::_authorization
     ]
 );
 // Last: the operator privileges (project_admin) on functions defined above, the SQL

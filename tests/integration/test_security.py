@@ -30,6 +30,7 @@ RESTRICTED = {
     "x402._nonce_recorded(text,text,text,text)": set(),
     "x402._explorer_address_url(text,text)": {"project_admin"},
     "x402._settlement_facts(jsonb,jsonb,jsonb)": {"project_admin"},
+    "x402._authorization(jsonb,jsonb)": {"project_admin"},
     "insforge._operator_privileges()": set(),
     "insforge._released_marker()": set(),
     "insforge._requesting_user_id_is_member()": set(),
