@@ -13,7 +13,8 @@ context only):
   pgcrypto hmac() on the same token (HS256), and against the raw aws-lc verify of the
   same token and key measured by the Rust micro-benchmark (RS256, ES256);
 - x402: recover_payer per SQL call (on-CPU, net of the loop) against raw libsecp256k1
-  recovery + Keccak-256 of the same payload's signature (Rust micro-benchmark);
+  recovery + Keccak-256 of the same payload's signature (Rust micro-benchmark); verify_payment
+  of a Permit2 `exact` payment per SQL call against the raw recovery of its own signature;
   record_settlement against a plain INSERT of the same row under pgbench -c 2; and, in the
   same run, that plain INSERT with its payer taken from one recover_payer() call: the most
   any recording that checks the signature could reach (printed with no target of its own).
@@ -52,9 +53,10 @@ def run_quiet(script, *args):
     subprocess.run(cmd, check=True, capture_output=True, text=True)
 
 
-def raw_crypto(cases, payload, rounds):
+def raw_crypto(cases, payload, permit2, rounds):
     cmd = ["cargo", "bench", "-q", "-p", "insforge_core", "--bench", "raw_crypto", "--",
-           "--jwt-cases", str(cases), "--x402-payload", str(payload), "--rounds", str(rounds), "--json"]
+           "--jwt-cases", str(cases), "--x402-payload", str(payload), "--permit2-payload", str(permit2),
+           "--rounds", str(rounds), "--json"]
     print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -82,12 +84,12 @@ def main():
     q = args.quick
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="insforge-bench-"))
-    cases, payload = tmp / "jwt_cases.json", tmp / "x402_payload.json"
+    cases, payload, permit2 = tmp / "jwt_cases.json", tmp / "x402_payload.json", tmp / "x402_permit2.json"
 
     # The inputs first, then the raw floor, the SQL benchmarks, and the floor again.
     run_quiet("jwt_bench.py", "--cases-out", str(cases), "--cases-only")
-    run_quiet("x402_bench.py", "--payload-out", str(payload), "--payload-only")
-    raw_before = raw_crypto(cases, payload, 5 if q else 15)
+    run_quiet("x402_bench.py", "--payload-out", str(payload), "--permit2-out", str(permit2), "--payload-only")
+    raw_before = raw_crypto(cases, payload, permit2, 5 if q else 15)
 
     if not args.skip_rls:
         rls = run("rls_bench.py", "--sizes", "10000,100000,1000000", "--runs", "3" if q else "9")
@@ -111,7 +113,7 @@ def main():
 
     jwt = run("jwt_bench.py", "--cases-in", str(cases), *(["--n", "5000", "--runs", "3"] if q else []))
     x402 = run("x402_bench.py", *(["--runs", "3", "--transactions", "1000", "--rounds", "1"] if q else []))
-    raw_after = raw_crypto(cases, payload, 5 if q else 15)
+    raw_after = raw_crypto(cases, payload, permit2, 5 if q else 15)
     # Per case and variant, the faster of the two runs.
     g = {case: {k: min(v, raw_after["groups"][case][k]) for k, v in variants.items()}
          for case, variants in raw_before["groups"].items()}
@@ -130,6 +132,10 @@ def main():
     rows.append(("x402 per call, net of the loop (on-CPU)", "recover_payer", f"{us['recover_payer']:.1f} µs",
                  "raw libsecp256k1 recovery + keccak, same signature (Rust)", f"{floor:.1f} µs",
                  round(us["recover_payer"] / floor, 2), "≤ 2"))
+    floor = g["permit2"]["raw_us"]
+    rows.append(("x402 per call, net of the loop (on-CPU)", "verify_payment, Permit2 exact (the whole check)",
+                 f"{us['verify_permit2']:.1f} µs", "raw libsecp256k1 recovery + keccak, same signature (Rust)",
+                 f"{floor:.1f} µs", round(us["verify_permit2"] / floor, 2), "≤ 2"))
     rows.append(("x402 per call (context)", "recover_payer", f"{us['recover_payer']:.1f} µs",
                  "pgcrypto digest(sha256), same payload", f"{us['sha256']:.2f} µs", x402["recover_over_sha256"], ""))
 
@@ -163,10 +169,13 @@ def main():
               f" {r['core_us']:.2f} |")
     r = g["x402"]
     print(f"| x402 recovery | {r['raw_us']:.2f} | | | {r['core_us']:.2f} (from JSON text: {r['core_text_us']:.2f}) |")
+    r = g["permit2"]
+    print(f"| x402 Permit2 verify_payment | {r['raw_us']:.2f} | | | {r['core_us']:.2f} (from JSON text:"
+          f" {r['core_text_us']:.2f}) |")
     print()
     print("raw floor before / after the SQL benchmarks, µs: " + "; ".join(
         f"{c} {raw_before['groups'][c]['raw_us']:.2f} / {raw_after['groups'][c]['raw_us']:.2f}"
-        for c in ("HS256", "RS256", "ES256", "x402")))
+        for c in ("HS256", "RS256", "ES256", "x402", "permit2")))
     for name, ratios in x402["round_ratios"].items():
         print(f"x402 {name} / its plain INSERT per round: {', '.join(f'{x:.2f}' for x in ratios)}")
 

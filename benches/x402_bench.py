@@ -6,6 +6,12 @@ Part 1, payer recovery, server side. One query runs N calls over generate_series
     (a) x402.recover_payer(payload)           EIP-712 hashing + secp256k1 recovery (this extension)
     (b) digest(payload::text, 'sha256')       pgcrypto, the same payload: the baseline
     (c) x402.checksum_address(from)           one Keccak-256 of an address, for scale
+    (d) x402.verify_payment(p2, r2, at)       a Permit2 `exact` payment (tools/x402_permit2.py, X Layer
+                                              USDG) verified against its requirements: the whole check,
+                                              EIP-712 hashing and recovery included (its floor is the raw
+                                              recovery of the same signature, core/benches/raw_crypto.rs)
+    (e) x402.verify_payment(p, r, at)         the EIP-3009 payment of (a), for scale (it also looks up
+                                              x402.assets and the ledger)
   For reference only (not a baseline): the same recovery in the app with eth-account (Python,
   encode_typed_data + recover_message), µs per call.
 
@@ -60,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from pgcluster import Cluster  # noqa: E402
 from x402_sign import FastSigner, typed_data  # noqa: E402
+import x402_permit2 as p2  # noqa: E402
 
 PORT = 55443
 USDG = "0x4ae46a509f6b1d9056937ba4500cb143933d2dc8"  # Global Dollar on X Layer (eip155:196)
@@ -103,6 +110,13 @@ def make_payments(n):
     return out
 
 
+def make_permit2_payment():
+    """One Permit2 `exact` payment on X Layer (USDG), deterministic, and the time it is valid at."""
+    fx = p2.Fixture(seed="x402-bench/permit2", network="eip155:196", asset=USDG, amount=1000)
+    req = fx.requirements("exact")
+    return {"payload": fx.sign("exact", req), "requirements": req, "at": fx.now}
+
+
 def library_state():
     """sha256 of the installed library and whether it is the release build in target/."""
     pg_config = os.environ.get("PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")
@@ -124,6 +138,8 @@ CALL_QUERIES = {
     "recover_payer": "select count(x402.recover_payer(t.p)) from bench_rp t, generate_series(1, {n}) g",
     "sha256": "select count(digest(t.p::text, 'sha256')) from bench_rp t, generate_series(1, {n}) g",
     "checksum_address": "select count(x402.checksum_address(t.a)) from bench_rp t, generate_series(1, {n}) g",
+    "verify_permit2": "select count(x402.verify_payment(t.p2, t.r2, t.at)) from bench_rp t, generate_series(1, {n}) g",
+    "verify_eip3009": "select count(x402.verify_payment(t.p, t.r, t.at)) from bench_rp t, generate_series(1, {n}) g",
 }
 
 
@@ -135,18 +151,25 @@ def on_cpu(pid):
         return None
 
 
-def per_call(conn, payload, calls, runs):
+def per_call(conn, payload, permit2, calls, runs):
     """µs per call net of the loop, medians over interleaved runs (order rotated per run). Time is the
     backend's on-CPU time (/proc/<pid>/schedstat around each query, as in jwt_bench.py), so waiting for
     one of the shared cores does not count; wall-clock where schedstat cannot be read."""
     conn.execute("create extension if not exists pgcrypto")
-    conn.execute("create table bench_rp (p jsonb not null, a text not null)")
-    conn.execute("insert into bench_rp values (%s::jsonb, lower(%s))",
-                 (json.dumps(payload), payload["payload"]["authorization"]["from"]))
+    conn.execute("create table bench_rp (p jsonb not null, a text not null, r jsonb not null, p2 jsonb not null,"
+                 " r2 jsonb not null, at timestamptz not null)")
+    conn.execute("insert into bench_rp values (%s::jsonb, lower(%s), %s::jsonb, %s::jsonb, %s::jsonb, to_timestamp(%s))",
+                 (json.dumps(payload), payload["payload"]["authorization"]["from"], json.dumps(payload["accepted"]),
+                  json.dumps(permit2["payload"]), json.dumps(permit2["requirements"]), permit2["at"]))
     conn.execute("vacuum analyze bench_rp")
     signer = conn.execute("select x402.recover_payer(p) from bench_rp").fetchone()[0]
     if signer != payload["payload"]["authorization"]["from"]:
         raise SystemExit(f"recover_payer gave {signer}")
+    for col, want in (("p2, r2", permit2["payload"]["payload"]["permit2Authorization"]["from"]),
+                      ("p, r", payload["payload"]["authorization"]["from"])):
+        verdict = conn.execute(f"select x402.verify_payment({col}, at) from bench_rp").fetchone()[0]
+        if not verdict["isValid"] or verdict["payer"] != want:
+            raise SystemExit(f"verify_payment({col}) gave {verdict}")
     conn.execute("set jit = off")
     conn.execute("set max_parallel_workers_per_gather = 0")
     pid = conn.execute("select pg_backend_pid()").fetchone()[0]
@@ -379,6 +402,8 @@ def main():
     ap.add_argument("--payload-out", help="write the payload part 1 measures to this JSON file (for the raw-crypto"
                                           " micro-benchmark, core/benches/raw_crypto.rs)")
     ap.add_argument("--payload-only", action="store_true", help="with --payload-out: write the payload and stop")
+    ap.add_argument("--permit2-out", help="write the Permit2 payment part 1 verifies ({payload, requirements, at}) to"
+                                          " this JSON file (for core/benches/raw_crypto.rs --permit2-payload)")
     ap.add_argument("--skip-throughput", action="store_true", help="part 1 only")
     ap.add_argument("--skip-part1", action="store_true", help="part 2 only")
     ap.add_argument("--durable", action="store_true",
@@ -392,7 +417,10 @@ def main():
     t = time.time()
     needed = (args.rounds + 1) * args.clients * args.transactions
     payments = make_payments(1 if args.payload_only or args.skip_throughput else needed)
+    permit2 = make_permit2_payment()
     say(f"signed {len(payments)} payments in {time.time() - t:.1f} s")
+    if args.permit2_out:
+        Path(args.permit2_out).write_text(json.dumps(permit2))
     if args.payload_out:
         Path(args.payload_out).write_text(json.dumps(payments[0][1]))
         if args.payload_only:
@@ -409,7 +437,7 @@ def main():
             server = c.execute("show server_version").fetchone()[0]
             if not args.skip_part1:
                 say(f"part 1: {args.calls} calls per query, {args.runs} interleaved runs")
-                us = per_call(c, payments[0][1], args.calls, args.runs)
+                us = per_call(c, payments[0][1], permit2, args.calls, args.runs)
         app_us = None if args.skip_part1 else app_side_recovery(payments[0][1])
         if args.skip_throughput:
             tp = None
@@ -456,6 +484,12 @@ def main():
                   f" `digest(payload::text, 'sha256')`: {us['sha256']:.2f} | {result['recover_over_sha256']:.1f} |")
             print(f"| (same, for scale) | `recover_payer(payload)`: {us['recover_payer']:.1f} |"
                   f" `checksum_address(from)`: {us['checksum_address']:.2f} | {result['recover_over_checksum']:.1f} |")
+            print(f"| (same) a Permit2 exact payment, the whole check | `verify_payment(p2, r2, at)`:"
+                  f" {us['verify_permit2']:.1f} | `recover_payer(payload)`: {us['recover_payer']:.1f} |"
+                  f" {us['verify_permit2'] / us['recover_payer']:.2f} |")
+            print(f"| (same) the EIP-3009 payment, the whole check | `verify_payment(p, r, at)`:"
+                  f" {us['verify_eip3009']:.1f} | `recover_payer(payload)`: {us['recover_payer']:.1f} |"
+                  f" {us['verify_eip3009'] / us['recover_payer']:.2f} |")
             print(f"| (reference) the same recovery in the app, eth-account, µs | | {app_us:.0f} |"
                   f" {app_us / us['recover_payer']:.0f}× slower |")
         if args.durable:

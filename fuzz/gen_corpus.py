@@ -2,7 +2,7 @@
 """Seed corpora for the fuzz targets, written to fuzz/corpus/<target>/ (git-ignored).
 
 Seeds come from the core's own test vectors (core/tests/data: tokens signed by
-PyJWT, EIP-3009 signatures by eth-account) plus hand-written edge cases, laid
+PyJWT, EIP-3009 and Permit2 signatures by eth-account) plus hand-written edge cases, laid
 out in each target's input format (see the header comment of each target).
 Deterministic; re-running overwrites the seed-* files and leaves whatever
 libFuzzer added alone. Standard library only.
@@ -107,6 +107,11 @@ def main():
         payloads.append([v2, None, None, at])
         payloads.append([v1, req1, {"x402Version": 1, "accepts": [req1]}, at])
         payloads.append([{"x402Version": 1, "scheme": "exact", "payload": inner}, req1])
+    # Permit2 (exact and upto): the valid payments and every single fault, with the SDK's verdicts
+    # (core/tests/data/x402_permit2_cases.json).
+    permit2 = json.load(open(os.path.join(DATA, "x402_permit2_cases.json")))["cases"]
+    for c in permit2:
+        payloads.append([c["payload"], c["requirements"], {"x402Version": 2, "accepts": [c["requirements"]]}, c["now"]])
     counts["x402_payment"] = write("x402_payment", [json.dumps(p) for p in payloads] + ["{}", "[]", "[{}, {}]", "null"])
 
     seeds = [base64.b64encode(json.dumps(p[0]).encode()).decode() for p in payloads[:20]]
@@ -121,6 +126,14 @@ def main():
         h = hashlib.sha512(b"x402_signed %d" % i).digest() * 4
         seeds.append(h[: 32 + 1 + 8 + 20 + 20 + 32 + 24 + 32] + b"\x0dGlobal Dollar\x011" + bytes([i, i % 6]))
     counts["x402_signed"] = write("x402_signed", seeds)
+
+    # x402_permit2: secret(32) upto(1) chain(8) token(20) payTo(20) facilitator(20) amount(32) nonce(32)
+    # after(8) span(8) at(8) which(1)
+    seeds = []
+    for i in range(18):
+        h = hashlib.sha512(b"x402_permit2 %d" % i).digest() * 4
+        seeds.append(h[: 32 + 1 + 8 + 60 + 64 + 24] + bytes([i % 9]))
+    counts["x402_permit2"] = write("x402_permit2", seeds)
 
     # x402_parse: selector + text
     texts = []

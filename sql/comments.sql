@@ -25,9 +25,9 @@ COMMENT ON FUNCTION x402.domain_separator(text, text, numeric, text) IS
 COMMENT ON FUNCTION x402.checksum_address(text) IS
 'The EIP-55 checksummed form of an address; 22023 for a malformed address or a mixed-case one whose checksum is wrong.';
 COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
-'The checksummed address that signed the payload''s EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (NULL requirements: the v2 payload''s accepted). v 27/28 or 0/1; high-s signatures are refused (22023).';
+'The checksummed address that signed the payment (NULL requirements: the v2 payload''s accepted): EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (high-s signatures refused, 22023, as the token refuses them), or Permit2''s PermitWitnessTransferFrom with the x402 witness (exact; upto when accepted.scheme is upto) on the requirements'' chain (high s accepted, as Permit2''s ecrecover accepts it). v 27/28 or 0/1.';
 COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
-'Checks a payment as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, validBefore at least valid_before_margin (6 s) ahead. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
+'Checks a payment against the server''s own requirements as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, for exact (EIP-3009 or Permit2) and upto (Permit2); validBefore (Permit2: deadline) at least valid_before_margin (6 s) ahead. NULL requirements raise 22023; an x402Version or scheme not implemented, 0A000. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
 REVOKE ALL ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
 'Internal (benchmarks, tests): what record_settlement() derives from a payment and a facilitator''s answer without writing: the payment''s terms and the outcome (settled, broadcast, failed or disputed, with the reasons). 22023 for malformed input, 0A000 for an unknown x402Version or scheme.';
@@ -39,3 +39,6 @@ COMMENT ON FUNCTION insforge._act_as(jsonb, text) IS
 REVOKE ALL ON FUNCTION insforge._jsonb_layout_bench(text, integer) FROM PUBLIC;
 COMMENT ON FUNCTION insforge._jsonb_layout_bench(text, integer) IS
 'Internal (benchmarks): the extension''s jsonb reader and writer timed against PostgreSQL''s JsonbIteratorNext and JsonbValueToJsonb on the same document, interleaved: (half, ours_ns, postgres_ns, identical). The document must be an object or array whose numbers are integers (22023 otherwise).';
+REVOKE ALL ON FUNCTION x402._authorization(jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION x402._authorization(jsonb, jsonb) IS
+'Internal: what a payment authorizes, derived once (insforge_core AuthorizedPayment): x402_version, scheme, transfer_method (eip3009 or permit2), network, chain_id, asset, pay_to, payer, amount (exact) or ceiling (upto), valid_after, valid_before (Permit2: deadline), nonce, nonce_scope (the contract holding the nonce: the token, or Permit2), spender, facilitator, payment_id, digest. 0A000 for an x402Version or scheme not implemented, 22023/22003 for unreadable input; validates nothing else.';

@@ -799,6 +799,7 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'insforge._settings_changed()', 'EXECUTE'),
            ('FUNCTION', 'insforge._database_settings_row()', 'EXECUTE'),
            ('TABLE', 'insforge.database_settings', 'INSERT, UPDATE, DELETE'),
+           ('FUNCTION', 'x402._authorization(jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 
@@ -2209,6 +2210,19 @@ AS 'MODULE_PATHNAME', 'verify_jwt_wrapper';
 COMMENT ON FUNCTION insforge.verify_jwt(text, text, text, text) IS
 'Returns the claims of a JWT whose signature verifies (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA) with key: an HMAC secret, a PEM public key, a JWK or a JWKS (kid picks the key). Checks exp/nbf with insforge_integrations.jwt_leeway against the transaction start, and audience/issuer when given or configured. Every failed check raises 28000 naming it; a malformed key 22023.';
 
+CREATE OR REPLACE FUNCTION x402."_authorization"(
+	"payload" jsonb, /* Jsonb */
+	"requirements" jsonb /* Jsonb */
+) RETURNS jsonb /* JsonbDatum */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_authorization_wrapper';
+
+REVOKE ALL ON FUNCTION x402._authorization(jsonb, jsonb) FROM PUBLIC;
+
+COMMENT ON FUNCTION x402._authorization(jsonb, jsonb) IS
+'Internal: what a payment authorizes, derived once (insforge_core AuthorizedPayment): x402_version, scheme, transfer_method (eip3009 or permit2), network, chain_id, asset, pay_to, payer, amount (exact) or ceiling (upto), valid_after, valid_before (Permit2: deadline), nonce, nonce_scope (the contract holding the nonce: the token, or Permit2), spender, facilitator, payment_id, digest. 0A000 for an x402Version or scheme not implemented, 22023/22003 for unreadable input; validates nothing else.';
+
 CREATE OR REPLACE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text, p_nonce text) RETURNS boolean
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -2651,7 +2665,7 @@ COMMENT ON FUNCTION x402.record_status(text, jsonb) IS
 REVOKE ALL ON FUNCTION x402.record_status(text, jsonb) FROM PUBLIC;
 
 COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
-'The checksummed address that signed the payload''s EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (NULL requirements: the v2 payload''s accepted). v 27/28 or 0/1; high-s signatures are refused (22023).';
+'The checksummed address that signed the payment (NULL requirements: the v2 payload''s accepted): EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (high-s signatures refused, 22023, as the token refuses them), or Permit2''s PermitWitnessTransferFrom with the x402 witness (exact; upto when accepted.scheme is upto) on the requirements'' chain (high s accepted, as Permit2''s ecrecover accepts it). v 27/28 or 0/1.';
 
 CREATE OR REPLACE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
@@ -2744,7 +2758,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'verify_payment_with_margin_wrapper';
 
 COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
-'Checks a payment as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, validBefore at least valid_before_margin (6 s) ahead. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
+'Checks a payment against the server''s own requirements as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, for exact (EIP-3009 or Permit2) and upto (Permit2); validBefore (Permit2: deadline) at least valid_before_margin (6 s) ahead. NULL requirements raise 22023; an x402Version or scheme not implemented, 0A000. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
 
 GRANT SELECT ON insforge.database_settings TO PUBLIC;
 

@@ -696,6 +696,7 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('FUNCTION', 'insforge._settings_changed()', 'EXECUTE'),
            ('FUNCTION', 'insforge._database_settings_row()', 'EXECUTE'),
            ('TABLE', 'insforge.database_settings', 'INSERT, UPDATE, DELETE'),
+           ('FUNCTION', 'x402._authorization(jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 
@@ -1723,6 +1724,19 @@ STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'verify_jwt_wrapper';
 
+CREATE OR REPLACE FUNCTION x402."_authorization"(
+	"payload" jsonb, /* Jsonb */
+	"requirements" jsonb /* Jsonb */
+) RETURNS jsonb /* JsonbDatum */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_authorization_wrapper';
+
+REVOKE ALL ON FUNCTION x402._authorization(jsonb, jsonb) FROM PUBLIC;
+
+COMMENT ON FUNCTION x402._authorization(jsonb, jsonb) IS
+'Internal: what a payment authorizes, derived once (insforge_core AuthorizedPayment): x402_version, scheme, transfer_method (eip3009 or permit2), network, chain_id, asset, pay_to, payer, amount (exact) or ceiling (upto), valid_after, valid_before (Permit2: deadline), nonce, nonce_scope (the contract holding the nonce: the token, or Permit2), spender, facilitator, payment_id, digest. 0A000 for an x402Version or scheme not implemented, 22023/22003 for unreadable input; validates nothing else.';
+
 CREATE OR REPLACE FUNCTION x402._nonce_recorded(p_network text, p_asset text, p_payer text, p_nonce text) RETURNS boolean
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
@@ -2141,6 +2155,9 @@ COMMENT ON FUNCTION x402.record_status(text, jsonb) IS
 
 REVOKE ALL ON FUNCTION x402.record_status(text, jsonb) FROM PUBLIC;
 
+COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
+'The checksummed address that signed the payment (NULL requirements: the v2 payload''s accepted): EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (high-s signatures refused, 22023, as the token refuses them), or Permit2''s PermitWitnessTransferFrom with the x402 witness (exact; upto when accepted.scheme is upto) on the requirements'' chain (high s accepted, as Permit2''s ecrecover accepts it). v 27/28 or 0/1.';
+
 CREATE OR REPLACE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
                    disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz,
@@ -2220,6 +2237,9 @@ $fn$;
 
 COMMENT ON FUNCTION x402.unreconciled(interval) IS
 'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
+
+COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
+'Checks a payment against the server''s own requirements as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, for exact (EIP-3009 or Permit2) and upto (Permit2); validBefore (Permit2: deadline) at least valid_before_margin (6 s) ahead. NULL requirements raise 22023; an x402Version or scheme not implemented, 0A000. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
 
 GRANT SELECT ON insforge.database_settings TO PUBLIC;
 

@@ -45,6 +45,7 @@ CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, 
            ('FUNCTION', 'insforge._settings_changed()', 'EXECUTE'),
            ('FUNCTION', 'insforge._database_settings_row()', 'EXECUTE'),
            ('TABLE', 'insforge.database_settings', 'INSERT, UPDATE, DELETE'),
+           ('FUNCTION', 'x402._authorization(jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
 $$;
 REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;

@@ -76,7 +76,8 @@ extension_sql_file!(
         ledger::_settlement_facts,
         jsonb::bench::jsonb_layout_bench,
         sql_act_as::act_as,
-        sql_act_as::act_as_internal
+        sql_act_as::act_as_internal,
+        sql_x402::x402::_authorization
     ]
 );
 // insforge.explain_access() and its helpers (they use the advisor's readings of policies

@@ -88,10 +88,13 @@ mod x402 {
         ok(xc::checksum_address(&address))
     }
 
-    /// The checksummed address that signed the payload's EIP-3009
-    /// TransferWithAuthorization under the requirements' EIP-712 domain (NULL
-    /// requirements: the v2 payload's `accepted`). v 27/28 or 0/1; high-s
-    /// signatures are refused (22023).
+    /// The checksummed address that signed the payment (NULL requirements:
+    /// the v2 payload's `accepted`): EIP-3009 TransferWithAuthorization
+    /// under the requirements' EIP-712 domain (high-s signatures refused,
+    /// 22023, as the token refuses them), or Permit2's
+    /// PermitWitnessTransferFrom with the x402 witness (exact, or upto when
+    /// accepted.scheme is upto) on the requirements' chain (high s accepted,
+    /// as Permit2's ecrecover accepts it). v 27/28 or 0/1.
     #[pg_extern(immutable, parallel_safe)]
     fn recover_payer(
         payload: Option<Jsonb>,
@@ -106,10 +109,14 @@ mod x402 {
 
     /// Checks a payment as the official x402 SDK's facilitator /verify does,
     /// before any network call: {"isValid", "invalidReason",
-    /// "invalidMessage", "payer"}, with the SDK's check order and reason codes.
-    /// `valid_before_margin`: how far ahead of `at` validBefore must be (the
-    /// SDK's 6 seconds by default; 1 second is the token contract's own
-    /// rule). Besides the SDK's codes,
+    /// "invalidMessage", "payer"}, with the SDK's check order and reason
+    /// codes, for `exact` through EIP-3009 or Permit2 and for `upto`.
+    /// `requirements` are the server's own (one entry of its accepts): NULL
+    /// raises 22023 (the payload's `accepted` says what the client wants).
+    /// An x402Version or scheme the extension does not implement raises
+    /// 0A000. `valid_before_margin`: how far ahead of `at` validBefore
+    /// (Permit2: deadline) must be (the SDK's 6 seconds by default; 1 second
+    /// is the token contract's own rule). Besides the SDK's codes,
     /// `invalid_exact_evm_payload_eip712_domain_mismatch` (a registered asset
     /// in x402.assets has another EIP-712 name/version: the token contract
     /// would refuse the signature) and
@@ -164,26 +171,46 @@ mod x402 {
         at: TimestampWithTimeZone,
         valid_before_margin: u64,
     ) -> JsonbDatum {
+        let Some(requirements) = requirements else {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "verify_payment needs the server's payment requirements (the accepts entry it \
+                 issued): requirements is NULL",
+                Some(
+                    "Pass the requirements your server sent in PAYMENT-REQUIRED; the payload's own \
+                     accepted says whatever the client wants (any amount, any payTo).",
+                ),
+            )
+        };
         let at_unix = at.into_inner().div_euclid(1_000_000) + 946_684_800;
-        let req = requirements.map(|r| &r.0);
-        let known = xc::effective_requirements(&payload.0, req)
-            .ok()
-            .and_then(|r| registered_domain(&r));
-        let result = xc::verify_payment_with_margin(
+        let req = &requirements.0;
+        // x402.assets holds EIP-3009 tokens' EIP-712 domains; Permit2 signs in
+        // its own domain, so only EIP-3009 payments look there.
+        let eip3009 = xc::payment_kind(&payload.0)
+            .is_ok_and(|k| k.transfer_method == xc::TransferMethod::Eip3009);
+        let known = match eip3009 {
+            true => xc::effective_requirements(&payload.0, Some(req))
+                .ok()
+                .and_then(|r| registered_domain(&r)),
+            false => None,
+        };
+        let result = ok(xc::verify_payment_with_margin(
             &payload.0,
             req,
             at_unix,
             valid_before_margin,
             known.as_ref(),
+            // The ledger keys a nonce by its scope: the token for EIP-3009,
+            // the Permit2 contract for Permit2 (one nonce space per owner).
             |key| {
                 nonce_recorded(
                     &xc::caip2(key.chain_id),
-                    &key.asset.to_checksum(),
+                    &key.scope.to_checksum(),
                     &key.payer.to_checksum(),
                     &key.nonce_hex(),
                 )
             },
-        );
+        ));
         JsonbDatum::from_value(&json!({
             "isValid": result.is_valid,
             "invalidReason": result.invalid_reason_str(),
@@ -230,6 +257,17 @@ mod x402 {
         let oid = crate::fmgr::function_oid(c"x402._nonce_recorded(text,text,text,text)");
         // SAFETY: four text datums for the function's four text parameters.
         unsafe { crate::fmgr::call(oid, &args) }.is_some_and(|d| d.value() != 0)
+    }
+
+    /// Internal: what a payment authorizes (insforge_core's AuthorizedPayment):
+    /// x402_version, scheme, transfer_method, network, chain_id, asset,
+    /// pay_to, payer, amount (exact) or ceiling (upto), valid_after,
+    /// valid_before, nonce, nonce_scope, spender, facilitator, payment_id,
+    /// digest. 0A000 for an x402Version or scheme not implemented; 22023 or
+    /// 22003 for unreadable input. Checks nothing else (verify_payment does).
+    #[pg_extern(immutable, parallel_safe, strict)]
+    fn _authorization(payload: Jsonb, requirements: Jsonb) -> JsonbDatum {
+        JsonbDatum::from_value(&ok(xc::authorized_payment(&payload.0, &requirements.0)).to_json())
     }
 
     crate::kept_slots! {

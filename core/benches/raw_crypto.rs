@@ -3,7 +3,8 @@
 //! same run as the SQL benchmarks, on the same tokens and payload).
 //!
 //! Usage: cargo bench -p insforge_core --bench raw_crypto -- \
-//!            [--jwt-cases FILE] [--x402-payload FILE] [--rounds 15] [--json]
+//!            [--jwt-cases FILE] [--x402-payload FILE] [--permit2-payload FILE]
+//!            [--rounds 15] [--json]
 //!
 //! `--jwt-cases` is what `benches/jwt_bench.py --cases-out` writes: a JSON
 //! array of `{"name", "token", "key"}` (the key text as given to
@@ -30,6 +31,16 @@
 //!                 (the address), digest and signature prepared once
 //!   core          `insforge_core::x402::recover_payer(&payload, None)`
 //!   core_text     the same from the payload's JSON text (serde parse included)
+//!
+//! Permit2 (`--permit2-payload`: `{"payload", "requirements", "at"}`, what
+//! `benches/x402_bench.py --permit2-out` writes: an x402 `exact` payment
+//! through Permit2):
+//!   raw           libsecp256k1 public-key recovery + Keccak-256 of the key,
+//!                 over the payment's PermitWitnessTransferFrom digest
+//!                 (prepared once): the same floor, on this signature
+//!   core          `insforge_core::x402::verify_payment(&payload,
+//!                 &requirements, at, ...)`: the whole verification
+//!   core_text     the same from the JSON texts (serde parse included)
 //!
 //! Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so waiting for a
 //! CPU on a shared machine does not count. Each round times every variant
@@ -297,28 +308,7 @@ fn x402_variants(payload: &Value) -> Vec<Variant> {
     let sig = x402::parse_signature(payload["payload"]["signature"].as_str().expect("signature"))
         .expect("signature hex");
     let expected = auth.from;
-    let secp = secp256k1::Secp256k1::verification_only();
-    out.push(variant(
-        "x402",
-        "raw",
-        Box::new(move || {
-            let (rs, v) = sig.split_at(64);
-            let recid = if matches!(v[0], 1 | 28) {
-                secp256k1::ecdsa::RecoveryId::One
-            } else {
-                secp256k1::ecdsa::RecoveryId::Zero
-            };
-            let Ok(rsig) = secp256k1::ecdsa::RecoverableSignature::from_compact(rs, recid) else {
-                return false;
-            };
-            let Ok(key) = secp.recover_ecdsa(secp256k1::Message::from_digest(digest), &rsig) else {
-                return false;
-            };
-            let point = key.serialize_uncompressed();
-            let hash = x402::keccak256(&point[1..]);
-            hash[12..] == expected.to_bytes()[..]
-        }),
-    ));
+    out.push(variant("x402", "raw", raw_recovery(digest, sig, expected)));
     let p = payload.clone();
     let want = expected.to_checksum();
     out.push(variant(
@@ -337,6 +327,77 @@ fn x402_variants(payload: &Value) -> Vec<Variant> {
                 Err(_) => return false,
             };
             x402::recover_payer(&v, None).is_ok_and(|a| a == want)
+        }),
+    ));
+    out
+}
+
+/// libsecp256k1 recovery + Keccak-256 of the key, compared with `expected`.
+fn raw_recovery(
+    digest: [u8; 32],
+    sig: [u8; 65],
+    expected: x402::Address,
+) -> Box<dyn FnMut() -> bool> {
+    let secp = secp256k1::Secp256k1::verification_only();
+    Box::new(move || {
+        let (rs, v) = sig.split_at(64);
+        let recid = if matches!(v[0], 1 | 28) {
+            secp256k1::ecdsa::RecoveryId::One
+        } else {
+            secp256k1::ecdsa::RecoveryId::Zero
+        };
+        let Ok(rsig) = secp256k1::ecdsa::RecoverableSignature::from_compact(rs, recid) else {
+            return false;
+        };
+        let Ok(key) = secp.recover_ecdsa(secp256k1::Message::from_digest(digest), &rsig) else {
+            return false;
+        };
+        let point = key.serialize_uncompressed();
+        let hash = x402::keccak256(&point[1..]);
+        hash[12..] == expected.to_bytes()[..]
+    })
+}
+
+fn permit2_variants(input: &Value) -> Vec<Variant> {
+    let (payload, requirements) = (input["payload"].clone(), input["requirements"].clone());
+    let at = input["at"].as_i64().expect("at");
+    let upto = payload["accepted"]["scheme"] == "upto";
+    let chain: u64 = requirements["network"]
+        .as_str()
+        .and_then(|n| n.strip_prefix("eip155:"))
+        .and_then(|id| id.parse().ok())
+        .expect("eip155 network");
+    let auth = x402::Permit2Authorization::from_json(
+        &payload["payload"]["permit2Authorization"],
+        upto,
+        "permit2Authorization",
+    )
+    .expect("permit2Authorization");
+    let digest = auth.digest(chain);
+    let sig = x402::parse_signature(payload["payload"]["signature"].as_str().expect("signature"))
+        .expect("signature hex");
+    let mut out = vec![variant(
+        "permit2",
+        "raw",
+        raw_recovery(digest, sig, auth.from),
+    )];
+    let verify = move |p: &Value, r: &Value| {
+        x402::verify_payment(p, r, at, None, |_| false).is_ok_and(|v| v.is_valid)
+    };
+    let (p, r) = (payload.clone(), requirements.clone());
+    out.push(variant("permit2", "core", Box::new(move || verify(&p, &r))));
+    let (p_text, r_text) = (payload.to_string(), requirements.to_string());
+    out.push(variant(
+        "permit2",
+        "core_text",
+        Box::new(move || {
+            match (
+                serde_json::from_str::<Value>(&p_text),
+                serde_json::from_str::<Value>(&r_text),
+            ) {
+                (Ok(p), Ok(r)) => verify(&p, &r),
+                _ => false,
+            }
         }),
     ));
     out
@@ -390,6 +451,12 @@ fn main() {
             serde_json::from_str(&std::fs::read_to_string(&path).expect("read --x402-payload"))
                 .expect("payload JSON");
         variants.extend(x402_variants(&payload));
+    }
+    if let Some(path) = arg("--permit2-payload") {
+        let input: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read --permit2-payload"))
+                .expect("permit2 JSON");
+        variants.extend(permit2_variants(&input));
     }
 
     for round in 0..rounds {

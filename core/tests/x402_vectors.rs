@@ -108,7 +108,7 @@ fn eth_account_vectors_match() {
                     "accepted": requirements,
                     "payload": {"signature": v["signature"], "authorization": v["message"]},
                 });
-                let r = verify_payment(&payload, None, at, None, |_| false);
+                let r = verify_payment(&payload, &requirements, at, None, |_| false).unwrap();
                 assert!(r.is_valid, "vector {i}: {:?}", r);
                 assert_eq!(r.payer.as_deref(), Some(signer));
                 let parsed = effective_requirements(&payload, None).unwrap();

@@ -79,8 +79,18 @@ fn payload_v1() -> Value {
     json!({"x402Version": 1, "scheme": "exact", "network": "base-sepolia", "payload": inner()})
 }
 
+/// `requirements` `None`: the payload's own `accepted` (a test shortcut; a
+/// server passes its own requirements), or JSON null for a v1 payload.
 fn verify(payload: &Value, requirements: Option<&Value>) -> VerifyResult {
-    verify_payment(payload, requirements, NOW, None, |_| false)
+    let accepted = payload.get("accepted").cloned().unwrap_or(Value::Null);
+    verify_payment(
+        payload,
+        requirements.unwrap_or(&accepted),
+        NOW,
+        None,
+        |_| false,
+    )
+    .expect("a verdict, not an error")
 }
 
 fn reason_of(r: &VerifyResult) -> &'static str {
@@ -303,13 +313,26 @@ fn reason_invalid_payload() {
 
 #[test]
 fn reason_invalid_x402_version() {
-    for version in [json!(3), json!(0), json!("2"), json!(null), json!(2.5)] {
+    for version in [json!("2"), json!(null), json!(2.5)] {
         let mut p = payload_v2();
         set(&mut p, "/x402Version", version.clone());
         assert_eq!(
             reason_of(&verify(&p, None)),
             "invalid_x402_version",
             "{version}"
+        );
+    }
+    // A version the core does not implement is an error (0A000), not a
+    // verdict: the SDK has nothing to route it to either.
+    for version in [3, 0, 7] {
+        let mut p = payload_v2();
+        set(&mut p, "/x402Version", json!(version));
+        let e = verify_payment(&p, &requirements_v2(), NOW, None, |_| false).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported, "{e}");
+        assert_eq!(e.sqlstate(), "0A000");
+        assert!(
+            e.message.contains(&format!("x402Version is {version}")),
+            "{e}"
         );
     }
     // v2 payload with v1 requirements, and the reverse declared explicitly.
@@ -342,21 +365,40 @@ fn reason_invalid_x402_version() {
 
 #[test]
 fn reason_unsupported_scheme() {
-    let mut p = payload_v2();
-    set(&mut p, "/accepted/scheme", json!("upto"));
-    assert_eq!(reason_of(&verify(&p, None)), "unsupported_scheme");
+    // An exact EIP-3009 payment under requirements that ask for upto.
     let mut r = requirements_v2();
     set(&mut r, "/scheme", json!("upto"));
-    assert_eq!(
-        reason_of(&verify(&payload_v2(), Some(&r))),
-        "unsupported_scheme"
-    );
+    let res = verify(&payload_v2(), Some(&r));
+    assert_eq!(reason_of(&res), "unsupported_scheme");
+    assert!(res
+        .invalid_message
+        .unwrap()
+        .contains("paymentRequirements.scheme is \"upto\""));
+    // An EIP-3009 authorization sent as upto is no upto payload (the SDK's code).
+    let mut p = payload_v2();
+    set(&mut p, "/accepted/scheme", json!("upto"));
+    assert_eq!(reason_of(&verify(&p, None)), "unsupported_payload_type");
+    // Schemes the core does not implement, on either side, and upto in v1:
+    // errors (0A000), not verdicts.
     let mut p = payload_v1();
     set(&mut p, "/scheme", json!("Exact"));
-    assert_eq!(
-        reason_of(&verify(&p, Some(&requirements_v1()))),
-        "unsupported_scheme"
-    );
+    let mut r = requirements_v2();
+    set(&mut r, "/scheme", json!("deferred"));
+    let mut v1_upto = payload_v1();
+    set(&mut v1_upto, "/scheme", json!("upto"));
+    for (p, r, what) in [
+        (&p, &requirements_v1(), "paymentPayload.scheme is \"Exact\""),
+        (
+            &payload_v2(),
+            &r,
+            "paymentRequirements.scheme is \"deferred\"",
+        ),
+        (&v1_upto, &requirements_v1(), "upto exists in x402 v2 only"),
+    ] {
+        let e = verify_payment(p, r, NOW, None, |_| false).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported, "{e}");
+        assert!(e.message.contains(what), "{e}");
+    }
     // A missing scheme is a malformed object, not an unsupported scheme.
     let mut r = requirements_v1();
     remove(&mut r, "/scheme");
@@ -504,14 +546,14 @@ fn reason_invalid_payment_requirements() {
         let m = res.invalid_message.unwrap();
         assert!(m.contains(message), "{ptr}: {m}");
     }
-    // Without requirements, the v2 payload's accepted is checked the same way.
+    // The payload's own accepted, passed as requirements, is checked the same way.
     let mut p = payload_v2();
     remove(&mut p, "/accepted/asset");
     let res = verify(&p, None);
     assert_eq!(reason_of(&res), "invalid_payment_requirements");
     assert_eq!(
         res.invalid_message.as_deref(),
-        Some("paymentPayload.accepted.asset is missing")
+        Some("paymentRequirements.asset is missing")
     );
     let mut r = requirements_v1();
     remove(&mut r, "/maxAmountRequired");
@@ -571,13 +613,19 @@ fn reason_missing_eip712_domain() {
 #[test]
 fn reason_eip712_domain_mismatch() {
     let usdc = AssetInfo::new("USDC", "2");
-    let r = verify_payment(&payload_v2(), None, NOW, Some(&usdc), |_| false);
+    let r = verify_payment(&payload_v2(), &requirements_v2(), NOW, Some(&usdc), |_| {
+        false
+    })
+    .unwrap();
     assert!(r.is_valid, "{r:?}");
     // Requirements that declare a domain other than the registered one,
     // signed over the declared domain: the signature recovers, the token
     // contract would refuse it.
     for known in [AssetInfo::new("USD Coin", "2"), AssetInfo::new("USDC", "1")] {
-        let r = verify_payment(&payload_v2(), None, NOW, Some(&known), |_| false);
+        let r = verify_payment(&payload_v2(), &requirements_v2(), NOW, Some(&known), |_| {
+            false
+        })
+        .unwrap();
         assert_eq!(
             reason_of(&r),
             "invalid_exact_evm_payload_eip712_domain_mismatch"
@@ -589,7 +637,7 @@ fn reason_eip712_domain_mismatch() {
     // a hint.
     let mut r = requirements_v2();
     set(&mut r, "/extra/name", json!("USD Coin"));
-    let res = verify_payment(&payload_v2(), Some(&r), NOW, Some(&usdc), |_| false);
+    let res = verify_payment(&payload_v2(), &r, NOW, Some(&usdc), |_| false).unwrap();
     assert_eq!(reason_of(&res), "invalid_exact_evm_payload_signature");
     assert!(res
         .invalid_message
@@ -765,7 +813,8 @@ fn reason_authorization_value_mismatch_v1() {
 
 #[test]
 fn reason_valid_after() {
-    let at = |t: i64| verify_payment(&payload_v2(), None, t, None, |_| false);
+    let at =
+        |t: i64| verify_payment(&payload_v2(), &requirements_v2(), t, None, |_| false).unwrap();
     // validAfter = now + 1: not yet; = now and = now - 1: valid.
     assert_eq!(
         reason_of(&at(AFTER - 1)),
@@ -785,7 +834,8 @@ fn reason_valid_after() {
 
 #[test]
 fn reason_valid_before() {
-    let at = |t: i64| verify_payment(&payload_v2(), None, t, None, |_| false);
+    let at =
+        |t: i64| verify_payment(&payload_v2(), &requirements_v2(), t, None, |_| false).unwrap();
     // The SDK's margin: validBefore must be at least 6 s ahead.
     assert_eq!(DEFAULT_VALID_BEFORE_MARGIN, 6);
     assert!(at(BEFORE - 7).is_valid); // validBefore = now + 7
@@ -810,7 +860,10 @@ fn reason_valid_before() {
 #[test]
 fn valid_before_margin_is_an_argument() {
     let with = |t: i64, margin: u64| {
-        verify_payment_with_margin(&payload_v2(), None, t, margin, None, |_| false)
+        verify_payment_with_margin(&payload_v2(), &requirements_v2(), t, margin, None, |_| {
+            false
+        })
+        .unwrap()
     };
     // validBefore >= now + margin: 1 is the token contract's own rule
     // (now < validBefore), 0 also accepts validBefore = now.
@@ -825,7 +878,7 @@ fn valid_before_margin_is_an_argument() {
     for t in [BEFORE - 7, BEFORE - 6, BEFORE - 5] {
         assert_eq!(
             with(t, 6),
-            verify_payment(&payload_v2(), None, t, None, |_| false)
+            verify_payment(&payload_v2(), &requirements_v2(), t, None, |_| false).unwrap()
         );
     }
     // A wider margin; the window's ends never overflow.
@@ -846,24 +899,33 @@ fn valid_before_margin_is_an_argument() {
 #[test]
 fn reason_nonce_already_used() {
     let mut seen = None;
-    let res = verify_payment(&payload_v2(), None, NOW, None, |k: &NonceKey| {
-        seen = Some(k.clone());
-        true
-    });
+    let res = verify_payment(
+        &payload_v2(),
+        &requirements_v2(),
+        NOW,
+        None,
+        |k: &NonceKey| {
+            seen = Some(k.clone());
+            true
+        },
+    )
+    .unwrap();
     assert_eq!(reason_of(&res), "invalid_exact_evm_nonce_already_used");
     assert_eq!(res.payer.as_deref(), Some(FROM));
     let key = seen.unwrap();
     assert_eq!(key.chain_id, 84532);
-    assert_eq!(key.asset.to_string(), ASSET);
+    assert_eq!(key.scope.to_string(), ASSET);
+    assert_eq!(key.transfer_method, TransferMethod::Eip3009);
     assert_eq!(key.payer.to_string(), FROM);
     assert_eq!(key.nonce_hex(), NONCE);
 
     // The callback is not consulted when an earlier check fails.
     let mut called = false;
-    let res = verify_payment(&payload_v2(), None, BEFORE, None, |_| {
+    let res = verify_payment(&payload_v2(), &requirements_v2(), BEFORE, None, |_| {
         called = true;
         true
-    });
+    })
+    .unwrap();
     assert!(!res.is_valid && !called);
 }
 
@@ -889,6 +951,21 @@ fn every_reason_code_is_distinct_and_covered() {
             "invalid_exact_evm_failed_to_verify_signature",
             "invalid_exact_evm_payload_eip712_domain_mismatch",
             "invalid_exact_evm_nonce_already_used",
+            "unsupported_payload_type",
+            "invalid_upto_evm_scheme",
+            "invalid_upto_evm_network_mismatch",
+            "invalid_upto_evm_failed_to_get_network_config",
+            "invalid_permit2_spender",
+            "invalid_permit2_recipient_mismatch",
+            "upto_facilitator_mismatch",
+            "invalid_permit2_payload_format",
+            "permit2_deadline_expired",
+            "permit2_not_yet_valid",
+            "permit2_amount_mismatch",
+            "permit2_token_mismatch",
+            "invalid_permit2_signature",
+            "invalid_upto_evm_transaction_failed",
+            "permit2_invalid_nonce",
         ]
     );
     let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
@@ -912,7 +989,7 @@ fn check_order_is_the_sdks() {
     set(&mut r, "/payTo", json!(FROM));
     set(&mut r, "/amount", json!("1"));
     let run = |p: &Value, r: &Value, at: i64, known: Option<&AssetInfo>| {
-        verify_payment(p, Some(r), at, known, |_| true)
+        verify_payment(p, r, at, known, |_| true).unwrap()
     };
     let order = [
         "invalid_exact_evm_payload_recipient_mismatch",
@@ -936,7 +1013,11 @@ fn check_order_is_the_sdks() {
     assert_eq!(reason_of(&run(&p, &r, NOW, Some(&known))), order[5]);
     let usdc = AssetInfo::new("USDC", "2");
     assert_eq!(reason_of(&run(&p, &r, NOW, Some(&usdc))), order[6]);
-    assert!(verify_payment(&p, Some(&r), NOW, Some(&usdc), |_| false).is_valid);
+    assert!(
+        verify_payment(&p, &r, NOW, Some(&usdc), |_| false)
+            .unwrap()
+            .is_valid
+    );
     // And the signature's own faults all come after the window.
     for sig in [json!(""), json!("0x12"), json!("0xzz")] {
         let mut q = p.clone();
@@ -991,11 +1072,12 @@ fn x_layer_usdg_domain() {
     };
     let ok = verify_payment(
         &payload,
-        Some(&req("Global Dollar", "1")),
+        &req("Global Dollar", "1"),
         NOW,
         Some(&global_dollar),
         |_| false,
-    );
+    )
+    .unwrap();
     assert!(ok.is_valid, "{ok:?}");
     assert_eq!(ok.payer.as_deref(), Some(payer.as_str()));
 
@@ -1005,11 +1087,12 @@ fn x_layer_usdg_domain() {
     let (payload2, _) = signed_usdg("USDG", "2");
     let bad = verify_payment(
         &payload2,
-        Some(&req("USDG", "2")),
+        &req("USDG", "2"),
         NOW,
         Some(&global_dollar),
         |_| false,
-    );
+    )
+    .unwrap();
     assert_eq!(
         reason_of(&bad),
         "invalid_exact_evm_payload_eip712_domain_mismatch"
@@ -1020,15 +1103,17 @@ fn x_layer_usdg_domain() {
         "{msg}"
     );
     // Without the registry the same payment looks valid off-chain.
-    assert!(verify_payment(&payload2, Some(&req("USDG", "2")), NOW, None, |_| false).is_valid);
+    assert!(
+        verify_payment(&payload2, &req("USDG", "2"), NOW, None, |_| false)
+            .unwrap()
+            .is_valid
+    );
 
     // The legacy name against the CAIP-2 requirements: another network
     // string, refused as a facilitator would.
     let mut legacy = payload.clone();
     set(&mut legacy, "/network", json!("xlayer"));
-    let r = verify_payment(&legacy, Some(&req("Global Dollar", "1")), NOW, None, |_| {
-        false
-    });
+    let r = verify_payment(&legacy, &req("Global Dollar", "1"), NOW, None, |_| false).unwrap();
     assert_eq!(reason_of(&r), "network_mismatch");
 }
 
@@ -1123,9 +1208,14 @@ fn hostile_inputs_never_panic() {
         }
         let at = *rng.pick(&[i64::MIN, -1, 0, NOW, i64::MAX]);
         let known = AssetInfo::new("USDC", "2");
+        let accepted = p.get("accepted").cloned().unwrap_or(Value::Null);
         for req in [None, Some(&r)] {
-            let res = verify_payment(&p, req, at, Some(&known), |_| false);
-            assert_eq!(res.is_valid, res.invalid_reason.is_none(), "round {round}");
+            match verify_payment(&p, req.unwrap_or(&accepted), at, Some(&known), |_| false) {
+                Ok(res) => assert_eq!(res.is_valid, res.invalid_reason.is_none(), "round {round}"),
+                // only an unimplemented version or scheme is an error
+                Err(e) => assert_eq!(e.kind, ErrorKind::Unsupported, "round {round}: {e}"),
+            }
+            let _ = authorized_payment(&p, req.unwrap_or(&accepted));
             let _ = recover_payer(&p, req);
             let _ = effective_requirements(&p, req);
         }

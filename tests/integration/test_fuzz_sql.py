@@ -658,6 +658,10 @@ def stateful_phase(conn, fns, g, gens, st, allowed, rounds):
                 ]:
                     with conn.transaction(force_rollback=True):
                         run(cur, st, label, sql, params, allowed)
+            # the jsonb layout benchmark, on any document, with few iterations (or too many: 22023)
+            attempt("insforge._jsonb_layout_bench", "SELECT count(*) FROM insforge._jsonb_layout_bench(%s::text, %s::int)",
+                    [g.r.choice([None, g.text(), json.dumps(g.jsonb())]),
+                     g.r.choice([None, 15, 16, 0, -1, 2**31 - 1])])
             # the same as a client role: privilege errors only
             cur.execute(f"SET LOCAL ROLE {g.r.choice(['anon', 'authenticated', 'project_admin'])}")
             attempt("insforge.set_jwt_secret", "SELECT insforge.set_jwt_secret(%s::text)", [g.key_text()])

@@ -592,9 +592,9 @@ def test_standby_x402_pure_functions(primary, standby, signed):
         assert one(s, "SELECT x402.checksum_address(%s)", L.MERCHANT.lower()) == L.MERCHANT
         assert one(s, "SELECT x402.recover_payer(%s::jsonb)", json.dumps(fresh.payload)) == fresh.payer
         # Checks that stop before the x402.assets lookup work too (the full path: test_standby_verify_payment).
-        early = one(s, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb)", json.dumps({**fresh.payload, "x402Version": 7}),
-                    json.dumps(fresh.requirements))
-        assert early["invalidReason"] == "invalid_x402_version"
+        early = one(s, "SELECT x402.verify_payment(%s::jsonb, %s::jsonb)", json.dumps(fresh.payload),
+                    json.dumps({k: v for k, v in fresh.requirements.items() if k != "extra"}))
+        assert early["invalidReason"] == "missing_eip712_domain"
         facts = one(s, "SELECT x402._settlement_facts(%s::jsonb, %s::jsonb, %s::jsonb)", *fresh.args())
         assert (facts["tx_hash"], facts["amount"], facts["status"]) == (fresh.tx_hash, str(fresh.amount), "settled")
         totals = s.execute("SELECT requests, revenue FROM x402.stats() WHERE endpoint IS NULL").fetchall()

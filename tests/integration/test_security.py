@@ -28,6 +28,7 @@ RESTRICTED = {
     "x402._nonce_recorded(text,text,text,text)": set(),
     "x402._settlement_facts(jsonb,jsonb,jsonb)": {"project_admin"},
     "insforge._jsonb_layout_bench(text,integer)": set(),
+    "x402._authorization(jsonb,jsonb)": {"project_admin"},
     "insforge._operator_privileges()": set(),
     "insforge._released_marker()": set(),
     "insforge._requesting_user_id_is_member()": set(),

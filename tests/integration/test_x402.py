@@ -134,7 +134,14 @@ def test_verify_payment_reason_codes(cluster, db):
     with cluster.connect(db) as c:
         ok = verify(c, good, req, 1_500_000_000)
         assert ok == {"isValid": True, "invalidReason": None, "invalidMessage": None, "payer": acct.address}
-        assert verify(c, good, None, 1_500_000_000)["isValid"]  # v2: requirements from `accepted`
+        # The server's own requirements are required: the payload's `accepted` is the client's say.
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="needs the server's payment requirements"):
+            verify(c, good, None, 1_500_000_000)
+        # An x402Version or scheme the extension does not implement is an error, not a verdict.
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="x402Version is 7"):
+            verify(c, {**good, "x402Version": 7}, req, 1_500_000_000)
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="scheme is \"deferred\""):
+            verify(c, good, {**req, "scheme": "deferred"}, 1_500_000_000)
         cases = {
             "invalid_exact_evm_payload_authorization_valid_after": (good, req, 999),
             "invalid_exact_evm_payload_authorization_valid_before": (good, req, 2_000_000_000),
@@ -146,7 +153,8 @@ def test_verify_payment_reason_codes(cluster, db):
                 {**good, "accepted": {**req, "network": "eip155:x"}}, {**req, "network": "eip155:x"}, 1_500_000_000),
             "invalid_payment_requirements": (good, {k: v for k, v in req.items() if k != "asset"}, 1_500_000_000),
             "missing_eip712_domain": (good, {k: v for k, v in req.items() if k != "extra"}, 1_500_000_000),
-            "invalid_x402_version": ({**good, "x402Version": 7}, req, 1_500_000_000),
+            "invalid_x402_version": ({k: v for k, v in good.items() if k != "accepted"} | {"scheme": "exact"}, req,
+                                     1_500_000_000),
             "invalid_payload": ({**good, "payload": {"signature": good["payload"]["signature"], "authorization": {
                 **good["payload"]["authorization"], "nonce": "0x12"}}}, req, 1_500_000_000),
             "invalid_exact_evm_payload_signature": (

@@ -1,6 +1,7 @@
-//! x402 core: header codec, EVM addresses, uint256, EIP-712 / EIP-3009
-//! hashing, secp256k1 signer recovery, and facilitator-style verification of
-//! `exact` EVM payments (x402 v1 and v2).
+//! x402 core: header codec, EVM addresses, uint256, EIP-712 / EIP-3009 and
+//! Permit2 hashing, secp256k1 signer recovery, and facilitator-style
+//! verification of EVM payments: `exact` through EIP-3009 (x402 v1 and v2)
+//! and through Permit2, and `upto` (Permit2, x402 v2).
 //!
 //! Pure Rust: no pgrx, no Postgres, no network. Every function returns a
 //! value or a typed [`X402Error`] for any input; nothing panics (enforced by
@@ -20,6 +21,8 @@
 //! | who signed a payment | [`recover_payer`] |
 //! | the settlement journal: terms, a facilitator's answer, what to write | [`terms`], [`settlement`], [`status_answer`], [`decide_begin`], [`decide_record`], [`decide_status`] |
 //! | verify a payment (as the official x402 SDK's facilitator) | [`verify_payment`], [`verify_payment_with_margin`] → [`VerifyResult`] with an [`InvalidReason`] |
+//! | what a payment authorizes (any kind: EIP-3009, Permit2 `exact`, `upto`) | [`authorized_payment`] → [`AuthorizedPayment`] ([`NonceKey`], [`AuthorizedPayment::signer`]), [`payment_kind`], [`payment_identifier`] |
+//! | Permit2 hashing | [`Permit2Authorization`], [`permit2_domain_separator`], [`PERMIT2_ADDRESS`], [`X402_EXACT_PERMIT2_PROXY`], [`X402_UPTO_PERMIT2_PROXY`] |
 //! | normalized parts | [`PaymentPayload::parse`], [`extract_authorization`], [`effective_requirements`], [`PaymentRequirements::parse`], [`select_requirements`], [`payload_version`] |
 //!
 //! Errors carry an [`ErrorKind`] whose [`ErrorKind::sqlstate`] is the
@@ -44,18 +47,25 @@
 
 mod address;
 mod authorization;
+mod authorized;
 mod codec;
 mod eip712;
 mod error;
 mod network;
 mod payment;
+mod permit2;
 mod settlement;
 mod signature;
 mod uint;
 mod util;
+mod verify_permit2;
 
 pub use address::{checksum_address, Address};
 pub use authorization::Authorization;
+pub use authorized::{
+    authorized_payment, is_valid_payment_id, payment_identifier, payment_kind, AuthorizedPayment,
+    NonceKey, PaymentKind, Scheme, TransferMethod, PAYMENT_IDENTIFIER,
+};
 pub use codec::{
     decode_header, decode_named_header, encode_header, PAYMENT_REQUIRED_HEADER,
     PAYMENT_RESPONSE_HEADER, PAYMENT_SIGNATURE_HEADER, X_PAYMENT_HEADER, X_PAYMENT_RESPONSE_HEADER,
@@ -69,14 +79,20 @@ pub use network::{caip2, parse_network, LEGACY_NETWORKS};
 pub use payment::{
     effective_requirements, extract_authorization, payload_version, recover_payer,
     select_requirements, verify_payment, verify_payment_with_margin, AssetInfo, InvalidReason,
-    NonceKey, PaymentPayload, PaymentRequirements, VerifyResult, DEFAULT_VALID_BEFORE_MARGIN,
-    SCHEME_EXACT,
+    PaymentPayload, PaymentRequirements, VerifyResult, DEFAULT_VALID_BEFORE_MARGIN, SCHEME_EXACT,
+    SCHEME_UPTO,
+};
+pub use permit2::{
+    permit2_domain_separator, permit2_nonce_hex, Permit2Authorization, PERMIT2_ADDRESS,
+    PERMIT2_DOMAIN_TYPE, PERMIT2_EXACT_TYPE, PERMIT2_UPTO_TYPE, TOKEN_PERMISSIONS_TYPE,
+    WITNESS_EXACT_TYPE, WITNESS_UPTO_TYPE, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY,
 };
 pub use settlement::{
-    decide_begin, decide_record, decide_status, outcome, payment_identifier, settlement,
-    settlement_terms, settlement_with, status_answer, terms, Decision, Outcome, Row, Status, Terms,
-    STATUSES,
+    decide_begin, decide_record, decide_status, outcome, settlement, settlement_terms,
+    settlement_with, status_answer, terms, Decision, Outcome, Row, Status, Terms, STATUSES,
 };
-pub use signature::{address_of_key, parse_signature, recover_address, recover_signer};
+pub use signature::{
+    address_of_key, parse_signature, recover_address, recover_signer, recover_signer_any_s,
+};
 pub use uint::U256;
 pub use util::parse_bytes32;

@@ -1,5 +1,6 @@
 //! x402 payment payloads and requirements (v1 and v2), payer recovery and
-//! facilitator-style verification of the `exact` EVM scheme (EIP-3009).
+//! facilitator-style verification of EVM payments: `exact` through EIP-3009
+//! (here) and through Permit2, and `upto` (Permit2 only; `verify_permit2.rs`).
 //!
 //! Shapes accepted:
 //!
@@ -18,6 +19,8 @@
 //! * `network` is CAIP-2 `eip155:<chainId>` or a legacy v1 name
 //!   ([`LEGACY_NETWORKS`](super::LEGACY_NETWORKS)).
 //! * uint256 fields are decimal strings (JSON integers are tolerated).
+//! * Permit2 (`exact` with `payload.permit2Authorization`, and `upto`): x402
+//!   v2 only; see [`super::permit2`] for the authorization's shape.
 
 use std::fmt;
 
@@ -25,24 +28,28 @@ use serde_json::{json, Map, Value};
 
 use super::address::Address;
 use super::authorization::Authorization;
+use super::authorized::{known_scheme, NonceKey, Scheme, TransferMethod};
 use super::eip712::Eip712Domain;
-use super::error::{Result, X402Error};
+use super::error::{ErrorKind, Result, X402Error};
 use super::network::{caip2, parse_network};
 use super::signature::{parse_signature, recover_signer};
 use super::uint::U256;
 use super::util::{
-    as_obj, bytes_word, decode_hex, field, hex0x, req_obj, req_str, show, strip_0x, to_array,
-    type_name,
+    as_obj, bytes_word, decode_hex, field, req_obj, req_str, show, strip_0x, to_array, type_name,
 };
+use super::verify_permit2::{recover_permit2_payer, verify_permit2};
 
-/// The only scheme supported: `exact` (EIP-3009 `transferWithAuthorization`).
+/// The `exact` scheme (EIP-3009 `transferWithAuthorization`, or Permit2).
 pub const SCHEME_EXACT: &str = "exact";
 
-const PAYLOAD: &str = "paymentPayload";
-const INNER: &str = "paymentPayload.payload";
+/// The `upto` scheme (Permit2 only).
+pub const SCHEME_UPTO: &str = "upto";
+
+pub(crate) const PAYLOAD: &str = "paymentPayload";
+pub(crate) const INNER: &str = "paymentPayload.payload";
 const AUTHORIZATION: &str = "paymentPayload.payload.authorization";
-const REQUIREMENTS: &str = "paymentRequirements";
-const ACCEPTED: &str = "paymentPayload.accepted";
+pub(crate) const REQUIREMENTS: &str = "paymentRequirements";
+pub(crate) const ACCEPTED: &str = "paymentPayload.accepted";
 
 /// Why [`verify_payment`] rejected a payment.
 ///
@@ -56,7 +63,10 @@ const ACCEPTED: &str = "paymentPayload.accepted";
 /// learns only on chain: [`Eip712DomainMismatch`](Self::Eip712DomainMismatch)
 /// and [`NonceAlreadyUsed`](Self::NonceAlreadyUsed).
 ///
-/// Variants are listed in the order in which [`verify_payment`] checks them.
+/// Variants are listed in the order in which [`verify_payment`] checks them:
+/// first those of EIP-3009 payments (`ExactEvmScheme.verify`), then those of
+/// Permit2 payments, `exact` (`verify_permit2`) and `upto`
+/// (`verify_upto_permit2`), which share the first five codes above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvalidReason {
     /// `invalid_payload`: the payment payload is not a JSON object, or a
@@ -107,11 +117,57 @@ pub enum InvalidReason {
     /// `invalid_exact_evm_nonce_already_used` (added): the caller
     /// reports the nonce as already recorded for this payer and asset.
     NonceAlreadyUsed,
+    /// `unsupported_payload_type` (SDK, upto): the payload is not an upto
+    /// authorization (no `payload.permit2Authorization` whose `witness`
+    /// names a `facilitator`).
+    UnsupportedPayloadType,
+    /// `invalid_upto_evm_scheme` (SDK): the requirements' scheme is not `upto`.
+    UptoInvalidScheme,
+    /// `invalid_upto_evm_network_mismatch` (SDK): as `network_mismatch`, for upto.
+    UptoNetworkMismatch,
+    /// `invalid_upto_evm_failed_to_get_network_config` (SDK): the requirements'
+    /// network is not `eip155:<chainId>` (upto).
+    UptoFailedToGetNetworkConfig,
+    /// `invalid_permit2_spender` (SDK): `spender` is not the x402 proxy of
+    /// the scheme (`exact` 0x4020…0001, `upto` 0x4020…0002).
+    Permit2InvalidSpender,
+    /// `invalid_permit2_recipient_mismatch` (SDK): `witness.to` is not `payTo`.
+    Permit2RecipientMismatch,
+    /// `upto_facilitator_mismatch` (SDK): `witness.facilitator` is not the
+    /// facilitator (here: the requirements' `extra.facilitatorAddress`).
+    UptoFacilitatorMismatch,
+    /// `invalid_permit2_payload_format` (SDK): `deadline`,
+    /// `witness.validAfter` or `permitted.amount` (upto: also the
+    /// requirements' `amount`) is not an integer.
+    Permit2PayloadFormat,
+    /// `permit2_deadline_expired` (SDK): `deadline < at + margin` (6 s).
+    Permit2DeadlineExpired,
+    /// `permit2_not_yet_valid` (SDK): `witness.validAfter > at`.
+    Permit2NotYetValid,
+    /// `permit2_amount_mismatch` (SDK): `permitted.amount` is not exactly the
+    /// requirements' `amount` (upto: the ceiling, at verify).
+    Permit2AmountMismatch,
+    /// `permit2_token_mismatch` (SDK): `permitted.token` is not `asset`.
+    Permit2TokenMismatch,
+    /// `invalid_permit2_signature` (SDK): missing, not hex, not 65 bytes, `v`
+    /// not 0, 1, 27 or 28, a field the typed data cannot encode (a nonce that
+    /// is not a decimal uint256, ...), no key recovers, or it recovers to
+    /// another address than `from`.
+    Permit2InvalidSignature,
+    /// `invalid_upto_evm_transaction_failed` (SDK, upto): what the SDK's
+    /// simulation of the settlement refuses and the payload shows: amount 0,
+    /// `payTo` the zero address, `v` 0 or 1 (Permit2 calls `ecrecover`,
+    /// which needs 27 or 28), and a nonce the caller reports as used.
+    UptoTransactionFailed,
+    /// `permit2_invalid_nonce` (added; the SDK's settle code for Permit2's
+    /// `InvalidNonce`): the caller reports this payer's Permit2 nonce as used
+    /// (`exact`; the SDK's exact verify does not look).
+    Permit2InvalidNonce,
 }
 
 impl InvalidReason {
     /// Every reason, in check order.
-    pub const ALL: [InvalidReason; 16] = [
+    pub const ALL: [InvalidReason; 31] = [
         InvalidReason::InvalidPayload,
         InvalidReason::InvalidX402Version,
         InvalidReason::UnsupportedScheme,
@@ -128,6 +184,21 @@ impl InvalidReason {
         InvalidReason::FailedToVerifySignature,
         InvalidReason::Eip712DomainMismatch,
         InvalidReason::NonceAlreadyUsed,
+        InvalidReason::UnsupportedPayloadType,
+        InvalidReason::UptoInvalidScheme,
+        InvalidReason::UptoNetworkMismatch,
+        InvalidReason::UptoFailedToGetNetworkConfig,
+        InvalidReason::Permit2InvalidSpender,
+        InvalidReason::Permit2RecipientMismatch,
+        InvalidReason::UptoFacilitatorMismatch,
+        InvalidReason::Permit2PayloadFormat,
+        InvalidReason::Permit2DeadlineExpired,
+        InvalidReason::Permit2NotYetValid,
+        InvalidReason::Permit2AmountMismatch,
+        InvalidReason::Permit2TokenMismatch,
+        InvalidReason::Permit2InvalidSignature,
+        InvalidReason::UptoTransactionFailed,
+        InvalidReason::Permit2InvalidNonce,
     ];
 
     /// The wire reason code, e.g. `invalid_exact_evm_payload_signature`.
@@ -163,6 +234,23 @@ impl InvalidReason {
                 "invalid_exact_evm_payload_eip712_domain_mismatch"
             }
             InvalidReason::NonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
+            InvalidReason::UnsupportedPayloadType => "unsupported_payload_type",
+            InvalidReason::UptoInvalidScheme => "invalid_upto_evm_scheme",
+            InvalidReason::UptoNetworkMismatch => "invalid_upto_evm_network_mismatch",
+            InvalidReason::UptoFailedToGetNetworkConfig => {
+                "invalid_upto_evm_failed_to_get_network_config"
+            }
+            InvalidReason::Permit2InvalidSpender => "invalid_permit2_spender",
+            InvalidReason::Permit2RecipientMismatch => "invalid_permit2_recipient_mismatch",
+            InvalidReason::UptoFacilitatorMismatch => "upto_facilitator_mismatch",
+            InvalidReason::Permit2PayloadFormat => "invalid_permit2_payload_format",
+            InvalidReason::Permit2DeadlineExpired => "permit2_deadline_expired",
+            InvalidReason::Permit2NotYetValid => "permit2_not_yet_valid",
+            InvalidReason::Permit2AmountMismatch => "permit2_amount_mismatch",
+            InvalidReason::Permit2TokenMismatch => "permit2_token_mismatch",
+            InvalidReason::Permit2InvalidSignature => "invalid_permit2_signature",
+            InvalidReason::UptoTransactionFailed => "invalid_upto_evm_transaction_failed",
+            InvalidReason::Permit2InvalidNonce => "permit2_invalid_nonce",
         }
     }
 }
@@ -191,28 +279,6 @@ impl AssetInfo {
             name: name.into(),
             version: version.into(),
         }
-    }
-}
-
-/// What identifies an EIP-3009 nonce on-chain: the token contract (on its
-/// chain), the payer and the 32-byte nonce. Handed to the nonce callback of
-/// [`verify_payment`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct NonceKey {
-    /// The chain id of the requirements' network.
-    pub chain_id: u64,
-    /// The token contract (requirements' `asset`).
-    pub asset: Address,
-    /// The payer (`authorization.from`, equal to the signer at that point).
-    pub payer: Address,
-    /// The EIP-3009 nonce.
-    pub nonce: [u8; 32],
-}
-
-impl NonceKey {
-    /// The nonce as `0x` + 64 lowercase hex digits.
-    pub fn nonce_hex(&self) -> String {
-        hex0x(&self.nonce)
     }
 }
 
@@ -435,13 +501,27 @@ pub fn select_requirements<'a>(payment_required: &'a Value, payload: &Value) -> 
 /// Recovers who signed a payment: the checksummed address the payload's
 /// signature recovers to over the EIP-712 digest of its authorization.
 ///
-/// The domain comes from the requirements (`extra.name`, `extra.version`,
-/// chain id of `network`, `asset` as verifying contract); with `None`, from
-/// the v2 payload's `accepted` (a v1 payload needs requirements). This does
-/// not compare with `authorization.from`: [`verify_payment`] does.
+/// EIP-3009: the domain comes from the requirements (`extra.name`,
+/// `extra.version`, chain id of `network`, `asset` as verifying contract);
+/// high-s signatures are refused (the token refuses them). Permit2 (a v2
+/// payload whose `payload` has `permit2Authorization`; `upto` when
+/// `accepted.scheme` is `upto`): Permit2's domain on the requirements'
+/// chain; high `s` is accepted, as Permit2's `ecrecover` accepts it. With
+/// `None`, the requirements are the v2 payload's `accepted` (a v1 payload
+/// needs requirements). This does not compare with the payload's `from`:
+/// [`verify_payment`] does.
 pub fn recover_payer(payload: &Value, requirements: Option<&Value>) -> Result<String> {
     let view = payload_view(payload).map_err(|f| f.error)?;
     let (req, path) = pick_requirements(&view, requirements)?;
+    if view.version == 2 {
+        let inner = req_obj(view.obj, PAYLOAD, "payload")?;
+        if inner.contains_key("permit2Authorization") {
+            let (head, head_path) = view.head();
+            let scheme = known_scheme(req_str(head, head_path, "scheme")?, head_path, 2)?;
+            return recover_permit2_payer(inner, req, path, scheme == Scheme::Upto)
+                .map(|a| a.to_checksum());
+        }
+    }
     let domain = requirements_domain(req, path)?;
     let (signature, authorization) = read_inner(view.obj)?;
     let digest = domain.transfer_with_authorization_digest(&authorization);
@@ -455,17 +535,17 @@ pub fn recover_payer(payload: &Value, requirements: Option<&Value>) -> Result<St
 /// expire within 6 seconds (before its settlement could land).
 pub const DEFAULT_VALID_BEFORE_MARGIN: u64 = 6;
 
-/// Verifies an x402 `exact` EVM payment like the official x402 SDK's
-/// facilitator (`ExactEvmScheme.verify`), without any network call, with the
-/// default `validBefore` margin ([`DEFAULT_VALID_BEFORE_MARGIN`], 6 s).
-/// See [`verify_payment_with_margin`].
+/// Verifies an x402 EVM payment like the official x402 SDK's facilitator,
+/// without any network call, with the default `validBefore`/`deadline`
+/// margin ([`DEFAULT_VALID_BEFORE_MARGIN`], 6 s). See
+/// [`verify_payment_with_margin`].
 pub fn verify_payment<F>(
     payload: &Value,
-    requirements: Option<&Value>,
+    requirements: &Value,
     at_unix_seconds: i64,
     known_asset: Option<&AssetInfo>,
     nonce_already_used: F,
-) -> VerifyResult
+) -> Result<VerifyResult>
 where
     F: FnOnce(&NonceKey) -> bool,
 {
@@ -479,35 +559,46 @@ where
     )
 }
 
-/// Verifies an x402 `exact` EVM payment like the official x402 SDK's
-/// facilitator (`ExactEvmScheme.verify` for v2, `ExactEvmSchemeV1.verify` for
-/// v1), without any network call: same verdict, same check order, and the
-/// SDK's reason code wherever it has one for the fault.
+/// Verifies an x402 EVM payment like the official x402 SDK's facilitator
+/// (`ExactEvmScheme.verify` for v2 `exact`, `ExactEvmSchemeV1.verify` for
+/// v1, `UptoEvmScheme.verify` for `upto`), without any network call: same
+/// verdict, same check order, and the SDK's reason code wherever it has one
+/// for the fault.
 ///
 /// * `payload`: the payment payload (decoded `PAYMENT-SIGNATURE`/`X-PAYMENT`).
 /// * `requirements`: the requirements the server issued (one `accepts`
-///   entry); `None` uses a v2 payload's `accepted`. When given, they are
-///   authoritative: `accepted` only has to agree on scheme and network.
+///   entry). They are authoritative: the payload's `accepted` only has to
+///   agree on scheme and network (never pass the payload's own `accepted`:
+///   it says whatever the client wants).
 /// * `at_unix_seconds`: "now" for the validity window.
-/// * `valid_before_margin`: `validBefore` must be at least `at` plus this
-///   many seconds (the SDK: 6; 1 is the token contract's own rule,
-///   `at < validBefore`).
+/// * `valid_before_margin`: `validBefore` (Permit2: `deadline`) must be at
+///   least `at` plus this many seconds (the SDK: 6; 1 is the token
+///   contract's own rule, `at < validBefore`).
 /// * `known_asset`: the registered EIP-712 domain of the requirements'
-///   asset on its network, if the caller knows it.
+///   asset on its network, if the caller knows it (EIP-3009 only: Permit2
+///   signs in Permit2's own domain).
 /// * `nonce_already_used`: called at most once, last, only when everything
-///   else passed; returns whether the nonce is already recorded for that
-///   payer and asset.
+///   else passed; returns whether the nonce is already recorded in its
+///   nonce space ([`NonceKey`]).
 ///
-/// Checks, in this order (the first failure is reported):
+/// Errors (no verdict): an `x402Version` other than 1 or 2, or a scheme
+/// (the payload's or the requirements') other than `exact` and `upto` (or
+/// `upto` in v1), are [`ErrorKind::Unsupported`] (SQLSTATE 0A000): the SDK
+/// has no scheme for them and raises.
 ///
-/// 1. structure: payload is an object (`invalid_payload`); requirements, if
-///    given, are an object and not a whole `PAYMENT-REQUIRED`
+/// Permit2 payments (a v2 `exact` payload whose `payload` has
+/// `permit2Authorization`, and every v2 `upto` payload) are checked in the
+/// SDK's Permit2 order (`verify_permit2`, `verify_upto_permit2`; the checks
+/// and codes are listed in docs/x402-permit2.md). EIP-3009 payments, in
+/// this order (the first failure is reported):
+///
+/// 1. structure: payload is an object (`invalid_payload`); requirements are
+///    an object and not a whole `PAYMENT-REQUIRED`
 ///    (`invalid_payment_requirements`);
-/// 2. version: `x402Version` is 1 or 2, the payload's shape matches it, and
-///    the requirements are not of the other version (`invalid_x402_version`);
-/// 3. scheme: payload and requirements schemes are `exact`
-///    (`unsupported_scheme`; a missing scheme is `invalid_payload` /
-///    `invalid_payment_requirements`);
+/// 2. version: the payload's shape matches its `x402Version`, and the
+///    requirements are not of the other version (`invalid_x402_version`);
+/// 3. scheme: the requirements' scheme is `exact` too (`unsupported_scheme`;
+///    a missing scheme is `invalid_payload` / `invalid_payment_requirements`);
 /// 4. network: payload and requirements name the same network, compared as
 ///    strings like the SDK does (`network_mismatch`; a v1 payload may omit
 ///    it), and it names an EVM chain
@@ -540,12 +631,12 @@ where
 /// gives a result.
 pub fn verify_payment_with_margin<F>(
     payload: &Value,
-    requirements: Option<&Value>,
+    requirements: &Value,
     at_unix_seconds: i64,
     valid_before_margin: u64,
     known_asset: Option<&AssetInfo>,
     nonce_already_used: F,
-) -> VerifyResult
+) -> Result<VerifyResult>
 where
     F: FnOnce(&NonceKey) -> bool,
 {
@@ -560,34 +651,41 @@ where
         known_asset,
         nonce_already_used,
     ) {
-        Ok(payer) => VerifyResult {
+        Ok(payer) => Ok(VerifyResult {
             is_valid: true,
             invalid_reason: None,
             invalid_message: None,
             payer: Some(payer.to_checksum()),
-        },
-        Err(f) => VerifyResult {
+        }),
+        Err(f) if f.raise => Err(f.error),
+        Err(f) => Ok(VerifyResult {
             is_valid: false,
             invalid_reason: Some(f.reason),
             invalid_message: Some(f.error.message),
             payer: f.payer.map(|p| p.to_checksum()),
-        },
+        }),
     }
 }
 
 // ---------------------------------------------------------------------------
 // internals
 
-struct Failure {
-    reason: InvalidReason,
-    error: X402Error,
-    payer: Option<Address>,
+/// Why verification stopped: a verdict (`reason`), or, with `raise`, an
+/// error to report instead of any verdict (an unsupported version or scheme).
+pub(crate) struct Failure {
+    pub(crate) reason: InvalidReason,
+    pub(crate) error: X402Error,
+    pub(crate) payer: Option<Address>,
+    pub(crate) raise: bool,
 }
 
-type Step<T> = std::result::Result<T, Failure>;
+pub(crate) type Step<T> = std::result::Result<T, Failure>;
 
-trait Tag<T> {
+pub(crate) trait Tag<T> {
+    /// A failure with the verdict `reason`.
     fn tag(self, reason: InvalidReason) -> Step<T>;
+    /// A failure that is an error, not a verdict.
+    fn raise(self) -> Step<T>;
 }
 
 impl<T> Tag<T> for Result<T> {
@@ -596,28 +694,39 @@ impl<T> Tag<T> for Result<T> {
             reason,
             error,
             payer: None,
+            raise: false,
+        })
+    }
+
+    fn raise(self) -> Step<T> {
+        self.map_err(|error| Failure {
+            reason: InvalidReason::InvalidPayload,
+            error,
+            payer: None,
+            raise: true,
         })
     }
 }
 
-fn failure(reason: InvalidReason, error: X402Error, payer: Option<Address>) -> Failure {
+pub(crate) fn failure(reason: InvalidReason, error: X402Error, payer: Option<Address>) -> Failure {
     Failure {
         reason,
         error,
         payer,
+        raise: false,
     }
 }
 
-struct PayloadView<'a> {
-    obj: &'a Map<String, Value>,
-    version: u8,
+pub(crate) struct PayloadView<'a> {
+    pub(crate) obj: &'a Map<String, Value>,
+    pub(crate) version: u8,
     /// v2 only.
-    accepted: Option<&'a Map<String, Value>>,
+    pub(crate) accepted: Option<&'a Map<String, Value>>,
 }
 
 impl<'a> PayloadView<'a> {
     /// Where scheme and network live: v2 `accepted`, v1 the payload itself.
-    fn head(&self) -> (&'a Map<String, Value>, &'static str) {
+    pub(crate) fn head(&self) -> (&'a Map<String, Value>, &'static str) {
         match self.accepted {
             Some(a) => (a, ACCEPTED),
             None => (self.obj, PAYLOAD),
@@ -641,10 +750,13 @@ fn read_version(obj: &Map<String, Value>, path: &str) -> Result<u8> {
     }
 }
 
-fn payload_view(payload: &Value) -> Step<PayloadView<'_>> {
+pub(crate) fn payload_view(payload: &Value) -> Step<PayloadView<'_>> {
     use InvalidReason::{InvalidPayload, InvalidX402Version};
     let obj = as_obj(payload, PAYLOAD).tag(InvalidPayload)?;
-    let version = read_version(obj, PAYLOAD).tag(InvalidX402Version)?;
+    let version = match read_version(obj, PAYLOAD) {
+        Err(e) if e.kind == ErrorKind::Unsupported => return Err(e).raise(),
+        other => other.tag(InvalidX402Version)?,
+    };
     let has_scheme = field(obj, "scheme").is_some();
     let accepted = match (version, field(obj, "accepted")) {
         (2, Some(Value::Object(a))) => Some(a),
@@ -684,7 +796,7 @@ fn payload_view(payload: &Value) -> Step<PayloadView<'_>> {
     })
 }
 
-fn requirements_object(requirements: &Value) -> Result<&Map<String, Value>> {
+pub(crate) fn requirements_object(requirements: &Value) -> Result<&Map<String, Value>> {
     let obj = as_obj(requirements, REQUIREMENTS)?;
     if field(obj, "accepts").is_some() && field(obj, "scheme").is_none() {
         return Err(X402Error::malformed(format!(
@@ -725,17 +837,7 @@ fn check_requirements_version(req: &Map<String, Value>, version: u8) -> Result<(
     Ok(())
 }
 
-fn check_scheme(scheme: &str, path: &str) -> Result<()> {
-    if scheme != SCHEME_EXACT {
-        return Err(X402Error::unsupported(format!(
-            "{path}.scheme is \"{}\"; only \"{SCHEME_EXACT}\" is supported",
-            show(scheme)
-        )));
-    }
-    Ok(())
-}
-
-fn read_network<'a>(obj: &'a Map<String, Value>, path: &str) -> Result<(&'a str, u64)> {
+pub(crate) fn read_network<'a>(obj: &'a Map<String, Value>, path: &str) -> Result<(&'a str, u64)> {
     let network = req_str(obj, path, "network")?;
     let id = parse_network(network).map_err(|e| e.context(&format!("{path}.network")))?;
     Ok((network, id))
@@ -840,9 +942,9 @@ fn read_inner(obj: &Map<String, Value>) -> Result<([u8; 65], Authorization)> {
 
 /// "Now" and the `validBefore` margin of one verification.
 #[derive(Debug, Clone, Copy)]
-struct Window {
-    at: i64,
-    valid_before_margin: u64,
+pub(crate) struct Window {
+    pub(crate) at: i64,
+    pub(crate) valid_before_margin: u64,
 }
 
 /// Whether `u < t`.
@@ -970,7 +1072,7 @@ fn check_signature(
 
 fn verify_steps<F>(
     payload: &Value,
-    requirements: Option<&Value>,
+    requirements: &Value,
     window: Window,
     known_asset: Option<&AssetInfo>,
     nonce_already_used: F,
@@ -980,24 +1082,42 @@ where
 {
     use InvalidReason::*;
 
-    // 1-2. structure and version.
+    // 1-2. structure and version (an x402Version other than 1 and 2 raises).
     as_obj(payload, PAYLOAD).tag(InvalidPayload)?;
-    let given = requirements
-        .map(requirements_object)
-        .transpose()
-        .tag(InvalidPaymentRequirements)?;
     let view = payload_view(payload)?;
-    if let Some(req) = given {
-        check_requirements_version(req, view.version).tag(InvalidX402Version)?;
-    }
+    let req = requirements_object(requirements).tag(InvalidPaymentRequirements)?;
+    check_requirements_version(req, view.version).tag(InvalidX402Version)?;
 
-    // 3. scheme.
+    // 3. scheme: one the core implements on both sides (else it raises, as
+    // the SDK, which has no scheme to route the payment to).
     let (head, head_path) = view.head();
     let scheme = req_str(head, head_path, "scheme").tag(InvalidPayload)?;
-    check_scheme(scheme, head_path).tag(UnsupportedScheme)?;
-    if let Some(req) = given {
-        let scheme = req_str(req, REQUIREMENTS, "scheme").tag(InvalidPaymentRequirements)?;
-        check_scheme(scheme, REQUIREMENTS).tag(UnsupportedScheme)?;
+    let scheme = known_scheme(scheme, head_path, view.version).raise()?;
+    let required_scheme = req_str(req, REQUIREMENTS, "scheme").tag(InvalidPaymentRequirements)?;
+    let required_scheme = known_scheme(required_scheme, REQUIREMENTS, view.version).raise()?;
+
+    // Permit2 payments (x402 v2 only), routed as the SDK routes them: every
+    // upto payment, and an exact one whose payload has permit2Authorization.
+    if view.version == 2 {
+        let inner = field(view.obj, "payload").and_then(Value::as_object);
+        let permit2 = inner.is_some_and(|i| i.contains_key("permit2Authorization"));
+        if scheme == Scheme::Upto || permit2 {
+            return verify_permit2(
+                &view,
+                req,
+                required_scheme,
+                scheme == Scheme::Upto,
+                window,
+                nonce_already_used,
+            );
+        }
+    }
+    if required_scheme != Scheme::Exact {
+        return Err(X402Error::malformed(format!(
+            "{REQUIREMENTS}.scheme is \"{required_scheme}\", but the payment is an \"exact\" \
+             EIP-3009 authorization ({head_path}.scheme \"exact\")"
+        )))
+        .tag(UnsupportedScheme);
     }
 
     // 4. network: the same string on both sides (as the SDK compares them),
@@ -1006,10 +1126,8 @@ where
         (None, None) => None, // a v1 payload may omit it (OKX's facilitator API)
         _ => Some(req_str(head, head_path, "network").tag(InvalidPayload)?),
     };
-    let required_network = given
-        .map(|req| req_str(req, REQUIREMENTS, "network"))
-        .transpose()
-        .tag(InvalidPaymentRequirements)?;
+    let required_network =
+        Some(req_str(req, REQUIREMENTS, "network").tag(InvalidPaymentRequirements)?);
     if let (Some(pn), Some(rn)) = (payload_network, required_network) {
         if pn != rn {
             let same_chain = match (parse_network(pn), parse_network(rn)) {
@@ -1027,7 +1145,7 @@ where
             .tag(NetworkMismatch);
         }
     }
-    let (req, req_path) = pick_requirements(&view, requirements).tag(InvalidPaymentRequirements)?;
+    let req_path = REQUIREMENTS;
     let network = required_network
         .or(payload_network)
         .ok_or_else(|| X402Error::malformed(format!("{req_path}.network is missing")))
@@ -1106,10 +1224,11 @@ where
         }
     }
 
-    // 13. nonce.
+    // 13. nonce (the token's nonce space).
     let key = NonceKey {
+        transfer_method: TransferMethod::Eip3009,
         chain_id,
-        asset: fields.asset,
+        scope: fields.asset,
         payer: auth.from,
         nonce: auth.nonce,
     };
@@ -1120,7 +1239,7 @@ where
                 "{AUTHORIZATION}.nonce {} was already used by {} for asset {} on {}",
                 key.nonce_hex(),
                 key.payer,
-                key.asset,
+                key.scope,
                 caip2(chain_id)
             )),
             Some(payer),

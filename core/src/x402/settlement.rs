@@ -26,9 +26,11 @@
 
 use serde_json::{json, Value};
 
+use super::authorized::{authorized_payment, payment_identifier, AuthorizedPayment};
 use super::error::{Result, X402Error};
 use super::network::{caip2, parse_network, LEGACY_NETWORKS};
 use super::payment::{extract_authorization, payload_version, recover_payer, PaymentRequirements};
+use super::permit2::PERMIT2_ADDRESS;
 use super::SCHEME_EXACT;
 
 /// A row's status in the ledger.
@@ -97,6 +99,38 @@ pub struct Terms {
 }
 
 impl Terms {
+    /// The ledger's terms of a payment: what was signed (the token's own
+    /// requirements give only the chain, and EIP-3009's token).
+    pub fn of(p: &AuthorizedPayment) -> Terms {
+        Terms {
+            scheme: p.scheme.as_str().to_string(),
+            chain_id: p.chain_id,
+            asset: p.asset.to_checksum(),
+            nonce_scope: p.nonce_scope().to_checksum(),
+            pay_to: p.pay_to.to_checksum(),
+            payer: p.payer.to_checksum(),
+            amount: p.amount.to_decimal_string(),
+            nonce: p.nonce_hex(),
+            valid_before: p.valid_before.to_decimal_string().parse().ok(),
+            payment_id: p.payment_id.clone(),
+        }
+    }
+
+    /// Whether the payment is a Permit2 one (its nonce lives in Permit2).
+    pub fn is_permit2(&self) -> bool {
+        self.nonce_scope
+            .eq_ignore_ascii_case(&PERMIT2_ADDRESS.to_checksum())
+    }
+
+    /// The signed amount's field, for messages.
+    fn amount_field(&self) -> &'static str {
+        if self.is_permit2() {
+            "permit2Authorization.permitted.amount"
+        } else {
+            "authorization.value"
+        }
+    }
+
     pub fn network(&self) -> String {
         caip2(self.chain_id)
     }
@@ -119,65 +153,12 @@ impl Terms {
     }
 }
 
-/// x402 versions the journal implements.
-pub const VERSIONS: [u8; 2] = [1, 2];
-
-/// The payment-identifier the payload carries (the SDK's `payment-identifier`
-/// extension: `extensions["payment-identifier"].info.id`, 16 to 128 of
-/// `[A-Za-z0-9_-]`), None when absent; an error when present but malformed.
-pub fn payment_identifier(payload: &Value) -> Result<Option<String>> {
-    let Some(ext) = payload
-        .get("extensions")
-        .and_then(|e| e.get("payment-identifier"))
-    else {
-        return Ok(None);
-    };
-    let id = ext.get("info").and_then(|i| i.get("id"));
-    match id {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s))
-            if (16..=128).contains(&s.len())
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-        {
-            Ok(Some(s.clone()))
-        }
-        Some(other) => Err(X402Error::malformed(format!(
-            "extensions.payment-identifier.info.id must be 16 to 128 letters, digits, _ or -; got {}",
-            super::util::type_name(other)
-        ))),
-    }
-}
-
-/// What the payload and requirements authorize. Refuses (0A000) an x402
-/// version or a scheme the journal does not implement; 22023 for malformed
+/// What the payload and requirements authorize ([`authorized_payment`]: the
+/// signed message's facts, for EIP-3009, Permit2 `exact` and `upto`). Refuses
+/// (0A000) an x402 version or a scheme not implemented; 22023 for malformed
 /// input. Nothing is written for either.
 pub fn terms(payload: &Value, requirements: &Value) -> Result<Terms> {
-    let version = payload_version(payload)?;
-    if !VERSIONS.contains(&version) {
-        return Err(X402Error::unsupported(format!(
-            "x402Version {version} is not implemented (1 and 2 are)"
-        )));
-    }
-    let req = PaymentRequirements::parse(requirements, version)?;
-    if req.scheme != SCHEME_EXACT {
-        return Err(X402Error::unsupported(format!(
-            "scheme {:?} is not implemented here (exact is)",
-            req.scheme
-        )));
-    }
-    let auth = extract_authorization(payload)?;
-    Ok(Terms {
-        scheme: req.scheme.clone(),
-        chain_id: req.chain_id,
-        asset: req.asset.to_checksum(),
-        nonce_scope: req.asset.to_checksum(),
-        pay_to: req.pay_to.to_checksum(),
-        payer: auth.from.to_checksum(),
-        amount: auth.value.to_decimal_string(),
-        nonce: auth.nonce_hex(),
-        valid_before: auth.valid_before.to_decimal_string().parse().ok(),
-        payment_id: payment_identifier(payload)?,
-    })
+    Ok(Terms::of(&authorized_payment(payload, requirements)?))
 }
 
 /// The terms of a payment whose answer says money may have moved: [`terms`]
@@ -461,7 +442,7 @@ pub fn settlement_with(
         match super::address::checksum_address(p) {
             Ok(p) if p == terms.payer => {}
             Ok(p) => disputes.push(format!(
-                "settlement.payer {p} differs from authorization.from {}",
+                "settlement.payer {p} differs from the signer {}",
                 terms.payer
             )),
             Err(e) => disputes.push(format!("settlement.payer: {}", e.message)),
@@ -470,7 +451,7 @@ pub fn settlement_with(
     match recover_payer(payload, Some(requirements)) {
         Ok(signer) if signer == terms.payer => {}
         Ok(signer) => disputes.push(format!(
-            "signature recovers to {signer}, not authorization.from {}",
+            "signature recovers to {signer}, not the payer it names {}",
             terms.payer
         )),
         Err(e) => disputes.push(format!("signature: {}", e.message)),
@@ -479,18 +460,18 @@ pub fn settlement_with(
     if let Ok(req) = PaymentRequirements::parse(requirements, version) {
         if req.amount.to_decimal_string() != terms.amount {
             disputes.push(format!(
-                "authorization.value {} is not exactly the required {}",
+                "{} {} is not exactly the required {}",
+                terms.amount_field(),
                 terms.amount,
                 req.amount.to_decimal_string()
             ));
         }
-        if let Ok(auth) = extract_authorization(payload) {
-            if auth.to.to_checksum() != terms.pay_to {
-                disputes.push(format!(
-                    "authorization.to {} differs from payTo {}",
-                    auth.to, terms.pay_to
-                ));
-            }
+        if !terms.pay_to.is_empty() && req.pay_to.to_checksum() != terms.pay_to {
+            disputes.push(format!(
+                "the signed recipient {} differs from payTo {}",
+                terms.pay_to,
+                req.pay_to.to_checksum()
+            ));
         }
     }
     if let Some(net) = str_field(answer, "network").filter(|n| !n.is_empty()) {

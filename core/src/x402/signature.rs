@@ -55,6 +55,19 @@ pub fn parse_signature(s: &str) -> Result<[u8; 65]> {
 /// at most n/2: high-s signatures are malleable (EIP-2) and rejected. Errors
 /// are [`ErrorKind::InvalidSignature`](super::ErrorKind::InvalidSignature).
 pub fn recover_signer(digest: &[u8; 32], signature: &[u8; 65]) -> Result<Address> {
+    recover(digest, signature, false)
+}
+
+/// Recovers the signer's address as the EVM's `ecrecover` does (what Permit2's
+/// `SignatureVerification` calls): like [`recover_signer`], but a high `s` is
+/// accepted (`ecrecover` does not refuse malleable signatures, so Permit2
+/// accepts both twins of a signature). `v` may be 27/28 or 0/1; `r` and `s`
+/// must be in `[1, n-1]`.
+pub fn recover_signer_any_s(digest: &[u8; 32], signature: &[u8; 65]) -> Result<Address> {
+    recover(digest, signature, true)
+}
+
+fn recover(digest: &[u8; 32], signature: &[u8; 65], allow_high_s: bool) -> Result<Address> {
     let (r, rest) = signature
         .split_first_chunk::<32>()
         .ok_or_else(|| X402Error::invalid_signature("signature is shorter than 65 bytes"))?;
@@ -84,7 +97,7 @@ pub fn recover_signer(digest: &[u8; 32], signature: &[u8; 65]) -> Result<Address
             "signature s is out of range (must be in 1..n-1 of secp256k1)",
         ));
     }
-    if *s > SECP256K1_HALF_N {
+    if !allow_high_s && *s > SECP256K1_HALF_N {
         return Err(X402Error::invalid_signature(
             "signature has a high s value (s > n/2): such signatures are malleable and \
              rejected (EIP-2); the canonical form uses n - s and the other v",
@@ -240,6 +253,34 @@ pub(crate) mod tests {
         let e = recover_signer(&digest, &high).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidSignature);
         assert!(e.message.contains("high s"), "{e}");
+    }
+
+    #[test]
+    fn high_s_is_recovered_as_ecrecover_does() {
+        let key = SigningKey::from_slice(&[9u8; 32]).unwrap();
+        let expected = address_of_key(key.verifying_key()).unwrap();
+        for i in 0..20u8 {
+            let digest = keccak256(&[i, 1]);
+            let sig = sign(&key, &digest);
+            let mut high = sig;
+            high[32..64].copy_from_slice(&n_minus(&sig[32..64]));
+            high[64] = if sig[64] == 27 { 28 } else { 27 };
+            assert!(recover_signer(&digest, &high).is_err());
+            assert_eq!(recover_signer_any_s(&digest, &high).unwrap(), expected);
+            assert_eq!(recover_signer_any_s(&digest, &sig).unwrap(), expected);
+            // the same key with the wrong parity is someone else
+            let mut flipped = high;
+            flipped[64] = sig[64];
+            assert_ne!(recover_signer_any_s(&digest, &flipped).ok(), Some(expected));
+        }
+        let digest = keccak256(b"x");
+        let sig = sign(&key, &digest);
+        let mut max_s = sig;
+        max_s[32..64].copy_from_slice(&SECP256K1_N);
+        assert!(recover_signer_any_s(&digest, &max_s).is_err());
+        let mut zero_s = sig;
+        zero_s[32..64].fill(0);
+        assert!(recover_signer_any_s(&digest, &zero_s).is_err());
     }
 
     #[test]

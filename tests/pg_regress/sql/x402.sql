@@ -106,13 +106,21 @@ SELECT x402.recover_payer('[1]');
 SELECT x402.recover_payer('{"x402Version":1,"scheme":"exact","network":"eip155:84532","payload":{}}');
 
 --------------------------------------------------------------------------------------------
--- x402.verify_payment(payload, requirements DEFAULT NULL, at DEFAULT now(),
+-- x402.verify_payment(payload, requirements, at DEFAULT now(),
 -- valid_before_margin DEFAULT '6 seconds') -> jsonb: the official x402 SDK's facilitator /verify
--- before any network call (same verdicts, check order and reason codes). Here `at` is fixed,
--- inside the spec payment's window [1740672089, 1740672154).
-SELECT x402.verify_payment(:'spec_payload', NULL, to_timestamp(1740672100));
-SELECT x402.verify_payment(:'spec_payload', :'spec_req', to_timestamp(1740672100)) ->> 'isValid' AS valid;
+-- before any network call (same verdicts, check order and reason codes), against the server's
+-- own requirements. Here `at` is fixed, inside the spec payment's window [1740672089, 1740672154).
+SELECT x402.verify_payment(:'spec_payload', :'spec_req', to_timestamp(1740672100));
 SELECT x402.verify_payment(:'usdg_payload', :'usdg_req', to_timestamp(1763800100));
+-- Without the server's requirements there is nothing to verify against (the payload's own
+-- accepted says whatever the client wants): 22023.
+SELECT x402.verify_payment(:'spec_payload', NULL, to_timestamp(1740672100));
+SELECT x402.verify_payment(:'spec_payload');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- An x402Version or a scheme the extension does not implement: 0A000, not a verdict.
+SELECT x402.verify_payment(jsonb_set(:'spec_payload', '{x402Version}', '7'), :'spec_req', to_timestamp(1740672100));
+SELECT x402.verify_payment(:'spec_payload', jsonb_set(:'spec_req', '{scheme}', '"deferred"'), to_timestamp(1740672100));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Each failure is a verdict, not an error: the first failing check in the SDK's order is
 -- reported (recipient, value, validBefore, validAfter, signature). payer is known from the
 -- signature check on.
@@ -128,14 +136,14 @@ SELECT c.case, v ->> 'isValid' AS valid, v ->> 'invalidReason' AS reason, v ->> 
     (6, 'wrong EIP-712 name',  :'spec_payload', jsonb_set(:'spec_req', '{extra,name}', '"USD Coin"'), to_timestamp(1740672100)),
     (7, 'other network',       :'spec_payload', jsonb_set(:'spec_req', '{network}', '"eip155:8453"'), to_timestamp(1740672100)),
     (8, 'other scheme',        :'spec_payload', jsonb_set(:'spec_req', '{scheme}', '"upto"'), to_timestamp(1740672100)),
-    (9, 'forged from',         jsonb_set(:'spec_payload', '{payload,authorization,from}', '"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"'), NULL, to_timestamp(1740672100)),
-    (10, 'unknown version',    jsonb_set(:'spec_payload', '{x402Version}', '7'), NULL, to_timestamp(1740672100)),
+    (9, 'forged from',         jsonb_set(:'spec_payload', '{payload,authorization,from}', '"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"'), :'spec_req', to_timestamp(1740672100)),
+    (10, 'v1 shape, v2 version', jsonb_set(:'spec_payload'::jsonb - 'accepted', '{scheme}', '"exact"'), :'spec_req', to_timestamp(1740672100)),
     (11, 'no asset',           :'spec_payload', :'spec_req'::jsonb - 'asset', to_timestamp(1740672100)),
     (12, 'payload not object', '[1]', :'spec_req', to_timestamp(1740672100)),
     (13, 'no EIP-712 domain',  :'spec_payload', :'spec_req'::jsonb - 'extra', to_timestamp(1740672100)),
-    (14, '64-byte signature',  jsonb_set(:'spec_payload', '{payload,signature}', to_jsonb(left(:'spec_sig', 130))), NULL, to_timestamp(1740672100)),
-    (15, 'signature v 29',     jsonb_set(:'spec_payload', '{payload,signature}', to_jsonb(left(:'spec_sig', 130) || '1d')), NULL, to_timestamp(1740672100)),
-    (16, 'no signature',       :'spec_payload'::jsonb #- '{payload,signature}', NULL, to_timestamp(1740672100)),
+    (14, '64-byte signature',  jsonb_set(:'spec_payload', '{payload,signature}', to_jsonb(left(:'spec_sig', 130))), :'spec_req', to_timestamp(1740672100)),
+    (15, 'signature v 29',     jsonb_set(:'spec_payload', '{payload,signature}', to_jsonb(left(:'spec_sig', 130) || '1d')), :'spec_req', to_timestamp(1740672100)),
+    (16, 'no signature',       :'spec_payload'::jsonb #- '{payload,signature}', :'spec_req', to_timestamp(1740672100)),
     (17, 'legacy network name', jsonb_set(:'spec_payload', '{accepted,network}', '"base-sepolia"'), :'spec_req', to_timestamp(1740672100)),
     -- Requirements declaring USDG's EIP-712 name as "USDG" (x402.assets: "Global Dollar"),
     -- signed over that name: the signature recovers, the token contract would refuse it.
@@ -143,7 +151,7 @@ SELECT c.case, v ->> 'isValid' AS valid, v ->> 'invalidReason' AS reason, v ->> 
          jsonb_set(jsonb_set(jsonb_set(:'usdg_payload', '{accepted,extra,name}', '"USDG"'),
                              '{payload,authorization,nonce}', to_jsonb('0x' || repeat('0d', 32))),
                    '{payload,signature}', '"0x5514e1071e880c33a18babd4b58eb92add8d567595878c66ec463e707c43733c65bb789db225974cb7e3b4c0b0354f20faef90b28e8b76cdd1fde46a1c8e321d1c"'),
-         NULL, to_timestamp(1763800100))
+         jsonb_set(:'usdg_req', '{extra,name}', '"USDG"'), to_timestamp(1763800100))
   ) AS c(n, "case", p, r, at),
   LATERAL (SELECT x402.verify_payment(c.p, c.r, c.at) AS v) x
  ORDER BY c.n;
@@ -151,10 +159,74 @@ SELECT c.case, v ->> 'isValid' AS valid, v ->> 'invalidReason' AS reason, v ->> 
 -- valid_before_margin: the SDK refuses an authorization that expires within 6 seconds (it would
 -- expire before its settlement lands). '1 second' is the token contract's own rule (at < validBefore).
 SELECT extract(epoch FROM m)::int AS margin_seconds,
-       x402.verify_payment(:'spec_payload', NULL, to_timestamp(1740672149), m) ->> 'isValid' AS valid
+       x402.verify_payment(:'spec_payload', :'spec_req', to_timestamp(1740672149), m) ->> 'isValid' AS valid
   FROM unnest(ARRAY[interval '6 seconds', interval '5 seconds', interval '1 second', interval '1 minute']) m;
 -- Bad input: a negative margin (22023).
-SELECT x402.verify_payment(:'spec_payload', NULL, to_timestamp(1740672100), interval '-1 second');
+SELECT x402.verify_payment(:'spec_payload', :'spec_req', to_timestamp(1740672100), interval '-1 second');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+--------------------------------------------------------------------------------------------
+-- Permit2: x402 `exact` settled through Permit2 (payload.permit2Authorization: a Permit2
+-- PermitWitnessTransferFrom to the x402 exact proxy, witness {to, validAfter}) and `upto`
+-- (to the upto proxy, witness {to, facilitator, validAfter}: the signed amount is a ceiling).
+-- 0.01 USDC on Base Sepolia, signed with eth-account exactly as the official SDK's client signs
+-- (tools/x402_permit2.py worked_vector; key keccak("x402-permit2/payer"), address 0x0473…90C1).
+\set p2_req '{"scheme":"exact","network":"eip155:84532","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","amount":"10000","payTo":"0xED3D13dDaba4aA8104E649ac940Dfee495cB299e","maxTimeoutSeconds":300,"extra":{"name":"USDC","version":"2","assetTransferMethod":"permit2"}}'
+\set p2_auth '{"from":"0x0473Ce1B2410916e66831b35f8ce772dE2eA90C1","permitted":{"token":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","amount":"10000"},"spender":"0x402085c248EeA27D92E8b30b2C58ed07f9E20001","nonce":"17271509876904230898195603904827850891173620991802167303217006144908805997986","deadline":"1763800300","witness":{"to":"0xED3D13dDaba4aA8104E649ac940Dfee495cB299e","validAfter":"0"}}'
+SELECT jsonb_build_object('x402Version', 2, 'accepted', :'p2_req'::jsonb, 'payload', jsonb_build_object(
+         'permit2Authorization', :'p2_auth'::jsonb,
+         'signature', '0x4f56c393fa1f496250d831f57877526fc520b1b60e93fb8810c0b857cdbb86ac67aeb7440a90a8d42aca7f3a85f027d456bbf15dd80d03cb76a805287872b82c1b'))
+       AS p2_payload \gset
+\set upto_req '{"scheme":"upto","network":"eip155:84532","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","amount":"10000","payTo":"0xED3D13dDaba4aA8104E649ac940Dfee495cB299e","maxTimeoutSeconds":300,"extra":{"name":"USDC","version":"2","assetTransferMethod":"permit2","facilitatorAddress":"0x0746345E28B45F23475b2f0283bB06bbDE5b695d"}}'
+SELECT jsonb_build_object('x402Version', 2, 'accepted', :'upto_req'::jsonb, 'payload', jsonb_build_object(
+         'permit2Authorization', jsonb_set(jsonb_set(:'p2_auth'::jsonb, '{spender}', '"0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002"'),
+                                           '{witness}', '{"to":"0xED3D13dDaba4aA8104E649ac940Dfee495cB299e","facilitator":"0x0746345E28B45F23475b2f0283bB06bbDE5b695d","validAfter":"0"}'),
+         'signature', '0x122c9ce0e437cdc8ef6e8526b7d89e4081e11084c3d41f0b76773da69b4eb4d3564e0b4c3dd2487651220076b49a30ab80f9c01feaae5a58e1c8bf82e70af5131b'))
+       AS upto_payload \gset
+-- Who signed, and the verdicts, at 2025-11-22 08:26:40 UTC (the deadline is 300 s later).
+SELECT x402.recover_payer(:'p2_payload', :'p2_req') AS exact_payer, x402.recover_payer(:'upto_payload', :'upto_req') AS upto_payer;
+SELECT x402.verify_payment(:'p2_payload', :'p2_req', to_timestamp(1763800000));
+SELECT x402.verify_payment(:'upto_payload', :'upto_req', to_timestamp(1763800000));
+-- Each failure, in the SDK's order (its verify_permit2 and verify_upto_permit2), with its codes.
+\x on
+SELECT c.case, v ->> 'isValid' AS valid, v ->> 'invalidReason' AS reason, v ->> 'invalidMessage' AS message,
+       v ->> 'payer' AS payer
+  FROM (VALUES
+    (1, 'exact: other network',         :'p2_payload'::jsonb, jsonb_set(:'p2_req', '{network}', '"eip155:8453"'), to_timestamp(1763800000)),
+    (2, 'upto: other network',          :'upto_payload'::jsonb, jsonb_set(:'upto_req', '{network}', '"eip155:8453"'), to_timestamp(1763800000)),
+    (3, 'upto: requirements exact',     :'upto_payload'::jsonb, jsonb_set(:'upto_req', '{scheme}', '"exact"'), to_timestamp(1763800000)),
+    (4, 'upto: an exact permit',        jsonb_set(:'p2_payload', '{accepted}', :'upto_req'), :'upto_req'::jsonb, to_timestamp(1763800000)),
+    (5, 'exact: the upto proxy',        jsonb_set(:'p2_payload', '{payload,permit2Authorization,spender}', '"0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002"'), :'p2_req', to_timestamp(1763800000)),
+    (6, 'exact: other payTo',           :'p2_payload', jsonb_set(:'p2_req', '{payTo}', '"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"'), to_timestamp(1763800000)),
+    (7, 'upto: other facilitator',      :'upto_payload', jsonb_set(:'upto_req', '{extra,facilitatorAddress}', '"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"'), to_timestamp(1763800000)),
+    (8, 'exact: deadline not a number', jsonb_set(:'p2_payload', '{payload,permit2Authorization,deadline}', '"soon"'), :'p2_req', to_timestamp(1763800000)),
+    (9, 'exact: expires within 6 s',    :'p2_payload', :'p2_req', to_timestamp(1763800295)),
+    (10, 'upto: expired',               :'upto_payload', :'upto_req', to_timestamp(1763800300)),
+    (11, 'upto: ceiling 20000 asked',   :'upto_payload', jsonb_set(:'upto_req', '{amount}', '"20000"'), to_timestamp(1763800000)),
+    (12, 'exact: other asset',          :'p2_payload', jsonb_set(:'p2_req', '{asset}', '"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"'), to_timestamp(1763800000)),
+    (13, 'exact: nonce changed',        jsonb_set(:'p2_payload', '{payload,permit2Authorization,nonce}', '"1"'), :'p2_req', to_timestamp(1763800000)),
+    (14, 'exact: forged from',          jsonb_set(:'p2_payload', '{payload,permit2Authorization,from}', '"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"'), :'p2_req', to_timestamp(1763800000)),
+    (15, 'upto: v 0 or 1',              jsonb_set(:'upto_payload', '{payload,signature}', '"0x122c9ce0e437cdc8ef6e8526b7d89e4081e11084c3d41f0b76773da69b4eb4d3564e0b4c3dd2487651220076b49a30ab80f9c01feaae5a58e1c8bf82e70af51300"'), :'upto_req', to_timestamp(1763800000)),
+    (16, 'exact: v 0 or 1 (the SDK''s exact verify accepts it)', jsonb_set(:'p2_payload', '{payload,signature}', '"0x4f56c393fa1f496250d831f57877526fc520b1b60e93fb8810c0b857cdbb86ac67aeb7440a90a8d42aca7f3a85f027d456bbf15dd80d03cb76a805287872b82c00"'), :'p2_req', to_timestamp(1763800000))
+  ) AS c(n, "case", p, r, at),
+  LATERAL (SELECT x402.verify_payment(c.p, c.r, c.at) AS v) x
+ ORDER BY c.n;
+\x off
+-- x402._authorization(payload, requirements) -> jsonb (internal; the journal's facts): what the
+-- payment authorizes. upto signs a ceiling; Permit2's nonce lives in Permit2 (nonce_scope), one
+-- space per payer for every token and scheme.
+SELECT jsonb_pretty(x402._authorization(:'upto_payload', :'upto_req'));
+SELECT a ->> 'transfer_method' AS method, a ->> 'amount' AS amount, a ->> 'ceiling' AS ceiling, a ->> 'nonce_scope' AS nonce_scope
+  FROM (VALUES (x402._authorization(:'p2_payload', :'p2_req')), (x402._authorization(:'upto_payload', :'upto_req')),
+               (x402._authorization(:'spec_payload', :'spec_req'))) t(a);
+-- With a payment identifier (extensions["payment-identifier"].info.id, 16 to 128 of [A-Za-z0-9_-]):
+SELECT x402._authorization(jsonb_set(:'p2_payload', '{extensions}', '{"payment-identifier":{"info":{"required":false,"id":"pay_0123456789abcdef"}}}'), :'p2_req') ->> 'payment_id' AS payment_id;
+-- Bad input: a malformed identifier, an upto payload that is no Permit2 permit (22023); an
+-- x402Version the extension does not implement (0A000).
+SELECT x402._authorization(jsonb_set(:'p2_payload', '{extensions}', '{"payment-identifier":{"info":{"id":"short"}}}'), :'p2_req');
+SELECT x402._authorization(jsonb_set(:'spec_payload', '{accepted,scheme}', '"upto"'), :'upto_req');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT x402._authorization(jsonb_set(:'p2_payload', '{x402Version}', '3'), :'p2_req');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 --------------------------------------------------------------------------------------------
