@@ -3,7 +3,7 @@
 -- rule reads only catalogs every role can read, except jwt_secret_exposed, whose
 -- SECURITY DEFINER function is run when the caller holds EXECUTE on it
 -- (project_admin and superusers by default); otherwise one INFO row says that
--- rule was skipped. See README.md.
+-- rule was skipped. See docs/advisor.md.
 CREATE FUNCTION insforge.advise()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

@@ -5,7 +5,7 @@
 //! categories, description, detail, remediation, metadata, cache_key);
 //! `advise.sql` is their `UNION ALL`. The rules only read catalogs, so they are
 //! plain SQL with no Rust behind them; this module just orders the files.
-//! Documentation: `README.md`.
+//! Documentation: `docs/advisor.md`, one page per rule in `docs/advisor/`.
 
 use pgrx::prelude::*;
 
