@@ -384,7 +384,11 @@ def link_problems(page: Path) -> list[str]:
         if re.match(r"^[a-z]+:", target):
             continue
         file, _, anchor = target.partition("#")
-        path = (page.parent / file).resolve() if file else page
+        if not file:  # a heading of this page
+            if anchor not in anchors(page):
+                problems.append(f"{name(page)}: link {target}: no heading #{anchor} on this page")
+            continue
+        path = (page.parent / file).resolve()
         rel = os.path.relpath(path, ROOT)
         if rel.startswith(".."):
             problems.append(f"{name(page)}: link {target} points outside the repository")
@@ -394,9 +398,12 @@ def link_problems(page: Path) -> list[str]:
         elif anchor and path.suffix == ".md" and anchor not in anchors(path):
             problems.append(f"{name(page)}: link {target}: no heading #{anchor} in {rel}")
     version = crate_version()
-    for m in re.finditer(r"insforge-integrations_(\d+\.\d+\.\d+)_amd64|PACKAGE_VERSION=(\d+\.\d+\.\d+)",
-                         page.read_text()):
-        if (m.group(1) or m.group(2)) != version:
+    # Package names, and the version the front page announces, are the current version's.
+    current = r"insforge-integrations_(\d+\.\d+\.\d+)_amd64|PACKAGE_VERSION=(\d+\.\d+\.\d+)"
+    if page.name == "README.md":
+        current += r"|\bversion (\d+\.\d+\.\d+)\b"
+    for m in re.finditer(current, page.read_text()):
+        if next(g for g in m.groups() if g) != version:
             problems.append(f"{name(page)}: {m.group(0)} is not the current version {version} (Cargo.toml)")
     for text in spans + [text_blocks]:
         for m in REPO_PATH.finditer(text):
@@ -487,6 +494,19 @@ def accept(page: Path, outputs: dict) -> None:
             end += 1
         lines[start + 1:end] = [(indent + l).rstrip() for l in outputs[line]]
     page.write_text("\n".join(lines))
+
+
+def test_the_link_checks_catch_dead_links(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# A title\n\n[here](#a-title), [gone](#no-such-heading), [up](../../../outside.md),\n"
+                    "`src/lib.rs`, `src/no_such_file.rs`, `postgresql-15-insforge-integrations_0.0.1_amd64.deb`\n")
+    problems = link_problems(page)
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "link #no-such-heading: no heading #no-such-heading on this page",
+        "link ../../../outside.md points outside the repository",
+        f"insforge-integrations_0.0.1_amd64 is not the current version {crate_version()} (Cargo.toml)",
+        "names src/no_such_file.rs, which is not in the repository",
+    ], problems
 
 
 def main() -> int:
