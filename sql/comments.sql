@@ -1,6 +1,6 @@
 -- Comments on the functions pgrx generates from src/sql_jwt.rs and src/sql_x402.rs (pgrx
 -- writes no COMMENT from a doc comment), so that \df+ and every catalog browser describe
--- every function of the extension. Kept in the words of the Rust doc comments and the README.
+-- every function of the extension. Kept in the words of the Rust doc comments and the docs.
 
 COMMENT ON FUNCTION insforge.verify_jwt(text, text, text, text) IS
 'Returns the claims of a JWT whose signature verifies (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA) with key: an HMAC secret, a PEM public key, a JWK or a JWKS (kid picks the key). Checks exp/nbf with insforge_integrations.jwt_leeway against the transaction start, and audience/issuer when given or configured. Every failed check raises 28000 naming it; a malformed key 22023.';

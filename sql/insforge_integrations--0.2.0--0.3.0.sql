@@ -1544,6 +1544,155 @@ BEGIN
 END
 $fn$;
 
+CREATE OR REPLACE FUNCTION insforge.lint_auth_uid_in_policy()
+    RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
+                  detail text, remediation text, metadata jsonb, cache_key text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT 'auth_uid_in_policy',
+           'Policy calls auth.uid()',
+           'WARN',
+           'EXTERNAL',
+           ARRAY['CORRECTNESS'],
+           'Detects row-level security policies that call auth.uid(). auth.uid() casts the token''s sub to uuid; '
+           || 'third-party providers (Clerk, Auth0, WorkOS, Kinde, Stytch, Better Auth) issue string ids, so every '
+           || 'request from their users fails with "invalid input syntax for type uuid". Only InsForge''s own users have UUID ids.',
+           pg_catalog.format('Policy %I on %I.%I (FOR %s TO %s) calls auth.uid()%s.',
+                             p.policy_name, p.schema_name, p.table_name, p.command,
+                             pg_catalog.array_to_string(p.roles, ', '),
+                             CASE WHEN pg_catalog.array_length(cols.names, 1) > 0
+                                  THEN ' and compares it with column ' || pg_catalog.array_to_string(cols.names, ', ')
+                                  ELSE '' END),
+           pg_catalog.format('Compare a text owner column with requesting_user_id() instead: '
+                             || 'ALTER POLICY %I ON %I.%I ... (user_id = requesting_user_id()); '
+                             || 'owner columns that hold provider ids must be text. See docs/advisor/auth_uid_in_policy.md.',
+                             p.policy_name, p.schema_name, p.table_name),
+           pg_catalog.jsonb_build_object('schema', p.schema_name, 'table', p.table_name, 'type', 'policy',
+                                         'policy', p.policy_name, 'command', p.command, 'roles', p.roles,
+                                         'columns', pg_catalog.to_jsonb(cols.names)),
+           pg_catalog.format('auth_uid_in_policy_%s_%s_%s', p.schema_name, p.table_name, p.policy_name)
+      FROM insforge.advisor_policies() p
+      CROSS JOIN LATERAL (
+            SELECT coalesce(pg_catalog.array_agg(a.attname::text ORDER BY a.attnum), '{}') AS names
+              FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = p.relid AND a.attnum > 0 AND NOT a.attisdropped
+               AND coalesce(insforge.advisor_uid_comparison(p.marked_qual, pg_catalog.quote_ident(a.attname), '{__authuid__}'),
+                            insforge.advisor_uid_comparison(p.marked_check, pg_catalog.quote_ident(a.attname), '{__authuid__}'))
+                   IS NOT NULL) cols
+     WHERE coalesce(p.marked_qual, '') ~ '__authuid__' OR coalesce(p.marked_check, '') ~ '__authuid__'
+$$;
+
+CREATE OR REPLACE FUNCTION insforge.lint_owner_column_without_default()
+    RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
+                  detail text, remediation text, metadata jsonb, cache_key text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH checks AS (
+        SELECT p.relid, p.policy_name::text AS policy_name, a.attnum,
+               coalesce(insforge.advisor_uid_comparison(
+                            CASE WHEN p.command = 'INSERT' THEN p.marked_check ELSE coalesce(p.marked_check, p.marked_qual) END,
+                            pg_catalog.quote_ident(a.attname), '{__uid__,__authuid__}'), '') AS token
+          FROM insforge.advisor_policies() p
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = p.relid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE p.command IN ('INSERT', 'ALL')
+           AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
+    ), cols AS (
+        SELECT relid, attnum, pg_catalog.array_agg(DISTINCT policy_name) AS policies,
+               bool_or(token = '__authuid__') AS auth_uid
+          FROM checks WHERE token <> ''
+         GROUP BY relid, attnum
+    )
+    SELECT 'owner_column_without_default',
+           'Owner column checked on INSERT has no default',
+           'WARN',
+           'EXTERNAL',
+           ARRAY['CORRECTNESS'],
+           'Detects owner columns that an INSERT policy checks against the requesting user (col = requesting_user_id()) '
+           || 'but that have no default. Clients insert without the owner column, as the guides do, so their inserts fail '
+           || 'the policy (a NULL owner is never the requesting user; Postgres checks the policy before NOT NULL).',
+           pg_catalog.format('Column %I.%I.%I (%s, no default) is checked against the requesting user on INSERT by %s %s.',
+                             n.nspname, c.relname, a.attname,
+                             CASE WHEN a.attnotnull THEN 'NOT NULL' ELSE 'nullable' END,
+                             CASE WHEN pg_catalog.cardinality(cols.policies) = 1 THEN 'policy' ELSE 'policies' END,
+                             (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ' ORDER BY x)
+                                FROM pg_catalog.unnest(cols.policies) x)),
+           pg_catalog.format('ALTER TABLE %I.%I ALTER COLUMN %I SET DEFAULT %s;',
+                             n.nspname, c.relname, a.attname,
+                             CASE WHEN cols.auth_uid THEN 'auth.uid()' ELSE 'requesting_user_id()' END),
+           pg_catalog.jsonb_build_object('schema', n.nspname, 'table', c.relname, 'type', 'column',
+                                         'column', a.attname, 'not_null', a.attnotnull,
+                                         'policies', pg_catalog.to_jsonb(cols.policies)),
+           pg_catalog.format('owner_column_without_default_%s_%s_%s', n.nspname, c.relname, a.attname)
+      FROM cols
+      JOIN pg_catalog.pg_class c ON c.oid = cols.relid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = cols.relid AND a.attnum = cols.attnum
+$$;
+
+CREATE OR REPLACE FUNCTION insforge.lint_uuid_owner_column()
+    RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
+                  detail text, remediation text, metadata jsonb, cache_key text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH uses AS (
+        -- policies comparing a uuid column of their own table with the requesting user id
+        SELECT p.relid, a.attnum, p.policy_name::text AS policy_name, NULL::text AS dflt
+          FROM insforge.advisor_policies() p
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = p.relid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE a.atttypid = 'pg_catalog.uuid'::pg_catalog.regtype
+           AND coalesce(insforge.advisor_uid_comparison(p.marked_qual, pg_catalog.quote_ident(a.attname), '{__uid__}'),
+                        insforge.advisor_uid_comparison(p.marked_check, pg_catalog.quote_ident(a.attname), '{__uid__}'))
+               IS NOT NULL
+        UNION ALL
+        -- uuid columns whose default is the requesting user id (cast to uuid)
+        SELECT d.adrelid, d.adnum, NULL, 'default'
+          FROM pg_catalog.pg_attrdef d
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+          JOIN pg_catalog.pg_class c ON c.oid = d.adrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE a.atttypid = 'pg_catalog.uuid'::pg_catalog.regtype
+           AND insforge.advisor_user_schema(n.nspname)
+           AND insforge.advisor_mark_uid(pg_catalog.pg_get_expr(d.adbin, d.adrelid)) ~ '__uid__'
+    ), cols AS (
+        SELECT u.relid, u.attnum,
+               coalesce(pg_catalog.array_agg(DISTINCT u.policy_name) FILTER (WHERE u.policy_name IS NOT NULL), '{}') AS policies,
+               bool_or(u.dflt IS NOT NULL) AS has_default
+          FROM uses u
+         GROUP BY u.relid, u.attnum
+    )
+    SELECT 'uuid_owner_column',
+           'Owner column is uuid but holds provider ids',
+           'ERROR',
+           'EXTERNAL',
+           ARRAY['CORRECTNESS'],
+           'Detects uuid columns compared with requesting_user_id() or auth.jwt() ->> ''sub'' (cast on either side) in a '
+           || 'policy, or defaulting to it. Provider ids (Clerk user_..., Auth0 auth0|..., ...) are strings: casting them '
+           || 'to uuid fails every request, and a uuid column can never hold them.',
+           pg_catalog.format('Column %I.%I.%I is uuid but %s.', n.nspname, c.relname, a.attname,
+                             pg_catalog.concat_ws(' and ',
+                                 CASE WHEN pg_catalog.cardinality(cols.policies) > 0 THEN
+                                      'is compared with the requesting user id in '
+                                      || CASE WHEN pg_catalog.cardinality(cols.policies) = 1 THEN 'policy ' ELSE 'policies ' END
+                                      || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ' ORDER BY x)
+                                            FROM pg_catalog.unnest(cols.policies) x) END,
+                                 CASE WHEN cols.has_default THEN 'defaults to the requesting user id cast to uuid' END)),
+           pg_catalog.format('Store provider ids as text: drop the policies that use the column, '
+                             || 'ALTER TABLE %I.%I ALTER COLUMN %I TYPE text USING %I::text, ALTER COLUMN %I SET DEFAULT requesting_user_id(); '
+                             || 'then recreate the policies as (%I = requesting_user_id()). See docs/advisor/uuid_owner_column.md.',
+                             n.nspname, c.relname, a.attname, a.attname, a.attname, a.attname),
+           pg_catalog.jsonb_build_object('schema', n.nspname, 'table', c.relname, 'type', 'column',
+                                         'column', a.attname, 'policies', pg_catalog.to_jsonb(cols.policies),
+                                         'default', cols.has_default),
+           pg_catalog.format('uuid_owner_column_%s_%s_%s', n.nspname, c.relname, a.attname)
+      FROM cols
+      JOIN pg_catalog.pg_class c ON c.oid = cols.relid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = cols.relid AND a.attnum = cols.attnum
+$$;
+
 CREATE OR REPLACE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)
@@ -2284,7 +2433,7 @@ $operators$;
 -- runs SELECT x402.install_ledger(); as the table's owner, which brings it to 0.3.0
 -- (clients read every column but the signed payload).
 
--- USD₮0 on X Layer joins the built-in assets (README, "Assets and their evidence").
+-- USD₮0 on X Layer joins the built-in assets (docs/x402.md, "Assets and their evidence").
 INSERT INTO x402.assets VALUES
     ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true)
 ON CONFLICT (network, asset) DO NOTHING;

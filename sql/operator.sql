@@ -2,7 +2,7 @@
 --
 -- The operator is InsForge's project_admin (the role InsForge runs a project's SQL
 -- as: dashboard, CLI, migrations; never a superuser) and any superuser. Every
--- administrative step of the README works for it:
+-- administrative step of the docs works for it:
 --
 --   * a step the caller's own rights suffice for runs as the caller (SECURITY
 --     INVOKER): the ledger, realtime, settings;

@@ -28,7 +28,7 @@ INSERT INTO x402.assets VALUES
     ('eip155:196', '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8', 'Global Dollar', '1', 6, 'USDG', true),
     ('eip155:84532', '0x036cbd53842c5426634e7929541ec2318f3dcf7e', 'USDC', '2', 6, 'USDC', true),
     -- USD₮0 on X Layer: the domain name is the token's name() with U+20AE (₮), version 1
-    -- (README, "Assets and their evidence").
+    -- (docs/x402.md, "Assets and their evidence").
     ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true);
 SELECT pg_catalog.pg_extension_config_dump('x402.assets', 'WHERE NOT builtin');
 GRANT SELECT ON x402.assets TO PUBLIC;

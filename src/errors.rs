@@ -1,4 +1,4 @@
-//! Raising ERRORs with an explicit SQLSTATE (the README's error table).
+//! Raising ERRORs with an explicit SQLSTATE (the Errors table, docs/errors.md).
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};

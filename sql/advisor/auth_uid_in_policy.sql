@@ -2,7 +2,7 @@
 -- InsForge's auth.uid() is (auth.jwt() ->> 'sub')::uuid. Provider ids (Clerk
 -- user_..., Auth0 auth0|..., WorkOS, Kinde, Stytch, Better Auth) are not UUIDs,
 -- so for their users the cast fails and every request touching the table errors
--- (22P02 invalid input syntax for type uuid). See README.md.
+-- (22P02 invalid input syntax for type uuid). See docs/advisor/auth_uid_in_policy.md.
 CREATE FUNCTION insforge.lint_auth_uid_in_policy()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)
@@ -25,7 +25,7 @@ CREATE FUNCTION insforge.lint_auth_uid_in_policy()
                                   ELSE '' END),
            pg_catalog.format('Compare a text owner column with requesting_user_id() instead: '
                              || 'ALTER POLICY %I ON %I.%I ... (user_id = requesting_user_id()); '
-                             || 'owner columns that hold provider ids must be text. See README.md#auth_uid_in_policy.',
+                             || 'owner columns that hold provider ids must be text. See docs/advisor/auth_uid_in_policy.md.',
                              p.policy_name, p.schema_name, p.table_name),
            pg_catalog.jsonb_build_object('schema', p.schema_name, 'table', p.table_name, 'type', 'policy',
                                          'policy', p.policy_name, 'command', p.command, 'roles', p.roles,

@@ -19,7 +19,7 @@
 --                 table is not Better Auth's).
 -- A privilege means any table privilege (SELECT, INSERT, UPDATE, DELETE,
 -- TRUNCATE, REFERENCES, TRIGGER) or column privilege, directly, through PUBLIC or
--- through a role they belong to. See README.md.
+-- through a role they belong to. See docs/advisor/better_auth_tables_exposed.md.
 CREATE FUNCTION insforge.lint_better_auth_tables_exposed()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

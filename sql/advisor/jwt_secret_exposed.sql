@@ -29,7 +29,7 @@
 -- EXECUTE is revoked from PUBLIC and granted to the operator (project_admin, the
 -- role the service key and InsForge's dashboard use; see sql/operator.sql);
 -- insforge.advise() runs it when the caller may, and otherwise reports that this
--- rule was skipped. See README.md.
+-- rule was skipped. See docs/advisor/jwt_secret_exposed.md.
 CREATE FUNCTION insforge.lint_jwt_secret_exposed()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

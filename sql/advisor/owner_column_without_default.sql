@@ -1,9 +1,10 @@
 -- Rule owner_column_without_default: an INSERT (or FOR ALL) policy checks
 -- col = requesting_user_id() (or auth.uid()), but col has no default. The SDKs
--- insert without an owner column (the guides rely on the default), so the insert
--- fails: "null value ... violates not-null constraint" when the column is NOT NULL,
--- "new row violates row-level security policy" when it is nullable (NULL = id is
--- never true). Both are reported; metadata.not_null says which. See README.md.
+-- insert without an owner column (the guides rely on the default), so a client's
+-- insert fails the policy: "new row violates row-level security policy" (NULL = id
+-- is never true, and Postgres checks the policy before NOT NULL; only a role that
+-- bypasses RLS gets the not-null violation). NOT NULL and nullable columns are both
+-- reported; metadata.not_null says which. See docs/advisor/owner_column_without_default.md.
 CREATE FUNCTION insforge.lint_owner_column_without_default()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)
@@ -31,8 +32,8 @@ CREATE FUNCTION insforge.lint_owner_column_without_default()
            'EXTERNAL',
            ARRAY['CORRECTNESS'],
            'Detects owner columns that an INSERT policy checks against the requesting user (col = requesting_user_id()) '
-           || 'but that have no default. Clients insert without the owner column, as the guides do, so their inserts fail: '
-           || 'a NOT NULL column raises a not-null violation, a nullable one stays NULL and fails the policy.',
+           || 'but that have no default. Clients insert without the owner column, as the guides do, so their inserts fail '
+           || 'the policy (a NULL owner is never the requesting user; Postgres checks the policy before NOT NULL).',
            pg_catalog.format('Column %I.%I.%I (%s, no default) is checked against the requesting user on INSERT by %s %s.',
                              n.nspname, c.relname, a.attname,
                              CASE WHEN a.attnotnull THEN 'NOT NULL' ELSE 'nullable' END,

@@ -7,7 +7,7 @@
 -- using insforge.authenticate() keep the whole token, which is why the rule is a
 -- WARN. Claims are found by advisor_claims_read() (literal keys of auth.jwt(),
 -- insforge.jwt(), request.jwt.claims, insforge.claim/claim_path/has_claim).
--- See README.md ("What reaches Postgres").
+-- See docs/identity.md ("What reaches Postgres").
 CREATE FUNCTION insforge.lint_policy_reads_unforwarded_claim()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

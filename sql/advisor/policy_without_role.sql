@@ -2,7 +2,7 @@
 -- requesting_user_id(), auth.uid() or auth.jwt() ->> 'sub') applies to PUBLIC,
 -- i.e. was created without TO, where the guides write TO authenticated. It then
 -- also runs for anon and for the service role (project_admin), and as a
--- RESTRICTIVE policy it hides every row from the service key. See README.md.
+-- RESTRICTIVE policy it hides every row from the service key. See docs/advisor/policy_without_role.md.
 CREATE FUNCTION insforge.lint_policy_without_role()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

@@ -3,7 +3,7 @@
 -- created_by, author_id, account_id, profile_id, ...) of a text type or uuid, the
 -- client roles anon/authenticated can reach it (USAGE on the schema and a table
 -- privilege), and row-level security is off: every client reads and writes
--- every user's rows. See README.md.
+-- every user's rows. See docs/advisor/rls_disabled_with_owner_column.md.
 CREATE FUNCTION insforge.lint_rls_disabled_with_owner_column()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

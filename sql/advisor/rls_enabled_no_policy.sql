@@ -2,7 +2,7 @@
 -- privileges on the table, but no permissive policy applies to them (PUBLIC
 -- policies count; InsForge's automatic project_admin_policy, FOR ALL TO
 -- project_admin, does not). Clients get empty results and every write is refused,
--- which is what a forgotten policy looks like. See README.md.
+-- which is what a forgotten policy looks like. See docs/advisor/rls_enabled_no_policy.md.
 CREATE FUNCTION insforge.lint_rls_enabled_no_policy()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

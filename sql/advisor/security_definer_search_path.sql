@@ -3,7 +3,7 @@
 -- insforge and x402) has no search_path pinned in its configuration (proconfig).
 -- It then resolves unqualified names through the caller's search_path, so a
 -- caller who can create objects in a schema on that path can make it run their
--- code with the owner's privileges. See README.md.
+-- code with the owner's privileges. See docs/advisor/security_definer_search_path.md.
 CREATE FUNCTION insforge.lint_security_definer_search_path()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

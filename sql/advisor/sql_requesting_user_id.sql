@@ -1,7 +1,7 @@
 -- Rule sql_requesting_user_id: public.requesting_user_id() exists and is still
 -- the guides' SQL helper (insforge.native_requesting_user_id_installed() is
 -- false). Every policy calling it re-parses the claims for every row; the native
--- function is about 50x faster on large tables. See README.md.
+-- function is about 50x faster on large tables. See docs/advisor/sql_requesting_user_id.md.
 CREATE FUNCTION insforge.lint_sql_requesting_user_id()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

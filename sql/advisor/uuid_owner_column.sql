@@ -3,7 +3,7 @@
 -- through a cast on either side, in a policy, or defaulting to it.
 -- Provider ids are strings: (requesting_user_id())::uuid fails for every
 -- provider user (22P02), and a uuid column can never hold their id, so
--- user_id::text = requesting_user_id() matches nothing. See README.md.
+-- user_id::text = requesting_user_id() matches nothing. See docs/advisor/uuid_owner_column.md.
 CREATE FUNCTION insforge.lint_uuid_owner_column()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)
@@ -54,7 +54,7 @@ CREATE FUNCTION insforge.lint_uuid_owner_column()
                                  CASE WHEN cols.has_default THEN 'defaults to the requesting user id cast to uuid' END)),
            pg_catalog.format('Store provider ids as text: drop the policies that use the column, '
                              || 'ALTER TABLE %I.%I ALTER COLUMN %I TYPE text USING %I::text, ALTER COLUMN %I SET DEFAULT requesting_user_id(); '
-                             || 'then recreate the policies as (%I = requesting_user_id()). See README.md#uuid_owner_column.',
+                             || 'then recreate the policies as (%I = requesting_user_id()). See docs/advisor/uuid_owner_column.md.',
                              n.nspname, c.relname, a.attname, a.attname, a.attname, a.attname),
            pg_catalog.jsonb_build_object('schema', n.nspname, 'table', c.relname, 'type', 'column',
                                          'column', a.attname, 'policies', pg_catalog.to_jsonb(cols.policies),

@@ -7,7 +7,7 @@
 -- mode, verify_jwt()'s defaults) then reports audience/issuer for every API
 -- request; with insforge_integrations.strict = on every such request fails with
 -- 28000. Meant for direct connections that verify a provider's own token with
--- insforge.authenticate(), which keeps aud and iss: hence INFO. See README.md.
+-- insforge.authenticate(), which keeps aud and iss: hence INFO. See docs/advisor/validation_needs_unforwarded_claims.md.
 CREATE FUNCTION insforge.lint_validation_needs_unforwarded_claims()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

@@ -10,7 +10,7 @@
 -- Level: ERROR when a client can write right now (row-level security off, a
 -- permissive policy for that command applies to the role, or TRUNCATE, which
 -- row-level security does not govern); WARN when only row-level security stands
--- in the way (one policy added later opens the ledger). See README.md.
+-- in the way (one policy added later opens the ledger). See docs/advisor/x402_ledger_writable_by_clients.md.
 CREATE FUNCTION insforge.lint_x402_ledger_writable_by_clients()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

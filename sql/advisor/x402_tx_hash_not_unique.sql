@@ -5,7 +5,7 @@
 -- redeemed, twice. What counts as unique: a non-partial unique index (or
 -- PRIMARY KEY / UNIQUE constraint) whose only key is the column, or the column
 -- wrapped in lower() or upper() (stricter: hex hashes are case-insensitive).
--- A partial unique index does not count; nor does a multi-column one. See README.md.
+-- A partial unique index does not count; nor does a multi-column one. See docs/advisor/x402_tx_hash_not_unique.md.
 CREATE FUNCTION insforge.lint_x402_tx_hash_not_unique()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

@@ -4,7 +4,7 @@
 -- lost the answer). The facilitator may have moved the money. Stale means the
 -- authorization's validBefore has passed (it can no longer settle, so its outcome
 -- on chain is final and can be looked up) or the intent is older than an hour.
--- See README.md ("Reconciling").
+-- See docs/x402.md ("Reconciling").
 CREATE FUNCTION insforge.lint_x402_unreconciled_settlements()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)

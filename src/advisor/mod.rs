@@ -7,7 +7,8 @@
 //! `build.rs` registers every file of that directory (but `common.sql`, the
 //! helpers, and `advise.sql`), and `insforge.advise()` runs every
 //! `insforge.lint_*()` function the extension has: a new rule is its SQL file,
-//! its test and its doc page (CONTRIBUTING.md). Documentation: docs/advisor.md.
+//! its test and its doc page (CONTRIBUTING.md). Documentation: `docs/advisor.md`,
+//! one page per rule in `docs/advisor/`.
 
 use pgrx::prelude::*;
 

@@ -1,7 +1,7 @@
 """Deterministic differential fuzzing of the identity functions: random and
 mutated claim strings, each function against its SQL reference. The server must
 never restart, no call may end in an internal error (XX000: how a Rust panic
-surfaces), and every error must be one the README documents."""
+surfaces), and every error must be one the Errors table (docs/errors.md) documents."""
 import json
 import random
 

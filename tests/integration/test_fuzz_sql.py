@@ -11,8 +11,8 @@ inputs, inside transactions that are rolled back.
 
 Asserted: the server never restarts (`pg_postmaster_start_time()` unchanged),
 no call ends in SQLSTATE XX000 (how a Rust panic surfaces), and every error's
-SQLSTATE is documented: the rows of the README's Errors table whose first cell
-is a backticked SQLSTATE, plus EXTRA_SQLSTATES below.
+SQLSTATE is documented: the rows of the Errors table (docs/errors.md) whose first
+cell is a backticked SQLSTATE, plus EXTRA_SQLSTATES below.
 
 Deterministic (seeded). INSFORGE_FUZZ_CALLS sets the number of calls of the
 random phase (default 5000, well under a minute; scripts/fuzz.sh runs 100,000),
@@ -37,11 +37,11 @@ CALLS = int(os.environ.get("INSFORGE_FUZZ_CALLS", "5000"))
 SEED = int(os.environ.get("INSFORGE_FUZZ_SEED", "6402"))
 SECRET = "insforge-test-jwt-secret-0123456789-abcdefghijklmnopqrstuvwxyz!!"
 
-# SQLSTATEs the extension legitimately raises that the README's Errors table does
+# SQLSTATEs the extension legitimately raises that the Errors table does
 # not list: none (an internal advisor helper used to raise 2201B and 22004 for
 # random arguments; it is STRICT and escapes its tokens now).
 EXTRA_SQLSTATES: dict[str, str] = {
-    # Empty: every SQLSTATE seen in the 100,000-call run is in the README table.
+    # Empty: every SQLSTATE seen in the 100,000-call run is in the table.
     # (An earlier build raised 2201B and 22004 from insforge.advisor_uid_comparison()
     # on arbitrary input; since fixed in the extension.)
 }
@@ -67,11 +67,10 @@ STATEFUL = {
 
 
 def documented_sqlstates() -> set[str]:
-    """The first cells of the README's Errors table: | `22P02` | name | when |."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Errors", 1)[1].split("\n## ", 1)[0]
-    codes = set(re.findall(r"^\|\s*`([0-9A-Z]{5})`\s*\|", section, re.M))
-    assert len(codes) >= 10, f"README Errors table not found or too short: {codes}"
+    """The first cells of the Errors table (docs/errors.md): | `22P02` | name | when |."""
+    text = (ROOT / "docs" / "errors.md").read_text()
+    codes = set(re.findall(r"^\|\s*`([0-9A-Z]{5})`\s*\|", text, re.M))
+    assert len(codes) >= 10, f"Errors table not found or too short: {codes}"
     return codes
 
 
