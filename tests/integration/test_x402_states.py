@@ -164,3 +164,24 @@ def test_end_to_end_against_a_stand_in_for_okx(cluster, jdb):
     facilitator is tools/okx_standin.py, whose verify is the official SDK's."""
     import demo_x402
     assert demo_x402.run(cluster, jdb) == []
+
+
+def test_the_advisor_warns_of_broadcast_transactions_never_confirmed(cluster, jdb):
+    acct = Account.create()
+    req = req_v2("2500")
+    pay = sign_payment(acct, req)
+
+    def finding(c):
+        with as_operator(c):
+            return c.execute("SELECT detail, metadata FROM insforge.advise() WHERE name = 'x402_unreconciled_settlements'"
+                             ).fetchall()
+    with cluster.connect(jdb) as c:
+        record(c, pay, req, answer(tx(31), acct.address, status="pending"))
+        assert finding(c) == []  # just sent: X Layer confirms in seconds
+        c.execute("UPDATE public.x402_payments SET created_at = now() - interval '11 minutes' WHERE tx_hash = %s", (tx(31),))
+        [(detail, meta)] = finding(c)
+        assert "0 stale pending settlements (0 past validBefore) and 1 broadcast transaction unconfirmed" in detail
+        assert "2500 in unconfirmed revenue" in detail
+        assert (meta["broadcast"], meta["pending"], meta["unconfirmed_revenue"]) == (1, 0, 2500)
+        status(c, tx(31), {"success": True, "status": "success"})
+        assert finding(c) == []
