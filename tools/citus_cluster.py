@@ -126,7 +126,10 @@ class CitusCluster:
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> "CitusCluster":
         for node in self.nodes:
-            node.start()
+            try:
+                node.start()
+            except subprocess.CalledProcessError as e:
+                raise RuntimeError(f"node on port {node.port} did not start:\n{node.log_tail()}") from e
         self._create_database()
         return self
 

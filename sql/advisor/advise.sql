@@ -43,8 +43,9 @@ BEGIN
         || ' UNION ALL SELECT * FROM insforge.lint_policy_reads_unforwarded_claim()'
         || ' UNION ALL SELECT * FROM insforge.lint_validation_needs_unforwarded_claims()'
         || ' UNION ALL SELECT * FROM insforge.lint_x402_unreconciled_settlements()'
+        || ' UNION ALL SELECT * FROM insforge.lint_citus_claims_not_propagated()'
         || ') f ORDER BY CASE f.level WHEN ''ERROR'' THEN 0 WHEN ''WARN'' THEN 1 ELSE 2 END, f.name, f.cache_key';
 END
 $fn$;
 COMMENT ON FUNCTION insforge.advise() IS
-'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO. Rules: auth_uid_in_policy, uuid_owner_column, owner_column_without_default, rls_disabled_with_owner_column, rls_enabled_no_policy, policy_without_role, sql_requesting_user_id, jwt_secret_exposed, x402_tx_hash_not_unique, x402_ledger_writable_by_clients, security_definer_search_path, better_auth_tables_exposed, policy_reads_unforwarded_claim, validation_needs_unforwarded_claims, x402_unreconciled_settlements.';
+'Integration-mistake advisor: one row per finding (name, title, level, facing, categories, description, detail, remediation, metadata, cache_key), ERROR first, then WARN, then INFO. Rules: auth_uid_in_policy, uuid_owner_column, owner_column_without_default, rls_disabled_with_owner_column, rls_enabled_no_policy, policy_without_role, sql_requesting_user_id, jwt_secret_exposed, x402_tx_hash_not_unique, x402_ledger_writable_by_clients, security_definer_search_path, better_auth_tables_exposed, policy_reads_unforwarded_claim, validation_needs_unforwarded_claims, x402_unreconciled_settlements, citus_claims_not_propagated.';

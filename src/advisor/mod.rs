@@ -90,6 +90,10 @@ advisor_rule!(
     "../../sql/advisor/x402_unreconciled_settlements.sql",
     "advisor_x402_unreconciled_settlements"
 );
+advisor_rule!(
+    "../../sql/advisor/citus_claims_not_propagated.sql",
+    "advisor_citus_claims_not_propagated"
+);
 
 extension_sql_file!(
     "../../sql/advisor/advise.sql",
@@ -109,6 +113,7 @@ extension_sql_file!(
         "advisor_better_auth_tables_exposed",
         "advisor_policy_reads_unforwarded_claim",
         "advisor_validation_needs_unforwarded_claims",
-        "advisor_x402_unreconciled_settlements"
+        "advisor_x402_unreconciled_settlements",
+        "advisor_citus_claims_not_propagated"
     ]
 );

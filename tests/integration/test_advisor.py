@@ -15,7 +15,8 @@ COLUMNS = ["name", "title", "level", "facing", "categories", "description", "det
 RULES = ["auth_uid_in_policy", "uuid_owner_column", "owner_column_without_default", "rls_disabled_with_owner_column",
          "rls_enabled_no_policy", "policy_without_role", "sql_requesting_user_id", "jwt_secret_exposed",
          "x402_tx_hash_not_unique", "x402_ledger_writable_by_clients", "security_definer_search_path",
-         "better_auth_tables_exposed", "policy_reads_unforwarded_claim", "validation_needs_unforwarded_claims"]
+         "better_auth_tables_exposed", "policy_reads_unforwarded_claim", "validation_needs_unforwarded_claims",
+         "citus_claims_not_propagated"]
 SECRET = "hs256-Secret-For-Tests-0123456789abcdefXYZ"
 
 # The guide's x402 ledger (shared/INSFORGE.md), built by hand the right way: UNIQUE
@@ -761,3 +762,19 @@ def test_advise_ignores_insforge_platform_schemas(cluster, db):
         CREATE POLICY own ON storage.objects USING (owner = auth.uid());
         CREATE FUNCTION auth.helper() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'select 1';""")
     assert advise(cluster, db) == []
+
+
+def test_citus_rule_is_silent_without_citus(cluster, db):
+    """citus_claims_not_propagated reads Citus's catalog only where Citus is (tests/citus/ has
+    the findings); elsewhere a policy reading claims is no finding of that rule."""
+    run(cluster, db, """
+        CREATE TABLE public.notes (id int, user_id text);
+        ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY own ON public.notes FOR ALL TO authenticated USING (user_id = requesting_user_id());
+    """)
+    assert findings(cluster, db, "citus_claims_not_propagated") == []
+    with cluster.connect(db) as c:
+        assert c.execute("select insforge.advisor_pre_request_propagates('insforge.pre_request'),"
+                         " insforge.advisor_pre_request_propagates('\"insforge\".\"pre_request\"'),"
+                         " insforge.advisor_pre_request_propagates('public.nothing_here'),"
+                         " insforge.advisor_pre_request_propagates('')").fetchone() == (True, True, False, False)
