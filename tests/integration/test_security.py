@@ -35,6 +35,10 @@ RESTRICTED = {
     "insforge._requesting_user_id_is_member()": set(),
     "insforge._release_before_drop()": set(),
     "insforge.lint_jwt_secret_exposed()": {"project_admin"},
+    # Citus (docs/citus.md): the operator's calls that also run on the workers.
+    "insforge._propagate_jwt_secret(text)": {"project_admin"},
+    "insforge._propagate_requesting_user_id(boolean,boolean)": {"project_admin"},
+    "insforge._on_other_nodes(text,text)": set(),
 }
 CLIENTS = ("anon", "authenticated", "project_admin")
 
@@ -70,7 +74,9 @@ def test_security_definer_functions_pin_search_path(cluster, db):
                                           "insforge._adopt_requesting_user_id(boolean)",
                                           "insforge._release_requesting_user_id()",
                                           "insforge._set_jwt_secret(text)",
-                                          "insforge._grant_operator(regrole,boolean)"}
+                                          "insforge._grant_operator(regrole,boolean)",
+                                          "insforge._propagate_jwt_secret(text)",
+                                          "insforge._propagate_requesting_user_id(boolean,boolean)"}
         for fn, config in rows:
             assert config and "search_path=pg_catalog, pg_temp" in config, (fn, config)
         # The extension's own tables: clients read the asset registry, the operator (project_admin)
