@@ -11,10 +11,12 @@
 
 2. The pre-request's cost per request: pgbench (-M prepared, one client, as PostgREST sends
    it: BEGIN; the set_config statement; the pre-request; [a query;] COMMIT) with
-   insforge.pre_request() against an empty plpgsql pre-request function and against none, on a
+   insforge.pre_request() against an empty plpgsql pre-request function, against none, and
+   against the same work written in plpgsql (SET LOCAL through EXECUTE), on a
    plain PostgreSQL 15 (no Citus: insforge.pre_request() returns at once) and on the Citus
    coordinator (where it sends claims and headers to the workers), there also with a router
-   SELECT on the distributed table after it. Rounds interleaved; median latency per variant.
+   SELECT on the distributed table after it (with none or the empty function the workers see no
+   claims, so that SELECT finds no row and does less work). Rounds interleaved; median latency.
 
 Usage: python3 benches/citus_bench.py [--rows 1000000] [--owners 1000] [--runs 9] [--seconds 5] [--json]
 Needs Citus in $PG_CONFIG's PostgreSQL (bash scripts/citus.sh) and, for numbers worth
@@ -24,6 +26,7 @@ recording, the extension's release build there: cargo pgrx install --release --p
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,13 +66,13 @@ def set_request_sql() -> str:
 
 # -- part 1 ------------------------------------------------------------------------------------------------------
 
-def load(citus: CitusCluster, rows: int, owners: int) -> None:
+def load(citus: CitusCluster, rows: int, owners: int, rls: bool = True) -> None:
     with citus.operator() as op:
         op.execute("CREATE SCHEMA IF NOT EXISTS guide")
         op.execute("GRANT USAGE ON SCHEMA guide TO authenticated")
         op.execute("CREATE OR REPLACE FUNCTION guide.requesting_user_id() RETURNS text LANGUAGE sql STABLE"
                    " AS $$ SELECT auth.jwt() ->> 'sub' $$")
-        for name, qual in VARIANTS.items():
+        for name, qual in (VARIANTS.items() if rls else ()):
             t = f"bench_{name}"
             op.execute(f"CREATE TABLE {t} (id bigint PRIMARY KEY, user_id text NOT NULL, body text)")
             op.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
@@ -86,8 +89,9 @@ def load(citus: CitusCluster, rows: int, owners: int) -> None:
         op.execute(f"INSERT INTO notes_by_user SELECT g, 'user_' || (g % {owners}), 'note ' || g"
                    " FROM generate_series(1, 100000) g")
         op.execute("CREATE OR REPLACE FUNCTION public.empty_pre_request() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$")
+        op.execute(PLPGSQL_PRE_REQUEST)
     with citus.connect() as c:
-        for name in VARIANTS:
+        for name in (VARIANTS if rls else ()):
             c.execute(f"VACUUM (ANALYZE, FREEZE) bench_{name}")
         c.execute("VACUUM (ANALYZE, FREEZE) notes_by_user")
 
@@ -150,7 +154,21 @@ def request_script(pre: str | None, query: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-PRE = {"none": None, "empty": '"public"."empty_pre_request"', "insforge": '"insforge"."pre_request"'}
+PRE = {"none": None, "empty": '"public"."empty_pre_request"', "plpgsql": '"public"."plpgsql_pre_request"',
+       "insforge": '"insforge"."pre_request"'}
+
+# What the pre-request does, written in plpgsql (what one would write by hand; the measurement
+# that found the fix used this form).
+PLPGSQL_PRE_REQUEST = """
+CREATE FUNCTION public.plpgsql_pre_request() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('citus.propagate_set_commands', true) IS NULL THEN
+        RETURN;
+    END IF;
+    SET LOCAL citus.propagate_set_commands = 'local';
+    EXECUTE format('SET LOCAL "request.jwt.claims" TO %L', coalesce(current_setting('request.jwt.claims', true), ''));
+    EXECUTE format('SET LOCAL "request.headers" TO %L', coalesce(current_setting('request.headers', true), ''));
+END $$"""
 
 
 def part2(targets: list[tuple[str, str, int, str, str | None]], seconds: int, rounds: int) -> list[dict]:
@@ -164,6 +182,7 @@ def part2(targets: list[tuple[str, str, int, str, str | None]], seconds: int, ro
         med = {p: statistics.median(v) for p, v in lat.items()}
         out.append({"where": label, **{f"{p}_ms": round(m, 4) for p, m in med.items()},
                     "insforge_minus_empty_us": round((med["insforge"] - med["empty"]) * 1000, 1),
+                    "insforge_minus_plpgsql_us": round((med["insforge"] - med["plpgsql"]) * 1000, 1),
                     "empty_minus_none_us": round((med["empty"] - med["none"]) * 1000, 1)})
     return out
 
@@ -176,23 +195,27 @@ def main():
     ap.add_argument("--seconds", type=int, default=5, help="pgbench seconds per variant and round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--port", type=int, default=int(os.environ.get("INSFORGE_BENCH_PORT", "55630")))
+    ap.add_argument("--parts", default="1,2", help="which parts to run: 1 (RLS), 2 (pre-request), or both")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
     if not citus_installed():
         raise SystemExit(f"Citus is not installed into {PG_CONFIG}: bash scripts/citus.sh")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the clusters when killed
     citus = CitusCluster(port=args.port, settings={"shared_buffers": "512MB"})
     plain = Cluster(port=args.port + 3, settings={"shared_buffers": "256MB"})
     citus.start()
     plain.start()
     try:
-        load(citus, args.rows, args.owners)
+        load(citus, args.rows, args.owners, rls=1 in parts)
         plain.create_database("bench")
         with plain.connect("bench") as c:
             c.execute("CREATE FUNCTION public.empty_pre_request() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$")
-        r1 = part1(citus, args.rows, args.owners, args.runs)
+            c.execute(PLPGSQL_PRE_REQUEST)
+        r1 = part1(citus, args.rows, args.owners, args.runs) if 1 in parts else None
         router = "select count(*) from notes_by_user where user_id = 'user_42'"
-        r2 = part2([("PostgreSQL 15, no Citus", str(plain.base), plain.port, "bench", None),
+        r2 = [] if 2 not in parts else part2([("PostgreSQL 15, no Citus", str(plain.base), plain.port, "bench", None),
                     ("Citus coordinator", str(citus.coordinator.base), citus.port, citus.dbname, None),
                     ("Citus coordinator + router SELECT", str(citus.coordinator.base), citus.port, citus.dbname, router)],
                    args.seconds, args.rounds)
@@ -203,6 +226,13 @@ def main():
     if args.json:
         print(json.dumps({"rls": r1, "pre_request": r2}))
         return
+    if r1:
+        print_part1(r1)
+    if r2:
+        print_part2(r2, args)
+
+
+def print_part1(r1):
     print(f"1. count(*) as authenticated over {r1['rows']:,} rows ({r1['owners']} owners) on two workers, 32 shards,"
           f" multi-shard, median of {r1['runs']} interleaved runs")
     print("| (a) native ms | (c) literal ms | (b) guide SQL ms | a/c | b/a |")
@@ -210,12 +240,16 @@ def main():
     print(f"| {r1['native_ms']:.1f} | {r1['literal_ms']:.1f} | {r1['guide_sql_ms']:.1f} |"
           f" {r1['native_over_literal']:.2f} | {r1['guide_sql_over_native']:.1f} |")
     print()
+
+
+def print_part2(r2, args):
     print(f"2. per request (pgbench -M prepared, 1 client, {args.seconds} s x {args.rounds} rounds, median latency)")
-    print("| where | no pre-request ms | empty pre-request ms | insforge.pre_request() ms | insforge - empty µs |")
-    print("|---|---:|---:|---:|---:|")
+    print("| where | none ms | empty ms | plpgsql equivalent ms | insforge.pre_request() ms | insforge - empty µs |"
+          " insforge - plpgsql µs |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in r2:
-        print(f"| {r['where']} | {r['none_ms']:.3f} | {r['empty_ms']:.3f} | {r['insforge_ms']:.3f} |"
-              f" {r['insforge_minus_empty_us']:.1f} |")
+        print(f"| {r['where']} | {r['none_ms']:.3f} | {r['empty_ms']:.3f} | {r['plpgsql_ms']:.3f} | {r['insforge_ms']:.3f} |"
+              f" {r['insforge_minus_empty_us']:.1f} | {r['insforge_minus_plpgsql_us']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -156,6 +156,17 @@ def test_without_the_pre_request_the_workers_see_no_claims(citus, tables):
             assert mine(cur, "notes_local") == expected("user_03")
 
 
+def test_read_only_requests_as_postgrest_sends_gets(citus, tables):
+    """PostgREST runs a GET in BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY: SET LOCAL is
+    allowed there, and Citus sends it to the workers all the same."""
+    with citus.connect() as conn:
+        conn.read_only = True
+        for user in ME:
+            with request(conn, user) as cur:
+                assert one(conn, "SHOW transaction_read_only") == "on"
+                assert mine(cur, tables["native"]) == expected(user)
+
+
 def test_pre_request_outside_a_transaction_block_does_nothing(citus, tables):
     with citus.connect() as conn:
         conn.execute('select "insforge"."pre_request"()')
