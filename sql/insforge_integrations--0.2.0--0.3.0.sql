@@ -310,7 +310,46 @@ REVOKE ALL ON FUNCTION insforge._propagate_requesting_user_id(boolean, boolean) 
 COMMENT ON FUNCTION insforge._propagate_requesting_user_id(boolean, boolean) IS
 'Internal (SECURITY DEFINER as the extension''s owner, operators only): the Citus half of adopt_requesting_user_id() (adopt) and release_requesting_user_id() (not adopt): the same step on every worker of a Citus coordinator; returns how many (0 without Citus).';
 
+CREATE OR REPLACE FUNCTION insforge._release_before_drop() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF pg_catalog.current_query() ~* 'insforge_integrations'
+       AND (insforge.native_requesting_user_id_installed() OR insforge._requesting_user_id_is_member()) THEN
+        PERFORM insforge._release_requesting_user_id();
+    END IF;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION insforge._release_before_drop() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION insforge._release_requesting_user_id() RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF NOT insforge.native_requesting_user_id_installed() THEN
+        -- A member whose body is no longer native: on a Citus worker when the coordinator
+        -- released its own during DROP EXTENSION (Citus sends the new body, not the
+        -- membership). It must still leave the extension, or the drop takes its policies.
+        IF insforge._requesting_user_id_is_member() THEN
+            ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+            EXECUTE pg_catalog.format('COMMENT ON FUNCTION public.requesting_user_id() IS %L', insforge._released_marker());
+            RETURN 'released: public.requesting_user_id() no longer belongs to the extension (its body was not native)';
+        END IF;
+        RETURN 'unchanged: public.requesting_user_id() does not run the native implementation';
+    END IF;
+    IF insforge._requesting_user_id_is_member() THEN
+        ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+    END IF;
+    CREATE OR REPLACE FUNCTION public.requesting_user_id() RETURNS text
+        LANGUAGE sql STABLE PARALLEL SAFE
+        AS $sql$ SELECT nullif(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', '') $sql$;
+    EXECUTE pg_catalog.format('COMMENT ON FUNCTION public.requesting_user_id() IS %L', insforge._released_marker());
+    RETURN 'released: public.requesting_user_id() is the SQL helper again (same function, policies untouched)';
+END
+$fn$;
 
 REVOKE ALL ON FUNCTION insforge._released_marker() FROM PUBLIC;
 

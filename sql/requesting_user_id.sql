@@ -168,6 +168,14 @@ CREATE FUNCTION insforge._release_requesting_user_id() RETURNS text
     AS $fn$
 BEGIN
     IF NOT insforge.native_requesting_user_id_installed() THEN
+        -- A member whose body is no longer native: on a Citus worker when the coordinator
+        -- released its own during DROP EXTENSION (Citus sends the new body, not the
+        -- membership). It must still leave the extension, or the drop takes its policies.
+        IF insforge._requesting_user_id_is_member() THEN
+            ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+            EXECUTE pg_catalog.format('COMMENT ON FUNCTION public.requesting_user_id() IS %L', insforge._released_marker());
+            RETURN 'released: public.requesting_user_id() no longer belongs to the extension (its body was not native)';
+        END IF;
         RETURN 'unchanged: public.requesting_user_id() does not run the native implementation';
     END IF;
     IF insforge._requesting_user_id_is_member() THEN
@@ -247,7 +255,7 @@ CREATE FUNCTION insforge._release_before_drop() RETURNS event_trigger
     AS $fn$
 BEGIN
     IF pg_catalog.current_query() ~* 'insforge_integrations'
-       AND insforge.native_requesting_user_id_installed() THEN
+       AND (insforge.native_requesting_user_id_installed() OR insforge._requesting_user_id_is_member()) THEN
         PERFORM insforge._release_requesting_user_id();
     END IF;
 END

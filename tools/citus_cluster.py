@@ -149,13 +149,21 @@ class CitusCluster:
         w.start()
 
     def _create_database(self) -> None:
+        self.create_database(self.dbname, self.before_extension)
+        if self.verified_workers:
+            self.set_worker_claims_source("verified")
+
+    def create_database(self, dbname: str, before_extension: str | None = None) -> None:
+        """A database on every node with Citus, the workers registered, InsForge's roles and
+        helpers, the hardening's pg_dist_authinfo rows (roles and passwords are cluster-wide),
+        and the extension created by project_admin on the coordinator."""
         for node in self.nodes:
             with node.connect() as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
-                c.execute(f'CREATE DATABASE "{self.dbname}" TEMPLATE template0')
-            with node.connect(self.dbname) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+                c.execute(f'CREATE DATABASE "{dbname}" TEMPLATE template0')
+            with node.connect(dbname) as c:
                 c.execute("CREATE EXTENSION citus")
-        with self.connect() as c:
+        with self.coordinator.connect(dbname) as c:
             c.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)", (self.port,))
             for w in self.workers:
                 c.execute("SELECT citus_add_node('127.0.0.1', %s)", (w.port,))
@@ -169,13 +177,11 @@ class CitusCluster:
             else:
                 for role in CLIENT_ROLES:
                     c.execute(f'ALTER ROLE "{role}" LOGIN')
-            if self.before_extension:
+            if before_extension:
                 with as_operator(c):
-                    c.execute(self.before_extension)
+                    c.execute(before_extension)
             with as_operator(c):
                 c.execute("CREATE EXTENSION insforge_integrations")
-        if self.verified_workers:
-            self.set_worker_claims_source("verified")
 
     def set_worker_claims_source(self, value: str) -> None:
         """insforge_integrations.claims_source on every worker (ALTER SYSTEM + reload): the
@@ -188,9 +194,10 @@ class CitusCluster:
         time.sleep(0.3)
 
     # -- connections -----------------------------------------------------------
-    def connect(self, user: str = "postgres", autocommit: bool = True, **kw) -> psycopg.Connection:
+    def connect(self, user: str = "postgres", autocommit: bool = True, dbname: str | None = None,
+                **kw) -> psycopg.Connection:
         """A connection to the coordinator's database."""
-        return self.coordinator.connect(self.dbname, user, autocommit=autocommit, **kw)
+        return self.coordinator.connect(dbname or self.dbname, user, autocommit=autocommit, **kw)
 
     def worker_tcp_conninfo(self, i: int, user: str, password: str | None = None) -> str:
         info = f"host=127.0.0.1 port={self.workers[i].port} dbname={self.dbname} user={user} sslmode=disable"
@@ -199,10 +206,10 @@ class CitusCluster:
         return info
 
     @contextlib.contextmanager
-    def operator(self):
+    def operator(self, dbname: str | None = None):
         """A coordinator connection running as project_admin for the block (InsForge's dashboard:
         session-level SET ROLE on the superuser's connection, claims {"role": "project_admin"})."""
-        with self.connect() as c:
+        with self.connect(dbname=dbname) as c:
             c.execute("SET ROLE project_admin")
             c.execute("SELECT set_config('request.jwt.claims', %s, false)", (json.dumps({"role": "project_admin"}),))
             yield c

@@ -205,3 +205,47 @@ def test_release_and_adopt_change_every_node(citus, tables):
     assert native_on_nodes(citus) == [True] * 3
     with citus.connect() as conn, request(conn, "user_10") as cur:
         assert seen(cur, table) == expected("user_10")
+
+
+def test_drop_and_create_extension_keep_every_nodes_policies(citus):
+    """DROP EXTENSION on the coordinator (Citus drops it on the workers) hands
+    public.requesting_user_id() back as the SQL helper on every node, policies and shards
+    untouched; CREATE EXTENSION and an adopt make it native everywhere again. In a database of
+    its own, since the session's tables depend on the extension's functions."""
+    db = "dropcycle"
+    guide = ("CREATE FUNCTION public.requesting_user_id() RETURNS TEXT AS $$\n"
+             "  SELECT auth.jwt() ->> 'sub'\n$$ LANGUAGE SQL STABLE;")
+    citus.create_database(db, before_extension=guide)
+    try:
+        with citus.operator(db) as op:
+            op.execute("CREATE TABLE notes (id bigint, user_id text NOT NULL, PRIMARY KEY (user_id, id))")
+            op.execute("ALTER TABLE notes ENABLE ROW LEVEL SECURITY")
+            op.execute("CREATE POLICY own ON notes FOR ALL TO authenticated USING (user_id = requesting_user_id())")
+            op.execute("SELECT create_distributed_table('notes', 'user_id')")
+            op.execute("INSERT INTO notes SELECT g, 'user_' || (g % 4) FROM generate_series(1, 40) g")
+            assert "adopted" in one(op, "SELECT insforge.adopt_requesting_user_id()")
+
+        def state():
+            out = []
+            for node in citus.nodes:
+                with node.connect(db) as c:
+                    out.append((one(c, "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang"
+                                       " WHERE p.oid = 'public.requesting_user_id()'::regprocedure"),
+                                one(c, "SELECT count(*) FROM pg_policy WHERE polname = 'own'") > 0))
+            return out
+
+        assert state() == [("c", True)] * 3
+        with citus.operator(db) as op:
+            op.execute("DROP EXTENSION insforge_integrations")
+        assert state() == [("sql", True)] * 3
+        with citus.operator(db) as op:
+            op.execute("CREATE EXTENSION insforge_integrations")
+            op.execute("SELECT insforge.adopt_requesting_user_id()")
+        assert state() == [("c", True)] * 3
+        with citus.connect(dbname=db) as conn, request(conn, "user_2") as cur:
+            assert sorted(r[0] for r in cur.execute("SELECT DISTINCT user_id FROM notes")) == ["user_2"]
+            assert one(conn, "SELECT count(*) FROM notes") == 10
+    finally:
+        for node in citus.nodes:
+            with node.connect() as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
