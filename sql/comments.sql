@@ -15,7 +15,9 @@ COMMENT ON FUNCTION insforge.auth_provider(jsonb) IS
 COMMENT ON FUNCTION insforge.token_verification_count() IS
 'Diagnostic: how many bearer tokens this backend has verified in insforge_integrations.claims_source = verified mode (a per-row policy verifies once per token).';
 COMMENT ON FUNCTION insforge.authenticate(text) IS
-'For direct connections: verifies the token with the stored key, validates its claims, then for the rest of the transaction sets request.jwt.claims and the role from the role claim (only roles in insforge_integrations.jwt_roles; Postgres''s SET ROLE rules apply), as PostgREST would. Returns the subject. 25P01 outside a transaction block.';
+'For direct connections: verifies the token with the stored key, validates its claims, then for the rest of the transaction sets request.jwt.claims and the role from the role claim (only roles in insforge_integrations.jwt_roles; Postgres''s SET ROLE rules apply), as PostgREST would. Returns the subject. 25P01 outside a transaction block. On a Citus coordinator it also puts the token in request.headers (authorization: Bearer) and sends the claims and headers to the workers, as insforge.pre_request() does.';
+COMMENT ON FUNCTION insforge.pre_request() IS
+'PostgREST''s db-pre-request for a Citus coordinator (PGRST_DB_PRE_REQUEST=insforge.pre_request): sends the request''s request.jwt.claims and request.headers to the Citus workers for the rest of the transaction (SET LOCAL with citus.propagate_set_commands = local), so that policies on distributed tables see the requesting user. Without Citus, or outside a transaction block, it does nothing.';
 COMMENT ON FUNCTION x402.decode_header(text) IS
 'Decodes a PAYMENT-SIGNATURE, X-PAYMENT, PAYMENT-REQUIRED or PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or not, of a JSON object. Anything else raises 22023.';
 COMMENT ON FUNCTION x402.encode_header(jsonb) IS

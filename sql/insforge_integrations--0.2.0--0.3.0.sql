@@ -673,12 +673,28 @@ REVOKE ALL ON FUNCTION insforge._jsonb_layout_bench(text, integer) FROM PUBLIC;
 COMMENT ON FUNCTION insforge._jsonb_layout_bench(text, integer) IS
 'Internal (benchmarks): the extension''s jsonb reader and writer timed against PostgreSQL''s JsonbIteratorNext and JsonbValueToJsonb on the same document, interleaved: (half, ours_ns, postgres_ns, identical). The document must be an object or array whose numbers are integers (22023 otherwise).';
 
+CREATE OR REPLACE FUNCTION "_on_other_nodes"(
+	"command" text, /* crate :: dbtext :: DbText */
+	"what" text /* crate :: dbtext :: DbText */
+) RETURNS INT /* i32 */
+STRICT VOLATILE PARALLEL UNSAFE 
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'on_other_nodes_wrapper';
+
+REVOKE ALL ON FUNCTION insforge._on_other_nodes(text, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._on_other_nodes(text, text) IS
+'Internal (superusers only; called by insforge._propagate_jwt_secret() and insforge._propagate_requesting_user_id()): on a Citus coordinator runs the statement on every active primary worker through master_run_on_worker() and returns how many; 0 without Citus, on a worker, in an extension script, or without workers. 25001 inside a transaction block; 08000 naming a worker that failed.';
+
 CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, object text, privileges text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
     VALUES ('FUNCTION', 'insforge._adopt_requesting_user_id(boolean)', 'EXECUTE'),
            ('FUNCTION', 'insforge._release_requesting_user_id()', 'EXECUTE'),
            ('FUNCTION', 'insforge._set_jwt_secret(text)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._propagate_jwt_secret(text)', 'EXECUTE'),
+           ('FUNCTION', 'insforge._propagate_requesting_user_id(boolean,boolean)', 'EXECUTE'),
            ('FUNCTION', 'insforge._grant_operator(regrole,boolean)', 'EXECUTE'),
            ('FUNCTION', 'insforge.lint_jwt_secret_exposed()', 'EXECUTE'),
            ('FUNCTION', 'insforge._act_as(jsonb,text)', 'EXECUTE'),
@@ -702,7 +718,79 @@ $$;
 
 REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION insforge._propagate_jwt_secret(key text) RETURNS integer
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT insforge._on_other_nodes(pg_catalog.format('SELECT insforge._set_jwt_secret(%L)', key),
+                                    'insforge.set_jwt_secret()')
+$$;
+
+REVOKE ALL ON FUNCTION insforge._propagate_jwt_secret(text) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._propagate_jwt_secret(text) IS
+'Internal (SECURITY DEFINER as the extension''s owner, operators only): the Citus half of insforge.set_jwt_secret(); stores the key on every worker of a Citus coordinator and returns how many (0 without Citus).';
+
+CREATE OR REPLACE FUNCTION insforge._propagate_requesting_user_id(adopt boolean, force boolean) RETURNS integer
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    -- On a worker Citus refuses DDL on a distributed object (the function is one when a
+    -- distributed table's policy calls it) unless its DDL propagation is off for the
+    -- statement: the change is the worker's own, as the coordinator's is.
+    SELECT insforge._on_other_nodes(
+        'WITH off AS MATERIALIZED (SELECT pg_catalog.set_config(''citus.enable_ddl_propagation'', ''off'', true)) SELECT '
+        || CASE WHEN adopt THEN pg_catalog.format('insforge._adopt_requesting_user_id(%L::boolean)', force)
+                ELSE 'insforge._release_requesting_user_id()' END
+        || ' FROM off',
+        CASE WHEN adopt THEN 'insforge.adopt_requesting_user_id()' ELSE 'insforge.release_requesting_user_id()' END)
+$$;
+
+REVOKE ALL ON FUNCTION insforge._propagate_requesting_user_id(boolean, boolean) FROM PUBLIC;
+
+COMMENT ON FUNCTION insforge._propagate_requesting_user_id(boolean, boolean) IS
+'Internal (SECURITY DEFINER as the extension''s owner, operators only): the Citus half of adopt_requesting_user_id() (adopt) and release_requesting_user_id() (not adopt): the same step on every worker of a Citus coordinator; returns how many (0 without Citus).';
+
+CREATE OR REPLACE FUNCTION insforge._release_before_drop() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF pg_catalog.current_query() ~* 'insforge_integrations'
+       AND (insforge.native_requesting_user_id_installed() OR insforge._requesting_user_id_is_member()) THEN
+        PERFORM insforge._release_requesting_user_id();
+    END IF;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION insforge._release_before_drop() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION insforge._release_requesting_user_id() RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+BEGIN
+    IF NOT insforge.native_requesting_user_id_installed() THEN
+        -- A member whose body is no longer native: on a Citus worker when the coordinator
+        -- released its own during DROP EXTENSION (Citus sends the new body, not the
+        -- membership). It must still leave the extension, or the drop takes its policies.
+        IF insforge._requesting_user_id_is_member() THEN
+            ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+            EXECUTE pg_catalog.format('COMMENT ON FUNCTION public.requesting_user_id() IS %L', insforge._released_marker());
+            RETURN 'released: public.requesting_user_id() no longer belongs to the extension (its body was not native)';
+        END IF;
+        RETURN 'unchanged: public.requesting_user_id() does not run the native implementation';
+    END IF;
+    IF insforge._requesting_user_id_is_member() THEN
+        ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+    END IF;
+    CREATE OR REPLACE FUNCTION public.requesting_user_id() RETURNS text
+        LANGUAGE sql STABLE PARALLEL SAFE
+        AS $sql$ SELECT nullif(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', '') $sql$;
+    EXECUTE pg_catalog.format('COMMENT ON FUNCTION public.requesting_user_id() IS %L', insforge._released_marker());
+    RETURN 'released: public.requesting_user_id() is the SQL helper again (same function, policies untouched)';
+END
+$fn$;
 
 REVOKE ALL ON FUNCTION insforge._released_marker() FROM PUBLIC;
 
@@ -784,6 +872,8 @@ CREATE OR REPLACE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAU
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
+DECLARE
+    result text;
 BEGIN
     PERFORM insforge._require_operator('insforge.adopt_requesting_user_id()');
     IF force IS NULL THEN
@@ -791,12 +881,22 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'SELECT insforge.adopt_requesting_user_id(); adopts only the guide''s helper; force => true adopts any text helper. Nothing was changed.';
     END IF;
-    RETURN insforge._adopt_requesting_user_id(force);
+    -- On a Citus coordinator the workers change through _propagate_requesting_user_id()
+    -- below, on connections of their own; Citus's propagation of this DDL would hold their
+    -- locks meanwhile (sql/citus.sql), so it is off for this transaction.
+    IF pg_catalog.current_setting('citus.enable_ddl_propagation', true) IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
+    result := insforge._adopt_requesting_user_id(force);
+    -- The workers, which evaluate the policies of distributed tables, adopt theirs too
+    -- (0 without Citus).
+    PERFORM insforge._propagate_requesting_user_id(true, force);
+    RETURN result;
 END
 $fn$;
 
 COMMENT ON FUNCTION insforge.adopt_requesting_user_id(boolean) IS
-'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. force => true adopts a text helper that is not the guide''s; NULL raises 22023. Operators only (project_admin or a superuser).';
+'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. force => true adopts a text helper that is not the guide''s; NULL raises 22023. On a Citus coordinator every worker adopts its own too (outside a transaction block only: 25001 inside one). Operators only (project_admin or a superuser).';
 
 CREATE OR REPLACE FUNCTION insforge.advise()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
@@ -896,6 +996,58 @@ $fn$;
 COMMENT ON FUNCTION insforge.advisor_findings() IS
 'Internal helper of insforge.advise() and insforge.advise_insforge(): every rule''s findings, unordered, InsForge''s suppressions not applied.';
 
+CREATE OR REPLACE FUNCTION insforge.advisor_pre_request_propagates(setting text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    v text := pg_catalog.btrim(coalesce(setting, ''), ' ');
+    parts text[];
+    fn oid;
+BEGIN
+    IF v = '' THEN
+        RETURN false;
+    END IF;
+    BEGIN
+        parts := pg_catalog.parse_ident(v);
+    EXCEPTION WHEN OTHERS THEN
+        RETURN false;
+    END;
+    IF pg_catalog.cardinality(parts) = 2 THEN
+        fn := pg_catalog.to_regprocedure(pg_catalog.format('%I.%I()', parts[1], parts[2]));
+    ELSIF pg_catalog.cardinality(parts) = 1 THEN
+        SELECT p.oid INTO fn FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE p.proname = parts[1] AND p.pronargs = 0
+           AND n.nspname::name = ANY (insforge.advisor_exposed_schemas() || 'insforge'::name)
+         ORDER BY n.nspname = 'insforge' DESC LIMIT 1;
+    END IF;
+    IF fn IS NULL THEN
+        RETURN false;
+    END IF;
+    RETURN fn = 'insforge.pre_request()'::pg_catalog.regprocedure
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.oid = fn
+                      AND p.prosrc ~* '\minsforge\s*\.\s*"?pre_request"?\s*\(');
+END
+$fn$;
+
+COMMENT ON FUNCTION insforge.advisor_pre_request_propagates(text) IS
+'Internal helper of insforge.advise(): true when a pgrst.db_pre_request value names insforge.pre_request() or a function whose body calls it.';
+
+CREATE OR REPLACE FUNCTION insforge.advisor_reads_claims(marked text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT marked IS NOT NULL AND (
+           marked ~ '__(uid|authuid|jwt)__'
+        OR marked ~ '\mrequesting_user_id\(\)'
+        OR marked ~ '\mauth\.(role|email)\(\)'
+        OR marked ~ '\minsforge\.(claim|claim_path|has_claim|role|email)\('
+        OR marked ~ 'current_setting\(''request\.')
+$$;
+
+COMMENT ON FUNCTION insforge.advisor_reads_claims(text) IS
+'Internal helper of insforge.advise(): true when a marked policy expression reads the request''s claims (a requesting_user_id(), auth.*(), insforge claim accessors, current_setting(''request. ...'')).';
+
 CREATE OR REPLACE FUNCTION insforge.advisor_suppressions_readable() RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -920,6 +1072,9 @@ CREATE OR REPLACE FUNCTION "authenticate"(
 STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'authenticate_wrapper';
+
+COMMENT ON FUNCTION insforge.authenticate(text) IS
+'For direct connections: verifies the token with the stored key, validates its claims, then for the rest of the transaction sets request.jwt.claims and the role from the role claim (only roles in insforge_integrations.jwt_roles; Postgres''s SET ROLE rules apply), as PostgREST would. Returns the subject. 25P01 outside a transaction block. On a Citus coordinator it also puts the token in request.headers (authorization: Bearer) and sends the claims and headers to the workers, as insforge.pre_request() does.';
 
 CREATE OR REPLACE FUNCTION insforge.explain_access(
     target regclass,
@@ -1583,6 +1738,77 @@ CREATE OR REPLACE FUNCTION insforge.lint_auth_uid_in_policy()
      WHERE coalesce(p.marked_qual, '') ~ '__authuid__' OR coalesce(p.marked_check, '') ~ '__authuid__'
 $$;
 
+CREATE OR REPLACE FUNCTION insforge.lint_citus_claims_not_propagated()
+    RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
+                  detail text, remediation text, metadata jsonb, cache_key text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    configured text[];
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    -- Every pgrst.db_pre_request value that applies to this database.
+    SELECT pg_catalog.array_agg(DISTINCT pg_catalog.substr(c, pg_catalog.strpos(c, '=') + 1)) INTO configured
+      FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) c
+     WHERE pg_catalog.split_part(c, '=', 1) = 'pgrst.db_pre_request'
+       AND d.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()));
+    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(coalesce(configured, '{}')) v
+                WHERE insforge.advisor_pre_request_propagates(v)) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE $q$
+    WITH dist AS (
+        SELECT logicalrelid AS relid,
+               CASE WHEN partmethod = 'n' THEN 'reference' ELSE 'distributed' END AS kind
+          FROM pg_catalog.pg_dist_partition
+         WHERE partmethod IN ('h', 'r', 'a') OR (partmethod = 'n' AND repmodel = 't')
+    ), reading AS (
+        SELECT p.relid, p.schema_name, p.table_name, d.kind,
+               pg_catalog.array_agg(pg_catalog.quote_ident(p.policy_name) ORDER BY p.policy_name) AS policies
+          FROM insforge.advisor_policies() p
+          JOIN dist d ON d.relid = p.relid
+         WHERE insforge.advisor_reads_claims(p.marked_qual) OR insforge.advisor_reads_claims(p.marked_check)
+         GROUP BY 1, 2, 3, 4
+    )
+    SELECT 'citus_claims_not_propagated'::text,
+           'Distributed table''s policies read claims the workers never receive'::text,
+           'WARN'::text,
+           'EXTERNAL'::text,
+           ARRAY['CORRECTNESS']::text[],
+           ('Detects, on a Citus coordinator, distributed and reference tables whose policies read the request''s claims '
+            || 'while PostgREST is not configured to send the claims to the workers. Citus evaluates those policies on the '
+            || 'workers, and PostgREST''s set_config(''request.jwt.claims'', ...) never reaches them: every request sees no '
+            || 'rows and every write is refused. insforge.pre_request() as PostgREST''s db-pre-request sends them.')::text,
+           pg_catalog.format('Citus %s table %I.%I has %s that %s the request''s claims (%s), but %s, so on the workers the '
+                             || 'policies see no user: requests through PostgREST get no rows and their writes are refused.',
+                             r.kind, r.schema_name, r.table_name,
+                             CASE WHEN pg_catalog.cardinality(r.policies) = 1 THEN 'a policy' ELSE 'policies' END,
+                             CASE WHEN pg_catalog.cardinality(r.policies) = 1 THEN 'reads' ELSE 'read' END,
+                             pg_catalog.array_to_string(r.policies, ', '),
+                             CASE WHEN $1 IS NULL THEN 'no role has pgrst.db_pre_request set for this database'
+                                  ELSE 'pgrst.db_pre_request names ' || pg_catalog.array_to_string($1, ', ')
+                                       || ', which does not call insforge.pre_request()' END),
+           ('Make insforge.pre_request() PostgREST''s pre-request, in the database (where PostgREST reads it first and this '
+            || 'advisor sees it), as a superuser: ALTER ROLE postgres SET pgrst.db_pre_request = ''insforge.pre_request''; '
+            || 'NOTIFY pgrst, ''reload config''; (postgres is the role InsForge''s PostgREST connects as; use yours). If '
+            || 'PostgREST already has a pre-request function, call insforge.pre_request() from it. Direct connections use '
+            || 'insforge.authenticate(), which sends the claims by itself. See docs/citus.md.')::text,
+           pg_catalog.jsonb_build_object('schema', r.schema_name, 'table', r.table_name, 'type', 'table',
+                                         'citus_table_type', r.kind, 'policies', pg_catalog.to_jsonb(r.policies),
+                                         'db_pre_request', pg_catalog.to_jsonb($1)),
+           pg_catalog.format('citus_claims_not_propagated_%s_%s', r.schema_name, r.table_name)
+      FROM reading r
+    $q$ USING configured;
+END
+$fn$;
+
+COMMENT ON FUNCTION insforge.lint_citus_claims_not_propagated() IS
+'Advisor rule citus_claims_not_propagated (WARN): on a Citus coordinator, distributed and reference tables whose policies read claims while no pgrst.db_pre_request setting (pg_db_role_setting) names insforge.pre_request or a function calling it. One row per table; nothing without Citus.';
+
 CREATE OR REPLACE FUNCTION insforge.lint_owner_column_without_default()
     RETURNS TABLE(name text, title text, level text, facing text, categories text[], description text,
                   detail text, remediation text, metadata jsonb, cache_key text)
@@ -1839,15 +2065,36 @@ $fn$;
 COMMENT ON FUNCTION insforge.lint_x402_unreconciled_settlements() IS
 'Advisor rule x402_unreconciled_settlements (WARN): pending settlement intents whose authorization can no longer settle, or older than an hour, that record_settlement() never completed, and broadcast transactions unconfirmed for over ten minutes. One row.';
 
+CREATE OR REPLACE FUNCTION "pre_request"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'pre_request_wrapper';
+
+COMMENT ON FUNCTION insforge.pre_request() IS
+'PostgREST''s db-pre-request for a Citus coordinator (PGRST_DB_PRE_REQUEST=insforge.pre_request): sends the request''s request.jwt.claims and request.headers to the Citus workers for the rest of the transaction (SET LOCAL with citus.propagate_set_commands = local), so that policies on distributed tables see the requesting user. Without Citus, or outside a transaction block, it does nothing.';
+
 CREATE OR REPLACE FUNCTION insforge.release_requesting_user_id() RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
+DECLARE
+    result text;
 BEGIN
     PERFORM insforge._require_operator('insforge.release_requesting_user_id()');
-    RETURN insforge._release_requesting_user_id();
+    -- On a Citus coordinator the workers change through _propagate_requesting_user_id()
+    -- below, on connections of their own; Citus's propagation of this DDL would hold their
+    -- locks meanwhile (sql/citus.sql), so it is off for this transaction.
+    IF pg_catalog.current_setting('citus.enable_ddl_propagation', true) IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
+    result := insforge._release_requesting_user_id();
+    PERFORM insforge._propagate_requesting_user_id(false, false);
+    RETURN result;
 END
 $fn$;
+
+COMMENT ON FUNCTION insforge.release_requesting_user_id() IS
+'Switches public.requesting_user_id() back to an equivalent SQL helper in place (same OID, policies untouched) that no longer belongs to the extension. DROP EXTENSION does this by itself. On a Citus coordinator every worker releases its own too (outside a transaction block only). Operators only (project_admin or a superuser).';
 
 CREATE OR REPLACE FUNCTION insforge.reset_setting(name text) RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -1890,11 +2137,13 @@ CREATE OR REPLACE FUNCTION insforge.set_jwt_secret(key text) RETURNS void
 BEGIN
     PERFORM insforge._require_operator('insforge.set_jwt_secret()');
     PERFORM insforge._set_jwt_secret(key);
+    -- On a Citus coordinator: every worker too (sql/citus.sql; 0 elsewhere).
+    PERFORM insforge._propagate_jwt_secret(key);
 END
 $fn$;
 
 COMMENT ON FUNCTION insforge.set_jwt_secret(text) IS
-'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed, when it is a documentation placeholder, or when an HMAC secret is shorter than 32 bytes). NULL removes it. Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';
+'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed, when it is a documentation placeholder, or when an HMAC secret is shorter than 32 bytes). NULL removes it. On a Citus coordinator it stores it on every worker as well (outside a transaction block only: 25001 inside one; 08000 naming a worker it could not write). Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';
 
 CREATE OR REPLACE FUNCTION insforge.set_setting(name text, value text) RETURNS text
     LANGUAGE plpgsql VOLATILE

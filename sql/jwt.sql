@@ -31,7 +31,9 @@ CREATE FUNCTION insforge.set_jwt_secret(key text) RETURNS void
 BEGIN
     PERFORM insforge._require_operator('insforge.set_jwt_secret()');
     PERFORM insforge._set_jwt_secret(key);
+    -- On a Citus coordinator: every worker too (sql/citus.sql; 0 elsewhere).
+    PERFORM insforge._propagate_jwt_secret(key);
 END
 $fn$;
 COMMENT ON FUNCTION insforge.set_jwt_secret(text) IS
-'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed, when it is a documentation placeholder, or when an HMAC secret is shorter than 32 bytes). NULL removes it. Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';
+'Stores the JWT verification key of this database: an HMAC secret, a PEM public key, a JWK or a JWKS (PostgREST''s jwt-secret vocabulary; 22023 when malformed, when it is a documentation placeholder, or when an HMAC secret is shorter than 32 bytes). NULL removes it. On a Citus coordinator it stores it on every worker as well (outside a transaction block only: 25001 inside one; 08000 naming a worker it could not write). Operators only (project_admin or a superuser; 42501 for everyone else). No role can read it back.';

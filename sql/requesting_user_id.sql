@@ -137,6 +137,8 @@ CREATE FUNCTION insforge.adopt_requesting_user_id(force boolean DEFAULT false) R
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
+DECLARE
+    result text;
 BEGIN
     PERFORM insforge._require_operator('insforge.adopt_requesting_user_id()');
     IF force IS NULL THEN
@@ -144,11 +146,21 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'SELECT insforge.adopt_requesting_user_id(); adopts only the guide''s helper; force => true adopts any text helper. Nothing was changed.';
     END IF;
-    RETURN insforge._adopt_requesting_user_id(force);
+    -- On a Citus coordinator the workers change through _propagate_requesting_user_id()
+    -- below, on connections of their own; Citus's propagation of this DDL would hold their
+    -- locks meanwhile (sql/citus.sql), so it is off for this transaction.
+    IF pg_catalog.current_setting('citus.enable_ddl_propagation', true) IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
+    result := insforge._adopt_requesting_user_id(force);
+    -- The workers, which evaluate the policies of distributed tables, adopt theirs too
+    -- (0 without Citus).
+    PERFORM insforge._propagate_requesting_user_id(true, force);
+    RETURN result;
 END
 $fn$;
 COMMENT ON FUNCTION insforge.adopt_requesting_user_id(boolean) IS
-'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. force => true adopts a text helper that is not the guide''s; NULL raises 22023. Operators only (project_admin or a superuser).';
+'Switches public.requesting_user_id() to the native implementation in place (same OID; no policy is dropped or altered). Creates it when missing; harmless to call again. force => true adopts a text helper that is not the guide''s; NULL raises 22023. On a Citus coordinator every worker adopts its own too (outside a transaction block only: 25001 inside one). Operators only (project_admin or a superuser).';
 
 CREATE FUNCTION insforge._release_requesting_user_id() RETURNS text
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -156,6 +168,14 @@ CREATE FUNCTION insforge._release_requesting_user_id() RETURNS text
     AS $fn$
 BEGIN
     IF NOT insforge.native_requesting_user_id_installed() THEN
+        -- A member whose body is no longer native: on a Citus worker when the coordinator
+        -- released its own during DROP EXTENSION (Citus sends the new body, not the
+        -- membership). It must still leave the extension, or the drop takes its policies.
+        IF insforge._requesting_user_id_is_member() THEN
+            ALTER EXTENSION insforge_integrations DROP FUNCTION public.requesting_user_id();
+            EXECUTE pg_catalog.format('COMMENT ON FUNCTION public.requesting_user_id() IS %L', insforge._released_marker());
+            RETURN 'released: public.requesting_user_id() no longer belongs to the extension (its body was not native)';
+        END IF;
         RETURN 'unchanged: public.requesting_user_id() does not run the native implementation';
     END IF;
     IF insforge._requesting_user_id_is_member() THEN
@@ -176,13 +196,23 @@ CREATE FUNCTION insforge.release_requesting_user_id() RETURNS text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
+DECLARE
+    result text;
 BEGIN
     PERFORM insforge._require_operator('insforge.release_requesting_user_id()');
-    RETURN insforge._release_requesting_user_id();
+    -- On a Citus coordinator the workers change through _propagate_requesting_user_id()
+    -- below, on connections of their own; Citus's propagation of this DDL would hold their
+    -- locks meanwhile (sql/citus.sql), so it is off for this transaction.
+    IF pg_catalog.current_setting('citus.enable_ddl_propagation', true) IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    END IF;
+    result := insforge._release_requesting_user_id();
+    PERFORM insforge._propagate_requesting_user_id(false, false);
+    RETURN result;
 END
 $fn$;
 COMMENT ON FUNCTION insforge.release_requesting_user_id() IS
-'Switches public.requesting_user_id() back to an equivalent SQL helper in place (same OID, policies untouched) that no longer belongs to the extension. DROP EXTENSION does this by itself. Operators only (project_admin or a superuser).';
+'Switches public.requesting_user_id() back to an equivalent SQL helper in place (same OID, policies untouched) that no longer belongs to the extension. DROP EXTENSION does this by itself. On a Citus coordinator every worker releases its own too (outside a transaction block only). Operators only (project_admin or a superuser).';
 
 -- At CREATE EXTENSION time. Postgres raises client_min_messages to WARNING while
 -- an extension script runs; the notices below are meant to be read, so they
@@ -225,7 +255,7 @@ CREATE FUNCTION insforge._release_before_drop() RETURNS event_trigger
     AS $fn$
 BEGIN
     IF pg_catalog.current_query() ~* 'insforge_integrations'
-       AND insforge.native_requesting_user_id_installed() THEN
+       AND (insforge.native_requesting_user_id_installed() OR insforge._requesting_user_id_is_member()) THEN
         PERFORM insforge._release_requesting_user_id();
     END IF;
 END

@@ -6,6 +6,7 @@
 use pgrx::prelude::*;
 
 mod advisor;
+mod citus;
 mod claims;
 mod database_settings;
 mod dbtext;
@@ -55,6 +56,13 @@ extension_sql_file!(
         database_settings::sql::settings
     ]
 );
+// Citus: the operator's calls that also run on the workers (needs the Rust
+// insforge._on_other_nodes()).
+extension_sql_file!(
+    "../sql/citus.sql",
+    name = "citus",
+    requires = ["identity", "jwt_secret", citus::on_other_nodes]
+);
 // Comments on the Rust shells' functions (pgrx writes none), once they exist.
 extension_sql_file!(
     "../sql/comments.sql",
@@ -67,6 +75,7 @@ extension_sql_file!(
         sql_jwt::auth_provider,
         sql_jwt::token_verification_count,
         sql_jwt::authenticate,
+        citus::pre_request,
         sql_x402::x402::decode_header,
         sql_x402::x402::encode_header,
         sql_x402::x402::domain_separator,

@@ -242,6 +242,9 @@ pub const SECRETS_ROLE: &std::ffi::CStr = c"insforge_integrations_secrets";
 /// its claims, then for the rest of the transaction sets request.jwt.claims
 /// and the role from the role claim (only roles in insforge_integrations.jwt_roles;
 /// Postgres's SET ROLE rules apply), as PostgREST would. Returns the subject.
+/// On a Citus coordinator it also sets `authorization: Bearer <token>` in
+/// request.headers and sends the claims and headers to the workers
+/// (`crate::citus::propagate_identity`), as `insforge.pre_request()` does.
 #[pg_extern(volatile, parallel_unsafe)]
 fn authenticate(token: DbText) -> Option<String> {
     let token = token.as_str();
@@ -287,6 +290,17 @@ fn authenticate(token: DbText) -> Option<String> {
     let payload = verified::payload_bytes(token);
     let payload = String::from_utf8_lossy(&payload).into_owned();
     session::become_client(&role, &payload, true, "insforge.authenticate()");
+    if crate::citus::loaded() {
+        // Citus workers evaluate the policies of distributed tables: they get the
+        // claims, and the bearer for workers that trust only verified tokens.
+        let headers = crate::citus::headers_with_bearer(token);
+        session::set_local(
+            "request.headers",
+            &String::from_utf8_lossy(&headers),
+            pg_sys::GucContext::PGC_USERSET,
+        );
+        crate::citus::propagate_identity();
+    }
     claims::current()
         .sub
         .as_deref()

@@ -2,6 +2,7 @@
 
 The extension must already be installed into that PostgreSQL (scripts/test.sh does it).
 """
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -10,6 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from pgcluster import Cluster  # noqa: E402
+
+# tests/citus/ needs a PostgreSQL with Citus and starts three servers: it runs in the Citus
+# lane only (scripts/citus.sh sets INSFORGE_CITUS_TESTS=1), never in `pytest tests/`.
+collect_ignore = [] if os.environ.get("INSFORGE_CITUS_TESTS") == "1" else ["citus"]
 
 # One user per provider, with the id shapes the guides produce (shared/INSFORGE.md).
 PROVIDER_USERS = {

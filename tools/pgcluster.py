@@ -116,7 +116,7 @@ class Cluster:
     """initdb + postgres in a fresh directory; stop() removes nothing, cleanup() does."""
 
     def __init__(self, base: str | None = None, port: int | None = None, settings: dict | None = None,
-                 insforge: bool = True):
+                 insforge: bool = True, hba: str | None = None):
         self.base = Path(base or tempfile.mkdtemp(prefix="insforge-pg-"))
         self.data = self.base / "data"
         self.port = port or int(os.environ.get("INSFORGE_TEST_PORT", "55439"))
@@ -130,6 +130,8 @@ class Cluster:
         self.settings.update(settings or {})
         # Configured like InsForge's cluster (INSFORGE_CONF, in postgresql.conf itself) unless asked not to.
         self.insforge = insforge
+        # pg_hba.conf's whole text, written after initdb (default: initdb's, trust for everyone).
+        self.hba = hba
         self.bin = bindir()
 
     # -- lifecycle -------------------------------------------------------------
@@ -153,6 +155,8 @@ class Cluster:
             with open(self.data / "postgresql.auto.conf", "a") as f:
                 for k, v in self.settings.items():
                     f.write(f"{k} = {v}\n")
+            if self.hba is not None:
+                (self.data / "pg_hba.conf").write_text(self.hba)
         subprocess.run(
             _as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", f"-p {self.port}",
                           "-l", str(self.base / "server.log"), "-w", "-t", "60", "start"]),

@@ -5,5 +5,6 @@
 //! The extension crate (`src/`) is a thin SQL shell over these modules.
 
 pub mod jwt;
+pub mod sqltext;
 pub mod validate;
 pub mod x402;

@@ -45,6 +45,10 @@ RESTRICTED = {
     "insforge._explain_check(jsonb,text,boolean,bigint,bigint,text,jsonb,text,jsonb)": {"project_admin"},
     "insforge._explain_denial(text,text,name,jsonb,jsonb,boolean)": {"project_admin"},
     "insforge._explain_verdict(text,text,text,name,boolean,text,boolean,boolean,boolean,bigint,text,bigint,bigint,bigint,jsonb,jsonb,bigint,text,boolean)": {"project_admin"},
+    # Citus (docs/citus.md): the operator's calls that also run on the workers.
+    "insforge._propagate_jwt_secret(text)": {"project_admin"},
+    "insforge._propagate_requesting_user_id(boolean,boolean)": {"project_admin"},
+    "insforge._on_other_nodes(text,text)": set(),
 }
 CLIENTS = ("anon", "authenticated", "project_admin")
 
@@ -80,7 +84,9 @@ def test_security_definer_functions_pin_search_path(cluster, db):
                                           "insforge._adopt_requesting_user_id(boolean)",
                                           "insforge._release_requesting_user_id()",
                                           "insforge._set_jwt_secret(text)",
-                                          "insforge._grant_operator(regrole,boolean)"}
+                                          "insforge._grant_operator(regrole,boolean)",
+                                          "insforge._propagate_jwt_secret(text)",
+                                          "insforge._propagate_requesting_user_id(boolean,boolean)"}
         for fn, config in rows:
             assert config and "search_path=pg_catalog, pg_temp" in config, (fn, config)
         # The extension's own tables: clients read the asset registry, the operator (project_admin)

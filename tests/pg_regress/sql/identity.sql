@@ -63,3 +63,18 @@ SELECT set_config('request.jwt.claims', '{"sub":"user_7"}', false) IS NOT NULL A
 SELECT insforge.claims_parse_count() AS before \gset
 SELECT count(*) FROM generate_series(1, 10000) g WHERE 'user_' || (g % 10) = requesting_user_id();
 SELECT insforge.claims_parse_count() - :before AS parses_for_10000_rows;
+
+-- insforge.pre_request(): PostgREST's db-pre-request for Citus (docs/citus.md). It sends the
+-- request's claims and headers to the Citus workers; without Citus it does nothing, and the
+-- claims stay as PostgREST set them.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"user_9","role":"authenticated"}', true) IS NOT NULL AS set;
+SELECT insforge.pre_request();
+SELECT requesting_user_id(), current_setting('citus.propagate_set_commands', true) AS citus_setting;
+COMMIT;
+-- Bad input: malformed claims are not its business (as with set_config); the accessors raise.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":', true) IS NOT NULL AS set;
+SELECT insforge.pre_request();
+SELECT requesting_user_id();
+ROLLBACK;
