@@ -6,13 +6,6 @@
 -- as the extension's owner (a superuser, like Citus's own node-to-node connections).
 -- Without Citus every function here returns 0 and does nothing.
 
--- pgrx creates insforge._on_other_nodes() executable by PUBLIC: it runs any statement on
--- every worker as its caller, so only superusers (the extension's owner, through the two
--- SECURITY DEFINER functions below) may run it.
-REVOKE ALL ON FUNCTION insforge._on_other_nodes(text, text) FROM PUBLIC;
-COMMENT ON FUNCTION insforge._on_other_nodes(text, text) IS
-'Internal (superusers only; called by insforge._propagate_jwt_secret() and insforge._propagate_requesting_user_id()): on a Citus coordinator runs the statement on every active primary worker through master_run_on_worker() and returns how many; 0 without Citus, on a worker, in an extension script, or without workers. 25001 inside a transaction block; 08000 naming a worker that failed.';
-
 -- The Citus half of insforge.set_jwt_secret(key): SELECT insforge._set_jwt_secret(key) on
 -- every worker. Runs as the extension's owner; touches only Citus's catalog and functions
 -- (pg_dist_node, pg_dist_local_group, master_run_on_worker) and the extension's own

@@ -22,20 +22,6 @@ COMMENT ON TABLE insforge.database_settings IS
 SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
 GRANT SELECT ON insforge.database_settings TO PUBLIC;  -- as every setting is readable with SHOW
 
--- The trigger's helpers (src/database_settings.rs) are internal; operators get EXECUTE
--- (sql/operator.sql), since the trigger runs as whoever writes.
-REVOKE ALL ON FUNCTION insforge._setting_name(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION insforge._setting_value(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION insforge._settings_changed() FROM PUBLIC;
-COMMENT ON FUNCTION insforge._setting_name(text) IS
-'Internal (trigger of insforge.database_settings): the setting''s name as stored, without the insforge_integrations. prefix; 22023 for a setting the operator may not set.';
-COMMENT ON FUNCTION insforge._setting_value(text, text) IS
-'Internal (trigger of insforge.database_settings): the value validated by the setting''s own parser (22023 otherwise), in canonical form.';
-COMMENT ON FUNCTION insforge._settings_changed() IS
-'Internal (trigger of insforge.database_settings): every session reads the operator''s settings again at its next transaction.';
-COMMENT ON FUNCTION insforge.settings() IS
-'Every insforge_integrations setting the operator may configure: the value in effect, its source (superuser: postgresql.conf, ALTER SYSTEM, ALTER DATABASE/ROLE ... SET or a session''s SET; operator: insforge.set_setting(); default), the operator''s value, and what it means.';
-
 CREATE FUNCTION insforge._database_settings_row() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp

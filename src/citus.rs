@@ -138,6 +138,14 @@ pub fn headers_with_bearer(token: &str) -> Vec<u8> {
 fn pre_request() {
     propagate_identity();
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.pre_request() IS
+'PostgREST''s db-pre-request for a Citus coordinator (PGRST_DB_PRE_REQUEST=insforge.pre_request): sends the request''s request.jwt.claims and request.headers to the Citus workers for the rest of the transaction (SET LOCAL with citus.propagate_set_commands = local), so that policies on distributed tables see the requesting user. Without Citus, or outside a transaction block, it does nothing.';
+"#,
+    name = "pre_request_comment",
+    requires = [pre_request]
+);
 
 /// Internal (EXECUTE revoked from PUBLIC, so run only by superusers: the
 /// extension's SECURITY DEFINER functions owned by its owner call it): on a
@@ -253,5 +261,17 @@ fn on_other_nodes(command: crate::dbtext::DbText, what: crate::dbtext::DbText) -
     }
     nodes.len() as i32
 }
+extension_sql!(
+    r#"
+-- pgrx creates insforge._on_other_nodes() executable by PUBLIC: it runs any statement on
+-- every worker as its caller, so only superusers (the extension's owner, through the two
+-- SECURITY DEFINER functions below) may run it.
+REVOKE ALL ON FUNCTION insforge._on_other_nodes(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._on_other_nodes(text, text) IS
+'Internal (superusers only; called by insforge._propagate_jwt_secret() and insforge._propagate_requesting_user_id()): on a Citus coordinator runs the statement on every active primary worker through master_run_on_worker() and returns how many; 0 without Citus, on a worker, in an extension script, or without workers. 25001 inside a transaction block; 08000 naming a worker that failed.';
+"#,
+    name = "on_other_nodes_comment",
+    requires = [on_other_nodes]
+);
 
 const INTERNAL: pgrx::PgSqlErrorCode = pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR;

@@ -300,12 +300,32 @@ pub mod sql {
     fn _setting_name(name: DbText) -> String {
         super::short_name(&name).to_string()
     }
+    extension_sql!(
+        r#"
+-- The trigger's helpers are internal; operators get EXECUTE (sql/operator.sql),
+-- since the trigger runs as whoever writes.
+REVOKE ALL ON FUNCTION insforge._setting_name(text) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._setting_name(text) IS
+'Internal (trigger of insforge.database_settings): the setting''s name as stored, without the insforge_integrations. prefix; 22023 for a setting the operator may not set.';
+"#,
+        name = "setting_name_comment",
+        requires = [_setting_name]
+    );
 
     /// Internal (the trigger of insforge.database_settings): the value validated, in canonical form.
     #[pg_extern(stable, parallel_unsafe, strict)]
     fn _setting_value(name: DbText, value: DbText) -> String {
         super::canonical(super::short_name(&name), &value)
     }
+    extension_sql!(
+        r#"
+REVOKE ALL ON FUNCTION insforge._setting_value(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._setting_value(text, text) IS
+'Internal (trigger of insforge.database_settings): the value validated by the setting''s own parser (22023 otherwise), in canonical form.';
+"#,
+        name = "setting_value_comment",
+        requires = [_setting_value]
+    );
 
     /// Internal (the trigger of insforge.database_settings): every backend reads
     /// the operator's settings again at its next transaction.
@@ -313,6 +333,15 @@ pub mod sql {
     fn _settings_changed() {
         super::changed();
     }
+    extension_sql!(
+        r#"
+REVOKE ALL ON FUNCTION insforge._settings_changed() FROM PUBLIC;
+COMMENT ON FUNCTION insforge._settings_changed() IS
+'Internal (trigger of insforge.database_settings): every session reads the operator''s settings again at its next transaction.';
+"#,
+        name = "settings_changed_comment",
+        requires = [_settings_changed]
+    );
 
     /// Every setting the operator may configure: the value in effect, where it
     /// comes from (superuser: a configuration file, ALTER SYSTEM, ALTER
@@ -354,4 +383,12 @@ pub mod sql {
             .collect();
         TableIterator::new(rows)
     }
+    extension_sql!(
+        r#"
+COMMENT ON FUNCTION insforge.settings() IS
+'Every insforge_integrations setting the operator may configure: the value in effect, its source (superuser: postgresql.conf, ALTER SYSTEM, ALTER DATABASE/ROLE ... SET or a session''s SET; operator: insforge.set_setting(); default), the operator''s value, and what it means.';
+"#,
+        name = "settings_comment",
+        requires = [settings]
+    );
 }

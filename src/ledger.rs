@@ -638,3 +638,12 @@ fn _settlement_facts(payload: Jsonb, requirements: Jsonb, settlement: Jsonb) -> 
         "dispute_reason": o.dispute_reason, "failure_reason": o.failure_reason,
     }))
 }
+extension_sql!(
+    r#"
+REVOKE ALL ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION x402._settlement_facts(jsonb, jsonb, jsonb) IS
+'Internal (benchmarks, tests): what record_settlement() derives from a payment and a facilitator''s answer without writing: the payment''s terms and the outcome (settled, broadcast, failed or disputed, with the reasons). 22023 for malformed input, 0A000 for an unknown x402Version or scheme.';
+"#,
+    name = "settlement_facts_comment",
+    requires = [_settlement_facts]
+);

@@ -63,32 +63,6 @@ extension_sql_file!(
     name = "citus",
     requires = ["identity", "jwt_secret", citus::on_other_nodes]
 );
-// Comments on the Rust shells' functions (pgrx writes none), once they exist.
-extension_sql_file!(
-    "../sql/comments.sql",
-    name = "comments",
-    requires = [
-        sql_jwt::verify_jwt,
-        sql_jwt::validate_claims,
-        sql_jwt::claims_valid,
-        sql_jwt::require_valid_claims,
-        sql_jwt::auth_provider,
-        sql_jwt::token_verification_count,
-        sql_jwt::authenticate,
-        citus::pre_request,
-        sql_x402::x402::decode_header,
-        sql_x402::x402::encode_header,
-        sql_x402::x402::domain_separator,
-        sql_x402::x402::checksum_address,
-        sql_x402::x402::recover_payer,
-        sql_x402::x402::verify_payment_with_margin,
-        ledger::_settlement_facts,
-        jsonb::bench::jsonb_layout_bench,
-        sql_act_as::act_as,
-        sql_act_as::act_as_internal,
-        sql_x402::x402::_authorization
-    ]
-);
 // insforge.explain_access() and its helpers (they use the advisor's readings of policies
 // and insforge._act_as()).
 extension_sql_file!(

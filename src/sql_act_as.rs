@@ -228,6 +228,14 @@ fn act_as(
         .as_deref()
         .map(|s| String::from_utf8_lossy(s).into_owned())
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.act_as(jsonb, text) IS
+'Makes the rest of the current transaction run as a client, exactly as PostgREST sets up a request: role from the role claim (default anon), transaction-local request.jwt.claims (with that role) and request.headers (authorization: Bearer <token> when given a token). From claims (taken as given; in claims_source = verified mode they give no identity) or a token (verified with the stored key and validated, like authenticate()). Neither: an anonymous request. Refuses privileged roles and roles that are neither in insforge_integrations.jwt_roles nor held by the caller (42501). Returns the subject. Operators only (42501); 25P01 outside a transaction block.';
+"#,
+    name = "act_as_comment",
+    requires = [act_as]
+);
 
 /// Internal (operators only): `insforge.act_as()` without the transaction-block
 /// requirement, for `insforge.explain_access()`, which switches inside a
@@ -238,3 +246,12 @@ fn act_as_internal(claims: Option<Jsonb>, token: Option<DbText>) -> JsonbDatum {
     let switched = switch(claims, token, "insforge.explain_access()");
     JsonbDatum::from_value(&switched.claims)
 }
+extension_sql!(
+    r#"
+REVOKE ALL ON FUNCTION insforge._act_as(jsonb, text) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._act_as(jsonb, text) IS
+'Internal (insforge.explain_access(), operators only): insforge.act_as() without the transaction-block requirement, for a switch made inside a subtransaction that is rolled back. Returns the claims it set.';
+"#,
+    name = "act_as_internal_comment",
+    requires = [act_as_internal]
+);

@@ -75,6 +75,14 @@ fn verify_jwt(
         })))
     })
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.verify_jwt(text, text, text, text) IS
+'Returns the claims of a JWT whose signature verifies (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA) with key: an HMAC secret, a PEM public key, a JWK or a JWKS (kid picks the key). Checks exp/nbf with insforge_integrations.jwt_leeway against the transaction start, and audience/issuer when given or configured. Every failed check raises 28000 naming it; a malformed key 22023.';
+"#,
+    name = "verify_jwt_comment",
+    requires = [verify_jwt]
+);
 
 thread_local! {
     /// verify_jwt's decoded payload, one buffer reused across calls.
@@ -128,6 +136,14 @@ fn validate_claims(claims: Jsonb) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.validate_claims(jsonb) IS
+'The problems found in the claims under the insforge_integrations.jwt_* settings, in this order: missing_sub, expired, not_yet_valid, audience, issuer, role, provider_mismatch. Empty when none.';
+"#,
+    name = "validate_claims_comment",
+    requires = [validate_claims]
+);
 
 /// True when the current request has claims and they pass validation.
 #[pg_extern(stable, parallel_safe)]
@@ -135,6 +151,14 @@ fn claims_valid() -> bool {
     let c = claims::current();
     c.present() && c.problems().is_empty()
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.claims_valid() IS
+'True when the current request has claims and they pass validation (cached per request).';
+"#,
+    name = "claims_valid_comment",
+    requires = [claims_valid]
+);
 
 /// Raises 28000 naming the first problem when the current request's claims
 /// are missing or fail validation.
@@ -157,6 +181,14 @@ fn require_valid_claims() {
         );
     }
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.require_valid_claims() IS
+'Raises 28000 naming the first problem when the current request has no claims or they fail validation.';
+"#,
+    name = "require_valid_claims_comment",
+    requires = [require_valid_claims]
+);
 
 /// The identity provider behind `claims` (NULL: the current request's):
 /// clerk, auth0, workos, kinde, stytch, better_auth, insforge, or NULL.
@@ -167,6 +199,14 @@ fn auth_provider(claims: default!(Option<Jsonb>, "NULL")) -> Option<&'static str
         None => validate::auth_provider(&claims::current().to_value()),
     }
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.auth_provider(jsonb) IS
+'The identity provider behind the claims (NULL: the current request''s): clerk, auth0, workos, kinde, stytch, better_auth, insforge, or NULL. A classification by issuer and sub shape, not an authentication.';
+"#,
+    name = "auth_provider_comment",
+    requires = [auth_provider]
+);
 
 /// Diagnostic: how many bearer tokens this backend has verified in
 /// `claims_source = verified` mode (a per-row policy verifies once per token).
@@ -174,6 +214,14 @@ fn auth_provider(claims: default!(Option<Jsonb>, "NULL")) -> Option<&'static str
 fn token_verification_count() -> i64 {
     verified::verification_count() as i64
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.token_verification_count() IS
+'Diagnostic: how many bearer tokens this backend has verified in insforge_integrations.claims_source = verified mode (a per-row policy verifies once per token).';
+"#,
+    name = "token_verification_count_comment",
+    requires = [token_verification_count]
+);
 
 /// Internal (SECURITY DEFINER, owned by the key's role `insforge_integrations_secrets`,
 /// executable by operators only): stores the verification key of this database, or
@@ -306,3 +354,11 @@ fn authenticate(token: DbText) -> Option<String> {
         .as_deref()
         .map(|s| String::from_utf8_lossy(s).into_owned())
 }
+extension_sql!(
+    r#"
+COMMENT ON FUNCTION insforge.authenticate(text) IS
+'For direct connections: verifies the token with the stored key, validates its claims, then for the rest of the transaction sets request.jwt.claims and the role from the role claim (only roles in insforge_integrations.jwt_roles; Postgres''s SET ROLE rules apply), as PostgREST would. Returns the subject. 25P01 outside a transaction block. On a Citus coordinator it also puts the token in request.headers (authorization: Bearer) and sends the claims and headers to the workers, as insforge.pre_request() does.';
+"#,
+    name = "authenticate_comment",
+    requires = [authenticate]
+);

@@ -49,6 +49,14 @@ mod x402 {
     fn decode_header(value: DbText) -> JsonbDatum {
         JsonbDatum::from_value(&ok(xc::decode_header(&value)))
     }
+    extension_sql!(
+        r#"
+COMMENT ON FUNCTION x402.decode_header(text) IS
+'Decodes a PAYMENT-SIGNATURE, X-PAYMENT, PAYMENT-REQUIRED or PAYMENT-RESPONSE header value: standard or URL-safe base64, padded or not, of a JSON object. Anything else raises 22023.';
+"#,
+        name = "decode_header_comment",
+        requires = [decode_header]
+    );
 
     /// Encodes a JSON object as a header value: standard padded base64 of
     /// compact JSON (round-trips with decode_header).
@@ -56,6 +64,14 @@ mod x402 {
     fn encode_header(value: Jsonb) -> String {
         ok(xc::encode_header(&value.0))
     }
+    extension_sql!(
+        r#"
+COMMENT ON FUNCTION x402.encode_header(jsonb) IS
+'Encodes a JSON object as a header value: standard padded base64 of compact JSON (round-trips with decode_header).';
+"#,
+        name = "encode_header_comment",
+        requires = [encode_header]
+    );
 
     /// The EIP-712 domain separator of EIP712Domain(string name,string
     /// version,uint256 chainId,address verifyingContract): 32 bytes.
@@ -80,6 +96,14 @@ mod x402 {
         let contract = ok(xc::Address::parse(&verifying_contract));
         xc::domain_separator(&name, &version, chain, contract.to_bytes()).to_vec()
     }
+    extension_sql!(
+        r#"
+COMMENT ON FUNCTION x402.domain_separator(text, text, numeric, text) IS
+'The EIP-712 domain separator of EIP712Domain(string name,string version,uint256 chainId,address verifyingContract): 32 bytes.';
+"#,
+        name = "domain_separator_comment",
+        requires = [domain_separator]
+    );
 
     /// The EIP-55 checksummed form of an address; 22023 for a malformed
     /// address or a mixed-case one whose checksum is wrong.
@@ -87,6 +111,14 @@ mod x402 {
     fn checksum_address(address: DbText) -> String {
         ok(xc::checksum_address(&address))
     }
+    extension_sql!(
+        r#"
+COMMENT ON FUNCTION x402.checksum_address(text) IS
+'The EIP-55 checksummed form of an address; 22023 for a malformed address or a mixed-case one whose checksum is wrong.';
+"#,
+        name = "checksum_address_comment",
+        requires = [checksum_address]
+    );
 
     /// The checksummed address that signed the payment (NULL requirements:
     /// the v2 payload's `accepted`): EIP-3009 TransferWithAuthorization
@@ -106,6 +138,14 @@ mod x402 {
             requirements.as_ref().map(|r| &r.0),
         )))
     }
+    extension_sql!(
+        r#"
+COMMENT ON FUNCTION x402.recover_payer(jsonb, jsonb) IS
+'The checksummed address that signed the payment (NULL requirements: the v2 payload''s accepted): EIP-3009 TransferWithAuthorization under the requirements'' EIP-712 domain (high-s signatures refused, 22023, as the token refuses them), or Permit2''s PermitWitnessTransferFrom with the x402 witness (exact; upto when accepted.scheme is upto) on the requirements'' chain (high s accepted, as Permit2''s ecrecover accepts it). v 27/28 or 0/1.';
+"#,
+        name = "recover_payer_comment",
+        requires = [recover_payer]
+    );
 
     /// Checks a payment as the official x402 SDK's facilitator /verify does,
     /// before any network call: {"isValid", "invalidReason",
@@ -145,6 +185,14 @@ mod x402 {
         let margin_secs = u64::try_from((margin_micros + 999_999) / 1_000_000).unwrap_or(u64::MAX);
         Some(verify(&payload, requirements.as_ref(), at, margin_secs))
     }
+    extension_sql!(
+        r#"
+COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
+'Checks a payment against the server''s own requirements as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, for exact (EIP-3009 or Permit2) and upto (Permit2); validBefore (Permit2: deadline) at least valid_before_margin (6 s) ahead. NULL requirements raise 22023; an x402Version or scheme not implemented, 0A000. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
+"#,
+        name = "verify_payment_comment",
+        requires = [verify_payment_with_margin]
+    );
 
     /// The entry point of version 0.1.0's three-argument
     /// x402.verify_payment(payload, requirements, at), with the default
@@ -269,6 +317,15 @@ mod x402 {
     fn _authorization(payload: Jsonb, requirements: Jsonb) -> JsonbDatum {
         JsonbDatum::from_value(&ok(xc::authorized_payment(&payload.0, &requirements.0)).to_json())
     }
+    extension_sql!(
+        r#"
+REVOKE ALL ON FUNCTION x402._authorization(jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION x402._authorization(jsonb, jsonb) IS
+'Internal: what a payment authorizes, derived once (insforge_core AuthorizedPayment): x402_version, scheme, transfer_method (eip3009 or permit2), network, chain_id, asset, pay_to, payer, amount (exact) or ceiling (upto), valid_after, valid_before (Permit2: deadline), nonce, nonce_scope (the contract holding the nonce: the token, or Permit2), spender, facilitator, payment_id, digest. 0A000 for an x402Version or scheme not implemented, 22023/22003 for unreadable input; validates nothing else.';
+"#,
+        name = "authorization_comment",
+        requires = [_authorization]
+    );
 
     crate::kept_slots! {
         static ASSET_QUERY;

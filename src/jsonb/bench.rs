@@ -124,6 +124,15 @@ fn jsonb_layout_bench(
         ),
     ])
 }
+extension_sql!(
+    r#"
+REVOKE ALL ON FUNCTION insforge._jsonb_layout_bench(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION insforge._jsonb_layout_bench(text, integer) IS
+'Internal (benchmarks): the extension''s jsonb reader and writer timed against PostgreSQL''s JsonbIteratorNext and JsonbValueToJsonb on the same document, interleaved: (half, ours_ns, postgres_ns, identical). The document must be an object or array whose numbers are integers (22023 otherwise).';
+"#,
+    name = "jsonb_layout_bench_comment",
+    requires = [jsonb_layout_bench]
+);
 
 /// A memory context reset after every round, so neither side pays for the
 /// other's allocations.
