@@ -10,7 +10,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/advisor");
+    // The manifest directory of this build (read at run time: a build script
+    // compiled for one checkout is reused by cargo for another sharing its
+    // target directory).
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_string());
+    let dir = Path::new(&manifest).join("sql/advisor");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut rules: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
