@@ -2721,7 +2721,11 @@ SELECT pg_catalog.set_config('check_function_bodies', 'on', true);
 -- ==== after.sql =======================================================================
 -- insforge_integrations 0.2.0 -> 0.3.0, hand-written part run last.
 --
--- 1. The JWT key and the four functions that reach it belong to the key's role.
+-- 1. What every update to 0.3.0 does last (the key's owner, the settings' triggers).
+-- sql/update/to-0.3.0-after.sql
+-- What every update to 0.3.0 runs last (included by sql/update/<A>--0.3.0/after.sql).
+--
+-- The JWT key and the four functions that reach it belong to the key's role.
 ALTER TABLE insforge.jwt_secret OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge._set_jwt_secret(text) OWNER TO insforge_integrations_secrets;
 ALTER FUNCTION insforge._jwt_key() OWNER TO insforge_integrations_secrets;

@@ -196,7 +196,8 @@ fn require_ledger() {
 ///
 /// # Safety
 /// Within the SPI connection that ran the statement; `fcinfo` is this call's.
-unsafe fn returned_payment(fcinfo: pg_sys::FunctionCallInfo) -> Option<PaymentRow> {
+/// (0.2.0's functions, src/ledger_v2.rs, return their rows through it too.)
+pub(crate) unsafe fn returned_payment(fcinfo: pg_sys::FunctionCallInfo) -> Option<pg_sys::Datum> {
     let table = pg_sys::SPI_tuptable;
     if table.is_null() || (*table).numvals < 1 {
         return None;
@@ -221,10 +222,10 @@ unsafe fn returned_payment(fcinfo: pg_sys::FunctionCallInfo) -> Option<PaymentRo
             Some("Run SELECT x402.install_ledger(); to bring public.x402_payments up to date."),
         );
     }
-    Some(PaymentRow(pg_sys::Datum::from(pg_sys::SPI_returntuple(
+    Some(pg_sys::Datum::from(pg_sys::SPI_returntuple(
         *(*table).vals,
         desc,
-    ))))
+    )))
 }
 
 /// Runs a kept statement that returns x402.payment columns; its first row.
@@ -238,7 +239,7 @@ fn returning(
     crate::kept::with(slot, sql, types, true, |c, stmt| {
         c.select(stmt, None, args)?;
         // SAFETY: in the connection that ran it; fcinfo is this call's.
-        Ok(unsafe { returned_payment(fcinfo) })
+        Ok(unsafe { returned_payment(fcinfo) }.map(PaymentRow))
     })
     .unwrap_or_else(|e| spi_failed(e))
 }

@@ -159,42 +159,6 @@ RETURNING ",
         }
     }
 
-    /// The row SPI_tuptable holds, as this call's result type (x402.payment)
-    /// in the caller's memory. None when the statement returned no row.
-    ///
-    /// # Safety
-    /// Within the SPI connection that ran the statement; `fcinfo` is this call's.
-    unsafe fn returned_payment(fcinfo: pg_sys::FunctionCallInfo) -> Option<pg_sys::Datum> {
-        let table = pg_sys::SPI_tuptable;
-        if table.is_null() || (*table).numvals < 1 {
-            return None;
-        }
-        let mut typid = pg_sys::InvalidOid;
-        let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
-        let class = pg_sys::get_call_result_type(fcinfo, &mut typid, &mut desc);
-        let (wanted, got) = (
-            pgrx::PgTupleDesc::from_pg_unchecked(desc),
-            pgrx::PgTupleDesc::from_pg_unchecked((*table).tupdesc),
-        );
-        let same = class == pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE
-            && wanted.len() == got.len()
-            && wanted
-                .iter()
-                .zip(got.iter())
-                .all(|(w, g)| w.atttypid == g.atttypid);
-        if !same {
-            raise(
-                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-                "the ledger's row does not have x402.payment's column types",
-                Some("Run SELECT x402.install_ledger(); to bring public.x402_payments up to date."),
-            );
-        }
-        Some(pg_sys::Datum::from(pg_sys::SPI_returntuple(
-            *(*table).vals,
-            desc,
-        )))
-    }
-
     type Kept = std::thread::LocalKey<std::cell::RefCell<Option<OwnedPreparedStatement>>>;
 
     fn spi_failed(e: pgrx::spi::SpiError) -> ! {
@@ -217,7 +181,7 @@ RETURNING ",
         with_kept_as(slot, sql, types, true, |c, stmt| {
             c.select(stmt, None, args)?;
             // SAFETY: in the connection that ran it; fcinfo is this call's.
-            Ok(unsafe { returned_payment(fcinfo) })
+            Ok(unsafe { crate::ledger::returned_payment(fcinfo) })
         })
         .unwrap_or_else(|e| spi_failed(e))
         .map(PaymentRowV2)
