@@ -6,6 +6,8 @@ view in its place) must only ever run as the role that wrote: project_admin itse
 extension's owner. Reached through begin_settlement, record_settlement, install_ledger (on a
 guide-made ledger), enable_realtime, verify_payment's nonce check (as anon), ALTER EXTENSION
 UPDATE and DROP EXTENSION through InsForge's hook."""
+import subprocess
+
 import psycopg
 import pytest
 from attack import assert_contained, attacked, one, plant, ran, store_key  # noqa: F401  (attacked: a fixture)
@@ -178,3 +180,48 @@ def test_dropping_the_extension_through_the_hook(cluster, db):
         assert one(c, "SELECT count(*) FROM public.x402_payments") == 0
         # the helper is an ordinary SQL function again, and works
         assert one(c, "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'public.requesting_user_id()'::regprocedure") == "sql"
+
+
+def test_a_dump_restored_by_project_admin(cluster, attacked):
+    """A project's dump, restored as project_admin (pg_restore --role on a superuser's login, the way
+    InsForge runs a project's SQL). pg_dump writes the extension's schema as a CREATE SCHEMA of its
+    own (PostgreSQL creates a control file's schema outside the extension), so the restore makes
+    insforge project_admin's: CREATE EXTENSION, through the hook, refuses that schema (42501), as it
+    refuses any squatted one; nothing ran as a superuser. The ledger comes back with its rows and
+    what project_admin attached to it. The documented way on (docs/install.md): drop the empty
+    schema and create the extension again; then settling runs the attachment as project_admin only."""
+    db = attacked
+    with cluster.connect(db) as c:
+        install(c)
+        with as_operator(c):
+            c.execute(ATTACHMENTS["trigger"])
+        pay, req, settle = payment()
+        with as_operator(c):
+            one(c, "SELECT status FROM x402.record_settlement(%s, %s, %s, '/x')", pay, req, settle)
+    dump = subprocess.run([str(cluster.bin / "pg_dump"), "-h", str(cluster.base), "-p", str(cluster.port), "-U", "postgres",
+                           "-Fc", db], capture_output=True, check=True).stdout
+    target = "restored_" + db
+    cluster.create_database(target, insforge=True, extension=False)
+    try:
+        restore = subprocess.run([str(cluster.bin / "pg_restore"), "-h", str(cluster.base), "-p", str(cluster.port),
+                                  "-U", "postgres", "--role=project_admin", "--no-owner", "-d", target],
+                                 input=dump, capture_output=True)
+        errors = restore.stderr.decode()
+        assert "schema insforge belongs to project_admin, not to the extension's owner" in errors, errors
+        with cluster.connect(target) as c:
+            assert c.execute("SELECT count(*) FROM pg_extension WHERE extname = 'insforge_integrations'"
+                             ).fetchone() == (0,)
+            assert one(c, "SELECT count(*) FROM public.x402_payments WHERE status = 'settled'") == 1, errors
+            assert one(c, "SELECT count(*) FROM pg_trigger WHERE tgname = 'planted'") == 1, errors
+            assert_contained(c, key=None)
+            with as_operator(c):
+                c.execute("DROP SCHEMA insforge")
+                c.execute("CREATE EXTENSION insforge_integrations")
+            pay, req, settle = payment()
+            with as_operator(c):
+                assert one(c, "SELECT status FROM x402.record_settlement(%s, %s, %s, '/x')", pay, req, settle) == "settled"
+            assert {w for w, _ in ran(c)} <= {"project_admin"}, ran(c)
+            assert_contained(c, key=None)
+    finally:
+        with cluster.connect() as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
