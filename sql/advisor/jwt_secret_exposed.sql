@@ -98,8 +98,9 @@ BEGIN
     ), found AS (
         -- function bodies
         SELECT 'function' AS kind, p.oid::pg_catalog.regprocedure::text AS obj, 'pg_proc.prosrc' AS catalog, s.src,
-               'Read the key at run time instead of embedding it (a SECURITY DEFINER function reading a superuser-only '
-               || 'table), recreate the function, then rotate the secret: it has been readable.' AS fix
+               'Recreate the function without the key: keep the key only where insforge.set_jwt_secret() stores it, '
+               || 'which nothing but superusers and the extension''s own role can read. Then rotate the secret (it has been '
+               || 'readable) and store the new one with insforge.set_jwt_secret().' AS fix
           FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace, secrets s
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -119,8 +120,9 @@ BEGIN
         -- views and materialized views
         SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
                pg_catalog.format('%I.%I', n.nspname, c.relname), 'pg_views.definition', s.src,
-               'Recreate the view without the literal (read the key at run time through a SECURITY DEFINER function), '
-               || 'then rotate the secret: it has been readable.'
+               'Recreate the view without the key: keep the key only where insforge.set_jwt_secret() stores it, '
+               || 'which nothing but superusers and the extension''s own role can read. Then rotate the secret (it has been '
+               || 'readable) and store the new one with insforge.set_jwt_secret().'
           FROM pg_catalog.pg_class c
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace, secrets s
          WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')

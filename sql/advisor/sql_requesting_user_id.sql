@@ -15,8 +15,9 @@ CREATE FUNCTION insforge.lint_sql_requesting_user_id()
            ARRAY['PERFORMANCE'],
            'Detects a public.requesting_user_id() that is still the integration guides'' SQL helper rather than the '
            || 'extension''s native function. The SQL helper parses the claims JSON once per row; the native one once per request.',
-           pg_catalog.format('public.requesting_user_id() is LANGUAGE %s returning %s; %s policies call it.',
-                             l.lanname, pg_catalog.format_type(p.prorettype, NULL), dep.n),
+           pg_catalog.format('public.requesting_user_id() is LANGUAGE %s returning %s; %s %s it.',
+                             l.lanname, pg_catalog.format_type(p.prorettype, NULL), dep.n,
+                             CASE WHEN dep.n = 1 THEN 'policy calls' ELSE 'policies call' END),
            CASE WHEN p.prorettype = 'pg_catalog.text'::pg_catalog.regtype
                 THEN 'SELECT insforge.adopt_requesting_user_id();  -- as project_admin or a superuser; swaps the body in place, policies untouched'
                 ELSE 'It returns ' || pg_catalog.format_type(p.prorettype, NULL) || ', not text, so it cannot be adopted in place: '

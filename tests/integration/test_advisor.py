@@ -265,7 +265,7 @@ TRIPS = {
         ("released", """SELECT insforge.release_requesting_user_id();
             CREATE TABLE public.notes (id int, user_id text DEFAULT requesting_user_id());
             CREATE POLICY own ON public.notes TO authenticated USING (user_id = requesting_user_id());""",
-         "WARN", "sql_requesting_user_id_public_requesting_user_id", "LANGUAGE sql returning text; 1 policies",
+         "WARN", "sql_requesting_user_id_public_requesting_user_id", "LANGUAGE sql returning text; 1 policy calls it.",
          {"language": "sql", "returns": "text", "policies": 1}),
     ],
     "x402_tx_hash_not_unique": [

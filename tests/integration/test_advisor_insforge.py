@@ -70,7 +70,7 @@ CREATE FUNCTION public.leaky() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ S
 COLUMNS = [("affected_object", "text"), ("rule_id", "text"), ("severity", "text"), ("category", "text"),
            ("title", "text"), ("description", "text"), ("detail", "text"), ("remediation", "text")]
 
-# The addition to database-advisor.service.ts that docs/explain.md shows, as the scan runs it.
+# The addition to database-advisor.service.ts that docs/advisor.md shows, as the scan runs it.
 INSFORGE_RULE_QUERY = "SELECT * FROM insforge.advise_insforge()"
 # InsForge's read-time filter (database-advisor.service.ts, lines 59-65).
 INSFORGE_READ = """

@@ -4,6 +4,7 @@ describes, by at least one call here, and every SQLSTATE raised here is a row of
 Each case is a function that must raise; `@case(SQLSTATE, match)` registers it, and the test
 asserts the exact SQLSTATE and that the message (with its detail) matches `match`, so the error
 comes from the cause the table names and not from somewhere else."""
+import contextlib
 import copy
 import json
 import re
@@ -59,6 +60,29 @@ def ledger(conn):
 
 def j(value) -> str:
     return json.dumps(value)
+
+
+@contextlib.contextmanager
+def cluster_role(cluster, name: str, *member_of: str):
+    """A NOLOGIN role for one case, with the privileges of `member_of`; dropped afterwards (roles
+    are cluster-wide, and the key's role must have no members when a database installs the
+    extension)."""
+    with cluster.connect() as c:
+        c.execute(f'DROP ROLE IF EXISTS "{name}"')
+        c.execute(f'CREATE ROLE "{name}" NOLOGIN' + (" IN ROLE " + ", ".join(member_of) if member_of else ""))
+    try:
+        yield name
+    finally:
+        with cluster.connect() as c:
+            c.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def rls_table(conn):
+    """public.notes with RLS on and an owner policy for authenticated, as project_admin."""
+    with as_operator(conn):
+        conn.execute("CREATE TABLE public.notes (id int, user_id text DEFAULT requesting_user_id())")
+        conn.execute("ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY")
+        conn.execute("CREATE POLICY own ON public.notes FOR SELECT TO authenticated USING (user_id = requesting_user_id())")
 
 
 # -- claims --------------------------------------------------------------------------------------------------
@@ -199,6 +223,12 @@ def negative_margin(cluster, db):
         c.execute("SELECT x402.verify_payment(%s, %s, now(), '-1 second')", (j(payment(1)), j(REQ)))
 
 
+@case("22023", r"verify_payment needs the server's payment requirements .*: requirements is NULL")
+def verify_payment_without_requirements(cluster, db):
+    with cluster.connect(db) as c:
+        c.execute("SELECT x402.verify_payment(%s, NULL)", (j(payment(1)),))
+
+
 @case("22023", r"older_than must not be NULL")
 def null_older_than(cluster, db):
     with cluster.connect(db) as c:
@@ -278,6 +308,20 @@ def unknown_scheme(cluster, db):
     with cluster.connect(db) as c:
         ledger(c)
         operator(c, "SELECT * FROM x402.record_settlement(%s, %s, %s)", j(p), j(req), j(answer(tx(1))))
+
+
+@case("0A000", r"paymentPayload.x402Version is 3; supported versions are 1 and 2")
+def verify_payment_of_an_unknown_x402_version(cluster, db):
+    p = payment(1)
+    p["x402Version"] = 3
+    with cluster.connect(db) as c:
+        c.execute("SELECT x402.verify_payment(%s, %s)", (j(p), j(REQ)))
+
+
+@case("0A000", r'paymentRequirements.scheme is "deferred"; the schemes implemented are "exact" and "upto"')
+def verify_payment_for_a_scheme_not_implemented(cluster, db):
+    with cluster.connect(db) as c:
+        c.execute("SELECT x402.verify_payment(%s, %s)", (j(payment(1)), j(dict(REQ, scheme="deferred"))))
 
 
 @case("0A000", r"network solana is not an EVM network")
@@ -383,6 +427,66 @@ def authenticate_to_a_privileged_role(cluster, db):
             c.execute("SELECT insforge.authenticate(%s)", (token,))
 
 
+@case("42501", r"insforge.act_as\(\) may be run only by the operator: project_admin or a superuser \(current role: authenticated\)")
+def act_as_by_a_client(cluster, db):
+    with cluster.connect(db, user="authenticator") as c:
+        with postgrest_request(c, {"sub": "u", "role": "authenticated"}) as cur:
+            cur.execute("""SELECT insforge.act_as('{"sub": "v", "role": "authenticated"}')""")
+
+
+@case("42501", r"insforge.explain_access\(\) may be run only by the operator: project_admin or a superuser \(current role: authenticator\)")
+def explain_access_by_a_login_app_role(cluster, db):
+    with cluster.connect(db) as c:
+        rls_table(c)
+    with cluster.connect(db, user="authenticator") as c:
+        c.execute("""SELECT * FROM insforge.explain_access('public.notes', '{"role": "anon"}')""")
+
+
+@case("42501", r"insforge.explain_access\(\) refuses to switch to role postgres: role postgres is a superuser")
+def explain_access_as_a_superuser(cluster, db):
+    with cluster.connect(db) as c:
+        rls_table(c)
+        operator(c, """SELECT * FROM insforge.explain_access('public.notes', '{"role": "postgres"}')""")
+
+
+@case("42501", r"insforge.authenticate\(\) refuses to switch to role pg_monitor: role pg_monitor is one of PostgreSQL's predefined roles")
+def authenticate_to_a_predefined_role(cluster, db):
+    import jwt
+    with cluster.connect(db) as c:
+        operator(c, "SELECT insforge.set_jwt_secret(%s)", SECRET)
+        c.execute(f'ALTER DATABASE "{db}" SET insforge_integrations.jwt_roles = \'anon,authenticated,pg_monitor\'')
+    token = jwt.encode({"sub": "u", "role": "pg_monitor"}, SECRET, algorithm="HS256")
+    with cluster.connect(db, user="authenticator") as c:
+        with c.transaction():
+            c.execute("SELECT insforge.authenticate(%s)", (token,))
+
+
+@case("42501", r"insforge.act_as\(\) refuses to switch to role errors_reader: role errors_reader has the privileges of pg_read_all_data")
+def act_as_a_role_that_reads_all_data(cluster, db):
+    with cluster_role(cluster, "errors_reader", "pg_read_all_data"), cluster.connect(db) as c:
+        operator(c, """SELECT insforge.act_as('{"role": "errors_reader"}')""")
+
+
+@case("42501", r"insforge.act_as\(\) refuses to switch to role errors_heir: role errors_heir has the privileges of insforge_integrations_secrets")
+def act_as_a_role_with_the_keys_privileges(cluster, db):
+    with cluster_role(cluster, "errors_heir", "insforge_integrations_secrets"), cluster.connect(db) as c:
+        operator(c, """SELECT insforge.act_as('{"role": "errors_heir"}')""")
+
+
+@case("42501", r"insforge.act_as\(\) refuses to switch to role errors_app: it is not a client role \(insforge_integrations.jwt_roles: anon,authenticated\) and project_admin does not have its privileges")
+def act_as_a_role_neither_client_nor_held(cluster, db):
+    with cluster_role(cluster, "errors_app"), cluster.connect(db) as c:
+        operator(c, """SELECT insforge.act_as('{"role": "errors_app"}')""")
+
+
+@case("42501", r"insforge.explain_access\(\) reads public.payroll as its caller, and project_admin may not read it")
+def explain_access_of_a_table_the_caller_may_not_read(cluster, db):
+    with cluster.connect(db) as c:
+        c.execute("CREATE TABLE public.payroll (id int, amount numeric)")  # the superuser's
+        c.execute("REVOKE ALL ON public.payroll FROM project_admin")
+        operator(c, """SELECT * FROM insforge.explain_access('public.payroll', '{"role": "authenticated"}')""")
+
+
 @case("42501", r"schema x402 exists and was not created by insforge_integrations \(owner: project_admin\)")
 def create_extension_into_a_squatted_schema(cluster, db):
     with cluster.connect(db) as c:
@@ -400,6 +504,22 @@ def create_extension_into_a_squatted_schema(cluster, db):
 def authenticate_outside_a_transaction(cluster, db):
     with cluster.connect(db, user="authenticator") as c:
         c.execute("SELECT insforge.authenticate('a.b.c')")
+
+
+@case("25P01", r"insforge.act_as\(\) must run inside a transaction block")
+def act_as_outside_a_transaction(cluster, db):
+    with cluster.connect(db) as c:
+        c.execute("SET ROLE project_admin")
+        c.execute("""SELECT insforge.act_as('{"sub": "u", "role": "authenticated"}')""")
+
+
+@case("25006", r"insforge.explain_access\(\) cannot run in a read-only transaction or on a standby")
+def explain_access_in_a_read_only_transaction(cluster, db):
+    with cluster.connect(db) as c:
+        rls_table(c)
+        with as_operator(c):
+            c.execute("SET TRANSACTION READ ONLY")
+            c.execute("""SELECT * FROM insforge.explain_access('public.notes', '{"sub": "u", "role": "authenticated"}')""")
 
 
 @case("25006", r"cannot set the JWT key on a standby")
@@ -480,6 +600,19 @@ def update_from_0_1_0_with_both_setting_names(cluster, db):
 def grant_operator_to_nobody(cluster, db):
     with cluster.connect(db) as c:
         operator(c, "SELECT insforge.grant_operator('no_such_role')")
+
+
+@case("42704", r'insforge.act_as\(\): role "no_such_role" does not exist')
+def act_as_a_role_that_does_not_exist(cluster, db):
+    with cluster.connect(db) as c:
+        operator(c, """SELECT insforge.act_as('{"sub": "u", "role": "no_such_role"}')""")
+
+
+@case("42704", r'insforge.explain_access\(\): role "no_such_role" does not exist')
+def explain_access_as_a_role_that_does_not_exist(cluster, db):
+    with cluster.connect(db) as c:
+        rls_table(c)
+        operator(c, """SELECT * FROM insforge.explain_access('public.notes', '{"role": "no_such_role"}')""")
 
 
 @case("3F000", r"schema public does not exist")
