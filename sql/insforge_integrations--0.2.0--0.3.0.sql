@@ -17,6 +17,7 @@
 --   CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings FOR EACH STATEMENT EXE
 --   CREATE TYPE x402.payment AS ( id uuid, payer_address text, endpoint text, amount numeric(78,0), tx_hash text, 
 --   DO $do$ BEGIN IF pg_catalog.to_regrole('project_admin') IS NOT NULL THEN PERFORM insforge._grant_operator('pro
+--   DO $do$ DECLARE f record; BEGIN FOR f IN SELECT object FROM insforge._operator_privileges() WHERE object LIKE 
 --   DO $guard$ DECLARE ext record; x402_ns record; foreign_objects text; BEGIN SELECT e.oid, e.extowner, e.extname
 --   DO $role$ DECLARE r record; BEGIN SELECT * INTO r FROM pg_catalog.pg_roles WHERE rolname = 'insforge_integrati
 --   INSERT INTO x402.assets VALUES ('eip155:196', '0x4ae46a509f6b1d9056937ba4500cb143933d2dc8', 'Global Dollar', '
@@ -688,7 +689,8 @@ COMMENT ON FUNCTION insforge._on_other_nodes(text, text) IS
 'Internal (superusers only; called by insforge._propagate_jwt_secret() and insforge._propagate_requesting_user_id()): on a Citus coordinator runs the statement on every active primary worker through master_run_on_worker() and returns how many; 0 without Citus, on a worker, in an extension script, or without workers. 25001 inside a transaction block; 08000 naming a worker that failed.';
 
 CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, object text, privileges text)
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
     AS $$
     VALUES ('FUNCTION', 'insforge._adopt_requesting_user_id(boolean)', 'EXECUTE'),
            ('FUNCTION', 'insforge._release_requesting_user_id()', 'EXECUTE'),
@@ -714,6 +716,14 @@ CREATE OR REPLACE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_
            ('TABLE', 'insforge.database_settings', 'INSERT, UPDATE, DELETE'),
            ('FUNCTION', 'x402._authorization(jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
+    UNION
+    -- every advisor rule (insforge.lint_<rule>(), one per file of sql/advisor/)
+    SELECT 'FUNCTION', p.oid::pg_catalog.regprocedure::text, 'EXECUTE'
+      FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+                                 AND d.deptype = 'e'
+      JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'insforge_integrations'
+     WHERE p.pronamespace = 'insforge'::pg_catalog.regnamespace AND p.proname LIKE 'lint\_%'
 $$;
 
 REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;
@@ -905,6 +915,7 @@ CREATE OR REPLACE FUNCTION insforge.advise()
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
+    PERFORM insforge._require_operator('insforge.advise()');
     RETURN QUERY EXECUTE
            'SELECT f.* FROM insforge.advisor_findings() f'
         || CASE WHEN insforge.advisor_suppressions_readable()
@@ -922,19 +933,23 @@ COMMENT ON FUNCTION insforge.advise() IS
 CREATE OR REPLACE FUNCTION insforge.advise_insforge()
     RETURNS TABLE(affected_object text, rule_id text, severity text, category text, title text, description text,
                   detail text, remediation text)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT insforge.advisor_affected_object(f.metadata, f.cache_key),
-           f.name,
-           CASE f.level WHEN 'ERROR' THEN 'critical' WHEN 'WARN' THEN 'warning' ELSE 'info' END,
-           CASE WHEN 'SECURITY' = ANY (f.categories) THEN 'security'
-                WHEN 'PERFORMANCE' = ANY (f.categories) THEN 'performance'
-                ELSE 'health' END,
-           f.title, f.description, f.detail, f.remediation
-      FROM insforge.advisor_findings() f
-     ORDER BY CASE f.level WHEN 'ERROR' THEN 0 WHEN 'WARN' THEN 1 ELSE 2 END, f.name, f.cache_key
-$$;
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('insforge.advise_insforge()');
+    RETURN QUERY
+        SELECT insforge.advisor_affected_object(f.metadata, f.cache_key),
+               f.name,
+               CASE f.level WHEN 'ERROR' THEN 'critical' WHEN 'WARN' THEN 'warning' ELSE 'info' END,
+               CASE WHEN 'SECURITY' = ANY (f.categories) THEN 'security'
+                    WHEN 'PERFORMANCE' = ANY (f.categories) THEN 'performance'
+                    ELSE 'health' END,
+               f.title, f.description, f.detail, f.remediation
+          FROM insforge.advisor_findings() f
+         ORDER BY CASE f.level WHEN 'ERROR' THEN 0 WHEN 'WARN' THEN 1 ELSE 2 END, f.name, f.cache_key;
+END
+$fn$;
 
 COMMENT ON FUNCTION insforge.advise_insforge() IS
 'insforge.advise()''s findings in the row shape of InsForge''s own advisor rule queries (affected_object, rule_id, severity critical|warning|info, category security|performance|health, title, description, detail, remediation), for its scan to run as one more rule query. All findings (InsForge applies its suppressions when it reads them).';
@@ -2918,26 +2933,39 @@ BEGIN
                WHEN p.status = 'broadcast' THEN
                    pg_catalog.format('accepted by the facilitator for a later batched settlement (no transaction yet): when it '
                                      || 'names the transaction, record its answer again with x402.record_settlement(payload, '
-                                     || 'requirements, answer); on chain, authorizationState(%s, %s) on %s (%s) says whether it was used',
-                                     p.payer_address, p.nonce, p.nonce_scope, p.network)
+                                     || 'requirements, answer); on chain, %s says whether it was used', c.onchain)
                ELSE
-                   pg_catalog.format('authorizationState(%s, %s) on %s (%s): true means the authorization was used, '
-                                     || 'so find its transaction (AuthorizationUsed/Transfer from %s) and record it with '
-                                     || 'x402.record_settlement(); false %s',
-                                     p.payer_address, p.nonce, p.nonce_scope, p.network, p.payer_address,
+                   pg_catalog.format('%s: %s means the authorization was used, '
+                                     || 'so find its transaction (%s) and record it with '
+                                     || 'x402.record_settlement(); %s %s',
+                                     c.onchain, c.used, c.event, c.unused,
                                      CASE WHEN p.valid_before IS NOT NULL AND p.valid_before <= pg_catalog.now()
                                           THEN 'means it never settled and no longer can (validBefore passed): record the facilitator''s failure with x402.record_settlement(payload, requirements, ''{"success": false, "errorReason": "..."}'')'
                                           ELSE 'means it has not settled yet; ask the facilitator about the /settle call' END)
                END,
                x402.explorer_url(p.network, p.payer_address)
           FROM public.x402_payments p
+          -- Where the chain keeps the nonce: EIP-3009's token (authorizationState(payer, nonce)), or
+          -- Permit2, whose nonces are bits of nonceBitmap(owner, nonce >> 8) (bit nonce & 0xff).
+          CROSS JOIN LATERAL (
+              SELECT CASE WHEN permit2 THEN pg_catalog.format('nonceBitmap(%s, 0x%s) on Permit2 %s (%s), bit %s',
+                                                              p.payer_address, pg_catalog.substr(p.nonce, 3, 62), p.nonce_scope,
+                                                              p.network, ('x' || pg_catalog.right(p.nonce, 2))::bit(8)::integer)
+                          ELSE pg_catalog.format('authorizationState(%s, %s) on %s (%s)',
+                                                 p.payer_address, p.nonce, p.nonce_scope, p.network) END AS onchain,
+                     CASE WHEN permit2 THEN 'a set bit' ELSE 'true' END AS used,
+                     CASE WHEN permit2 THEN 'a clear bit' ELSE 'false' END AS unused,
+                     CASE WHEN permit2 THEN pg_catalog.format('the Transfer of %s from %s', p.asset, p.payer_address)
+                          ELSE pg_catalog.format('AuthorizationUsed/Transfer from %s', p.payer_address) END AS event
+                FROM (SELECT pg_catalog.lower(p.nonce_scope) = '0x000000000022d473030f116ddee9f6b43ac78ba3'
+                             AND p.nonce ~ '^0x[0-9a-f]{64}$' AS permit2) k) c
          WHERE p.status IN ('pending', 'broadcast') AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
          ORDER BY p.created_at $q$ USING older_than;
 END
 $fn$;
 
 COMMENT ON FUNCTION x402.unreconciled(interval) IS
-'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
+'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce) or Permit2''s nonceBitmap(payer, nonce >> 8), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
 
 COMMENT ON FUNCTION x402.verify_payment(jsonb, jsonb, timestamptz, interval) IS
 'Checks a payment against the server''s own requirements as the official x402 SDK''s facilitator /verify does, before any network call: {"isValid", "invalidReason", "invalidMessage", "payer"}, with the SDK''s check order and reason strings, for exact (EIP-3009 or Permit2) and upto (Permit2); validBefore (Permit2: deadline) at least valid_before_margin (6 s) ahead. NULL requirements raise 22023; an x402Version or scheme not implemented, 0A000. Additions the SDK sees only on chain: invalid_exact_evm_payload_eip712_domain_mismatch (x402.assets registers another EIP-712 domain) and invalid_exact_evm_nonce_already_used (the ledger holds the nonce).';
@@ -2965,6 +2993,18 @@ CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insf
     FOR EACH ROW EXECUTE FUNCTION insforge._database_settings_row();
 CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings
     FOR EACH STATEMENT EXECUTE FUNCTION insforge._database_settings_row();
+
+-- The advisor's rules are for operators (sql/operator.sql); the operators get them back
+-- with the rest of their privileges below.
+DO $do$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT object FROM insforge._operator_privileges() WHERE object LIKE 'insforge.lint\_%' LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.object);
+    END LOOP;
+END
+$do$;
 
 -- 2. Every operator of 0.2.0 (project_admin, and roles given insforge.grant_operator())
 --    gets 0.3.0's list of operator privileges (sql/operator.sql): the ledger's internal

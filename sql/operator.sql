@@ -23,7 +23,8 @@
 -- applies it to project_admin (the block at the end of this file).
 
 CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, object text, privileges text)
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
     AS $$
     VALUES ('FUNCTION', 'insforge._adopt_requesting_user_id(boolean)', 'EXECUTE'),
            ('FUNCTION', 'insforge._release_requesting_user_id()', 'EXECUTE'),
@@ -49,6 +50,14 @@ CREATE FUNCTION insforge._operator_privileges() RETURNS TABLE(object_type text, 
            ('TABLE', 'insforge.database_settings', 'INSERT, UPDATE, DELETE'),
            ('FUNCTION', 'x402._authorization(jsonb,jsonb)', 'EXECUTE'),
            ('TABLE', 'x402.assets', 'INSERT, UPDATE, DELETE')
+    UNION
+    -- every advisor rule (insforge.lint_<rule>(), one per file of sql/advisor/)
+    SELECT 'FUNCTION', p.oid::pg_catalog.regprocedure::text, 'EXECUTE'
+      FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+                                 AND d.deptype = 'e'
+      JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'insforge_integrations'
+     WHERE p.pronamespace = 'insforge'::pg_catalog.regnamespace AND p.proname LIKE 'lint\_%'
 $$;
 REVOKE ALL ON FUNCTION insforge._operator_privileges() FROM PUBLIC;
 COMMENT ON FUNCTION insforge._operator_privileges() IS
@@ -138,6 +147,20 @@ REVOKE ALL ON FUNCTION insforge._set_jwt_secret(text) FROM PUBLIC;
 ALTER FUNCTION insforge._set_jwt_secret(text) OWNER TO insforge_integrations_secrets;
 COMMENT ON FUNCTION insforge._set_jwt_secret(text) IS
 'Internal (SECURITY DEFINER, operators only): the privileged part of insforge.set_jwt_secret(); validates the key and writes insforge.jwt_secret.';
+
+-- The advisor's rules read the project's catalog (its tables, policies, functions, the
+-- operator's settings) and report it: for operators, not for clients, who could call
+-- them as RPCs where PostgREST serves schema insforge (SECURITY.md). insforge.advise()
+-- itself refuses non-operators.
+DO $do$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT object FROM insforge._operator_privileges() WHERE object LIKE 'insforge.lint\_%' LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.object);
+    END LOOP;
+END
+$do$;
 
 -- At CREATE EXTENSION time: InsForge's operator role, when it exists.
 DO $do$

@@ -400,25 +400,38 @@ BEGIN
                WHEN p.status = 'broadcast' THEN
                    pg_catalog.format('accepted by the facilitator for a later batched settlement (no transaction yet): when it '
                                      || 'names the transaction, record its answer again with x402.record_settlement(payload, '
-                                     || 'requirements, answer); on chain, authorizationState(%s, %s) on %s (%s) says whether it was used',
-                                     p.payer_address, p.nonce, p.nonce_scope, p.network)
+                                     || 'requirements, answer); on chain, %s says whether it was used', c.onchain)
                ELSE
-                   pg_catalog.format('authorizationState(%s, %s) on %s (%s): true means the authorization was used, '
-                                     || 'so find its transaction (AuthorizationUsed/Transfer from %s) and record it with '
-                                     || 'x402.record_settlement(); false %s',
-                                     p.payer_address, p.nonce, p.nonce_scope, p.network, p.payer_address,
+                   pg_catalog.format('%s: %s means the authorization was used, '
+                                     || 'so find its transaction (%s) and record it with '
+                                     || 'x402.record_settlement(); %s %s',
+                                     c.onchain, c.used, c.event, c.unused,
                                      CASE WHEN p.valid_before IS NOT NULL AND p.valid_before <= pg_catalog.now()
                                           THEN 'means it never settled and no longer can (validBefore passed): record the facilitator''s failure with x402.record_settlement(payload, requirements, ''{"success": false, "errorReason": "..."}'')'
                                           ELSE 'means it has not settled yet; ask the facilitator about the /settle call' END)
                END,
                x402.explorer_url(p.network, p.payer_address)
           FROM public.x402_payments p
+          -- Where the chain keeps the nonce: EIP-3009's token (authorizationState(payer, nonce)), or
+          -- Permit2, whose nonces are bits of nonceBitmap(owner, nonce >> 8) (bit nonce & 0xff).
+          CROSS JOIN LATERAL (
+              SELECT CASE WHEN permit2 THEN pg_catalog.format('nonceBitmap(%s, 0x%s) on Permit2 %s (%s), bit %s',
+                                                              p.payer_address, pg_catalog.substr(p.nonce, 3, 62), p.nonce_scope,
+                                                              p.network, ('x' || pg_catalog.right(p.nonce, 2))::bit(8)::integer)
+                          ELSE pg_catalog.format('authorizationState(%s, %s) on %s (%s)',
+                                                 p.payer_address, p.nonce, p.nonce_scope, p.network) END AS onchain,
+                     CASE WHEN permit2 THEN 'a set bit' ELSE 'true' END AS used,
+                     CASE WHEN permit2 THEN 'a clear bit' ELSE 'false' END AS unused,
+                     CASE WHEN permit2 THEN pg_catalog.format('the Transfer of %s from %s', p.asset, p.payer_address)
+                          ELSE pg_catalog.format('AuthorizationUsed/Transfer from %s', p.payer_address) END AS event
+                FROM (SELECT pg_catalog.lower(p.nonce_scope) = '0x000000000022d473030f116ddee9f6b43ac78ba3'
+                             AND p.nonce ~ '^0x[0-9a-f]{64}$' AS permit2) k) c
          WHERE p.status IN ('pending', 'broadcast') AND pg_catalog.now() - p.created_at >= $1  -- (no overflow for any interval)
          ORDER BY p.created_at $q$ USING older_than;
 END
 $fn$;
 COMMENT ON FUNCTION x402.unreconciled(interval) IS
-'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
+'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce) or Permit2''s nonceBitmap(payer, nonce >> 8), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
 
 CREATE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,

@@ -97,6 +97,7 @@ CREATE FUNCTION insforge.advise()
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 BEGIN
+    PERFORM insforge._require_operator('insforge.advise()');
     RETURN QUERY EXECUTE
            'SELECT f.* FROM insforge.advisor_findings() f'
         || CASE WHEN insforge.advisor_suppressions_readable()
@@ -121,18 +122,22 @@ COMMENT ON FUNCTION insforge.advise() IS
 CREATE FUNCTION insforge.advise_insforge()
     RETURNS TABLE(affected_object text, rule_id text, severity text, category text, title text, description text,
                   detail text, remediation text)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    AS $$
-    SELECT insforge.advisor_affected_object(f.metadata, f.cache_key),
-           f.name,
-           CASE f.level WHEN 'ERROR' THEN 'critical' WHEN 'WARN' THEN 'warning' ELSE 'info' END,
-           CASE WHEN 'SECURITY' = ANY (f.categories) THEN 'security'
-                WHEN 'PERFORMANCE' = ANY (f.categories) THEN 'performance'
-                ELSE 'health' END,
-           f.title, f.description, f.detail, f.remediation
-      FROM insforge.advisor_findings() f
-     ORDER BY CASE f.level WHEN 'ERROR' THEN 0 WHEN 'WARN' THEN 1 ELSE 2 END, f.name, f.cache_key
-$$;
+    AS $fn$
+BEGIN
+    PERFORM insforge._require_operator('insforge.advise_insforge()');
+    RETURN QUERY
+        SELECT insforge.advisor_affected_object(f.metadata, f.cache_key),
+               f.name,
+               CASE f.level WHEN 'ERROR' THEN 'critical' WHEN 'WARN' THEN 'warning' ELSE 'info' END,
+               CASE WHEN 'SECURITY' = ANY (f.categories) THEN 'security'
+                    WHEN 'PERFORMANCE' = ANY (f.categories) THEN 'performance'
+                    ELSE 'health' END,
+               f.title, f.description, f.detail, f.remediation
+          FROM insforge.advisor_findings() f
+         ORDER BY CASE f.level WHEN 'ERROR' THEN 0 WHEN 'WARN' THEN 1 ELSE 2 END, f.name, f.cache_key;
+END
+$fn$;
 COMMENT ON FUNCTION insforge.advise_insforge() IS
 'insforge.advise()''s findings in the row shape of InsForge''s own advisor rule queries (affected_object, rule_id, severity critical|warning|info, category security|performance|health, title, description, detail, remediation), for its scan to run as one more rule query. All findings (InsForge applies its suppressions when it reads them).';

@@ -12,3 +12,15 @@ CREATE TRIGGER database_settings_check BEFORE INSERT OR UPDATE OR DELETE ON insf
     FOR EACH ROW EXECUTE FUNCTION insforge._database_settings_row();
 CREATE TRIGGER database_settings_truncate BEFORE TRUNCATE ON insforge.database_settings
     FOR EACH STATEMENT EXECUTE FUNCTION insforge._database_settings_row();
+
+-- The advisor's rules are for operators (sql/operator.sql); the operators get them back
+-- with the rest of their privileges below.
+DO $do$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT object FROM insforge._operator_privileges() WHERE object LIKE 'insforge.lint\_%' LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.object);
+    END LOOP;
+END
+$do$;

@@ -704,13 +704,23 @@ def test_jwt_secret_rule_privileges(cluster, db):
         assert definers == [("insforge.lint_jwt_secret_exposed()",)]
         run(cluster, db, f"INSERT INTO insforge.jwt_secret(key) VALUES ('{SECRET}');"
                          f" COMMENT ON TABLE insforge.jwt_secret IS 'copy: {SECRET}'")
-    # A client role may run advise(); the secret rule is skipped and says so.
+    # A client role may run neither advise() nor a rule (PostgREST serves schema insforge);
+    # advisor_findings() gives it only "skipped" rows.
     with cluster.connect(db, user="authenticator", row_factory=dict_row) as c:
         c.execute("set role authenticated")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             c.execute("select * from insforge.lint_jwt_secret_exposed()")
-        rows = c.execute("select * from insforge.advise() where name = 'jwt_secret_exposed'").fetchall()
-        assert [(r["level"], r["cache_key"]) for r in rows] == [("INFO", "jwt_secret_exposed_skipped")]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="may be run only by the operator"):
+            c.execute("select * from insforge.advise()")
+        c.rollback()
+        c.execute("set role authenticated")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            c.execute("select * from insforge.lint_policy_without_role()")
+        c.rollback()
+        c.execute("set role authenticated")
+        rows = c.execute("select level, cache_key from insforge.advisor_findings()").fetchall()
+        assert rows and all(r["level"] == "INFO" and r["cache_key"].endswith("_skipped") for r in rows), rows
+        assert {r["cache_key"] for r in rows} >= {"jwt_secret_exposed_skipped", "policy_without_role_skipped"}
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             c.execute("select key from insforge.jwt_secret")
     rows = advise(cluster, db, as_project_admin=True)

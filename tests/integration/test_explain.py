@@ -477,7 +477,7 @@ BAD_INPUT = [
     (("notes", {"sub": "x", "role": "nobody"}), psycopg.errors.UndefinedObject, 'role "nobody" does not exist'),
     (("notes", {"role": "postgres"}), psycopg.errors.InsufficientPrivilege, "role postgres is a superuser"),
     (("notes", {"role": "authenticator"}), psycopg.errors.InsufficientPrivilege, "it is not a client role"),
-    (("notes", {"role": "insforge_integrations_secrets"}), psycopg.errors.InsufficientPrivilege, "not a client role"),
+    (("notes", {"role": "insforge_integrations_secrets"}), psycopg.errors.InsufficientPrivilege, "the extension.s own role for its secrets"),
     (("notes", ["sub"]), psycopg.errors.InvalidParameterValue, "claims must be a JSON object, not an array"),
     (("notes", {"role": 5}), psycopg.errors.InvalidParameterValue, "role claim must be a string"),
     (("notes", {"sub": "x"}, "SELECT", {"nope": 1}), psycopg.errors.InvalidParameterValue, "has no column nope"),

@@ -66,30 +66,69 @@ def test_permit2_exact_is_keyed_in_permit2s_nonce_space(cluster, jdb):
         assert revenue(c) == ("1000", "0")
 
 
+def charge(req, amount):
+    """The requirements a server sends to /settle for an upto payment: the same, with the amount to
+    charge (the SDK's settlement override; at most the signed ceiling)."""
+    return {**req, "amount": str(amount)}
+
+
 def test_upto_keeps_the_ceiling_and_counts_what_settled(cluster, jdb):
     acct = Account.create()
     req = upto(5000)
     pay = signed(acct, req, nonce=1)
     with cluster.connect(jdb) as c:
-        assert verify(c, pay, req)["isValid"] is True
-        begin(c, pay, req)
-        r = record(c, pay, req, answer(tx(22), acct.address, amount="3200"))
+        assert verify(c, pay, req)["isValid"] is True  # verified against the ceiling
+        begin(c, pay, charge(req, 3200))
+        r = record(c, pay, charge(req, 3200), answer(tx(22), acct.address, amount="3200"))
         assert r["status"] == "settled"
         assert ledger_row(c, tx(22)) == ("settled", "upto", p2.PERMIT2_ADDRESS, "5000", "3200", None)
         assert revenue(c) == ("3200", "0")
+        # the answer without its amount (a facilitator that does not echo it): the charge
+        other = signed(acct, req, nonce=4)
+        assert record(c, other, charge(req, 1200), answer(tx(29), acct.address))["status"] == "settled"
+        assert ledger_row(c, tx(29))[4] == "1200"
 
 
-def test_upto_settled_above_the_ceiling_or_without_an_amount_is_disputed(cluster, jdb):
+def test_upto_above_the_ceiling_or_not_what_was_charged_is_disputed(cluster, jdb):
     acct = Account.create()
     req = upto(5000)
-    above, silent = signed(acct, req, nonce=2), signed(acct, req, nonce=3)
+    above, other = signed(acct, req, nonce=2), signed(acct, req, nonce=3)
     with cluster.connect(jdb) as c:
-        assert record(c, above, req, answer(tx(23), acct.address, amount="6000"))["status"] == "disputed"
-        status, *_, why = ledger_row(c, tx(23))
+        assert record(c, above, charge(req, 6000), answer(tx(23), acct.address, amount="6000"))["status"] == "disputed"
+        why = ledger_row(c, tx(23))[5]
+        assert "requirements.amount 6000 (the charge) is above the signed ceiling 5000" in why
         assert "settled 6000, above the authorized ceiling 5000" in why
-        assert record(c, silent, req, answer(tx(24), acct.address))["status"] == "disputed"
-        assert "does not say how much settled" in ledger_row(c, tx(24))[5]
+        assert record(c, other, charge(req, 3000), answer(tx(24), acct.address, amount="3200"))["status"] == "disputed"
+        assert "settled 3200, not the 3000 requirements.amount charges" in ledger_row(c, tx(24))[5]
         assert revenue(c) == ("0", "0")  # disputed money is not revenue
+
+
+def test_an_upto_charge_of_zero_is_settled_for_nothing(cluster, jdb):
+    """The SDK answers a charge of 0 with success, no transaction and amount 0: nothing moved. The row
+    is settled for 0 (not a broadcast waiting for its hash), and a retry is the same row."""
+    acct = Account.create()
+    req = upto(5000)
+    pay = signed(acct, req, nonce=5)
+    zero = {"success": True, "transaction": "", "network": "eip155:196", "payer": acct.address, "amount": "0"}
+    with cluster.connect(jdb) as c:
+        begin(c, pay, charge(req, 0))
+        r = record(c, pay, charge(req, 0), zero)
+        assert (r["status"], r["tx_hash"]) == ("settled", None)
+        assert ledger_row(c, None)[:5] == ("settled", "upto", p2.PERMIT2_ADDRESS, "5000", "0")
+        assert record(c, pay, charge(req, 0), zero)["id"] == r["id"]
+        assert one(c, "SELECT count(*) FROM x402.unreconciled('0 seconds')") == 0
+        assert revenue(c) == ("0", "0")
+
+
+def test_unreconciled_names_permit2s_nonce_bitmap(cluster, jdb):
+    acct = Account.create()
+    req = exact()
+    pay = signed(acct, req, nonce=0x1234)
+    with cluster.connect(jdb) as c:
+        begin(c, pay, req)
+        [look] = c.execute("SELECT look_up FROM x402.unreconciled('0 seconds')").fetchone()
+        assert look.startswith(f"nonceBitmap({acct.address}, 0x{'0' * 60}12) on Permit2 {p2.PERMIT2_ADDRESS}"
+                               " (eip155:196), bit 52: a set bit means the authorization was used"), look
 
 
 def test_one_permit2_nonce_across_tokens_is_one_authorization(cluster, jdb):

@@ -31,6 +31,7 @@ use super::error::{Result, X402Error};
 use super::network::{caip2, parse_network, LEGACY_NETWORKS};
 use super::payment::{extract_authorization, payload_version, recover_payer, PaymentRequirements};
 use super::permit2::PERMIT2_ADDRESS;
+use super::uint::U256;
 use super::SCHEME_EXACT;
 
 /// A row's status in the ledger.
@@ -298,13 +299,18 @@ fn reason(v: &Value) -> String {
 }
 
 /// The settled amount an answer reports for `upto` (`amount`, decimal), or an error.
-fn answer_amount(v: &Value) -> Result<Option<String>> {
+fn answer_amount(v: &Value) -> Result<Option<U256>> {
     match v.get("amount") {
         None | Some(Value::Null) => Ok(None),
-        Some(a) => super::uint::U256::from_json(a)
-            .map(|u| Some(u.to_decimal_string()))
+        Some(a) => U256::from_json(a)
+            .map(Some)
             .map_err(|e| e.context("settlement.amount")),
     }
+}
+
+/// `a > b`: U256's big-endian bytes order as its values do.
+fn above(a: &U256, b: &U256) -> bool {
+    a.to_be_bytes() > b.to_be_bytes()
 }
 
 /// Reads a `/settle` answer: OKX's (`status` pending / success / timeout, or
@@ -457,8 +463,21 @@ pub fn settlement_with(
         Err(e) => disputes.push(format!("signature: {}", e.message)),
     }
     let version = payload_version(payload).unwrap_or(2);
-    if let Ok(req) = PaymentRequirements::parse(requirements, version) {
-        if req.amount.to_decimal_string() != terms.amount {
+    let upto = terms.scheme == "upto";
+    let ceiling = U256::parse_decimal(&terms.amount).ok();
+    // upto: the requirements given to /settle carry the amount to charge (at most the
+    // signed ceiling); exact: the amount, which the signed one must equal.
+    let charged = PaymentRequirements::parse(requirements, version).ok();
+    if let Some(req) = &charged {
+        if upto {
+            if let Some(c) = ceiling.filter(|c| above(&req.amount, c)) {
+                disputes.push(format!(
+                    "requirements.amount {} (the charge) is above the signed ceiling {}",
+                    req.amount.to_decimal_string(),
+                    c.to_decimal_string()
+                ));
+            }
+        } else if req.amount.to_decimal_string() != terms.amount {
             disputes.push(format!(
                 "{} {} is not exactly the required {}",
                 terms.amount_field(),
@@ -483,23 +502,41 @@ pub fn settlement_with(
             )),
         }
     }
-    o.settled_amount = if terms.scheme == "upto" {
+    o.settled_amount = if upto {
+        let charge = charged.as_ref().map(|r| r.amount);
         match answer_amount(answer)? {
-            Some(a)
-                if a.len() > terms.amount.len()
-                    || (a.len() == terms.amount.len() && a > terms.amount) =>
-            {
-                disputes.push(format!(
-                    "settled {a}, above the authorized ceiling {}",
-                    terms.amount
-                ));
-                Some(a)
+            Some(a) => {
+                if let Some(c) = ceiling.filter(|c| above(&a, c)) {
+                    disputes.push(format!(
+                        "settled {}, above the authorized ceiling {}",
+                        a.to_decimal_string(),
+                        c.to_decimal_string()
+                    ));
+                } else if let Some(c) = charge.filter(|c| *c != a) {
+                    disputes.push(format!(
+                        "settled {}, not the {} requirements.amount charges",
+                        a.to_decimal_string(),
+                        c.to_decimal_string()
+                    ));
+                }
+                // The SDK's answer to a charge of 0: success, no transaction, nothing
+                // moved (the permit's nonce stays unused on chain). Settled, for 0.
+                if a.is_zero() && o.tx_hash.is_none() && o.status == Status::Broadcast {
+                    o.status = Status::Settled;
+                }
+                Some(a.to_decimal_string())
             }
-            Some(a) => Some(a),
-            None => {
-                disputes.push("the answer does not say how much settled (upto: its amount)".into());
-                None
-            }
+            // No amount in the answer (a broadcast one, or a facilitator that does
+            // not echo it): what the requirements charged.
+            None => match charge {
+                Some(c) => Some(c.to_decimal_string()),
+                None => {
+                    disputes.push(
+                        "neither the answer nor the requirements say how much settled (upto: amount)".into(),
+                    );
+                    None
+                }
+            },
         }
     } else {
         Some(terms.amount.clone())
