@@ -1807,11 +1807,11 @@ BEGIN
                              CASE WHEN $1 IS NULL THEN 'no role has pgrst.db_pre_request set for this database'
                                   ELSE 'pgrst.db_pre_request names ' || pg_catalog.array_to_string($1, ', ')
                                        || ', which does not call insforge.pre_request()' END),
-           ('Make insforge.pre_request() PostgREST''s pre-request, in the database (where PostgREST reads it first and this '
-            || 'advisor sees it), as a superuser: ALTER ROLE postgres SET pgrst.db_pre_request = ''insforge.pre_request''; '
+           pg_catalog.format('Make insforge.pre_request() PostgREST''s pre-request, in the database (where PostgREST reads it first and this '
+            || 'advisor sees it), as a superuser: ALTER ROLE postgres IN DATABASE %I SET pgrst.db_pre_request = ''insforge.pre_request''; '
             || 'NOTIFY pgrst, ''reload config''; (postgres is the role InsForge''s PostgREST connects as; use yours). If '
             || 'PostgREST already has a pre-request function, call insforge.pre_request() from it. Direct connections use '
-            || 'insforge.authenticate(), which sends the claims by itself. See docs/citus.md.')::text,
+            || 'insforge.authenticate(), which sends the claims by itself. See docs/citus.md.', pg_catalog.current_database()),
            pg_catalog.jsonb_build_object('schema', r.schema_name, 'table', r.table_name, 'type', 'table',
                                          'citus_table_type', r.kind, 'policies', pg_catalog.to_jsonb(r.policies),
                                          'db_pre_request', pg_catalog.to_jsonb($1)),
