@@ -67,9 +67,12 @@ SELECT count(*) AS rows_showing_the_key FROM insforge.advise() a
 -- As project_admin (not a superuser), the service key's role: same findings.
 SET ROLE project_admin;
 SELECT level, name, detail FROM insforge.advise();
--- Bad input: a client role may not run the secret rule; advise() says it was skipped.
+-- Bad input: the advisor is the operator's (PostgREST serves schema insforge, and the
+-- findings name the project's tables, policies and settings): a client role may run
+-- neither a rule nor advise().
 SET ROLE authenticated;
 SELECT * FROM insforge.lint_jwt_secret_exposed();
+SELECT * FROM insforge.lint_policy_without_role();
 SELECT level, name, detail FROM insforge.advise();
 RESET ROLE;
 DROP VIEW public.settings;
