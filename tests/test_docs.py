@@ -83,7 +83,7 @@ PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 TWO_COMMANDS = """\
 bash scripts/demo.sh    # set up, build, install into a throwaway PostgreSQL 15 cluster configured like InsForge's, run the demo
 bash scripts/test.sh    # every test suite: lints, Rust unit tests, the full suite on PostgreSQL 15,
-                        # the .deb installed and tested without Rust, and PostgreSQL 14, 16, 17, 18
+                        # the .deb installed and tested without Rust, PostgreSQL 14, 16, 17, 18, and Citus
 """
 FORBIDDEN_FENCES = {"pgsql", "postgresql", "postgres", "psql", "plpgsql"}
 
