@@ -17,7 +17,7 @@ use std::thread::LocalKey;
 /// Where one statement is kept (a `thread_local!` `RefCell<Option<...>>`).
 pub type Slot = LocalKey<RefCell<Option<OwnedPreparedStatement>>>;
 
-/// Declares kept-statement slots: `kept::slots! { static NAME; ... }`.
+/// Declares kept-statement slots: `crate::kept_slots! { static NAME; ... }`.
 #[macro_export]
 macro_rules! kept_slots {
     ($(static $name:ident;)+) => {

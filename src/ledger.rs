@@ -143,17 +143,11 @@ crate::kept_slots! {
 
 /// Raises an x402 core error with its SQLSTATE.
 fn fail(err: X402Error) -> ! {
-    let code = match err.kind {
-        xc::ErrorKind::Malformed | xc::ErrorKind::InvalidSignature => {
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
-        }
-        xc::ErrorKind::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-        xc::ErrorKind::Unsupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-    };
-    raise(code, format!("{}; nothing was written", err.message), None)
+    crate::sql_x402::raise_x402(err, "; nothing was written")
 }
 
-fn spi_failed(e: SpiError) -> ! {
+/// A kept ledger statement failed in SPI (also 0.2.0's, src/ledger_v2.rs).
+pub(crate) fn spi_failed(e: SpiError) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         format!("x402 ledger statement: {e}"),
@@ -449,14 +443,7 @@ fn settle(
 }
 
 fn object<'a>(v: &'a Value, what: &str) -> &'a Value {
-    if !v.is_object() {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("{what} must be a JSON object; nothing was written"),
-            None,
-        );
-    }
-    v
+    crate::sql_x402::json_object(v, what, "; nothing was written")
 }
 
 /// x402.begin_settlement(payload, requirements, endpoint): the intent, before /settle
@@ -577,10 +564,7 @@ fn x402_record_status(
     };
     require_ledger();
     let hash = tx_hash.to_ascii_lowercase();
-    if !(hash.len() == 66
-        && hash.starts_with("0x")
-        && hash.bytes().skip(2).all(|b| b.is_ascii_hexdigit()))
-    {
+    if !xc::is_tx_hash(&hash) {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!(

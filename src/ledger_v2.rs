@@ -14,44 +14,19 @@
 mod x402 {
     use crate::errors::raise;
     use crate::jsonb::arg::{Jsonb, JsonbDatum};
-    use insforge_core::x402::{self as xc, ErrorKind, X402Error};
+    use insforge_core::x402::{self as xc, X402Error};
     use pgrx::datum::DatumWithOid;
     use pgrx::prelude::*;
-    use pgrx::spi::OwnedPreparedStatement;
     use pgrx::PgSqlErrorCode;
     use serde_json::{json, Value};
 
     /// Raises an x402 core error with its SQLSTATE.
     fn fail(err: X402Error) -> ! {
-        let code = match err.kind {
-            ErrorKind::Malformed | ErrorKind::InvalidSignature => {
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
-            }
-            ErrorKind::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            ErrorKind::Unsupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        };
-        raise(code, err.message, None)
+        crate::sql_x402::raise_x402(err, "")
     }
 
     fn object_arg<'a>(v: &'a Value, what: &str) -> &'a Value {
-        if !v.is_object() {
-            raise(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("{what} must be a JSON object"),
-                None,
-            );
-        }
-        v
-    }
-
-    fn with_kept_as<T>(
-        slot: &'static crate::kept::Slot,
-        query: &str,
-        types: &[pg_sys::Oid],
-        mutating: bool,
-        f: impl FnOnce(&pgrx::spi::SpiClient<'_>, &OwnedPreparedStatement) -> pgrx::spi::SpiResult<T>,
-    ) -> pgrx::spi::SpiResult<T> {
-        crate::kept::with(slot, query, types, mutating, f)
+        crate::sql_x402::json_object(v, what, "")
     }
 
     /// An `x402.payment` row, laid out by Postgres (SPI_returntuple or the
@@ -60,15 +35,11 @@ mod x402 {
 
     crate::returns_raw_datum!(PaymentRowV2, "x402.payment", pg_sys::RECORDOID);
 
-    thread_local! {
-        static RECORD_NEW: std::cell::RefCell<Option<OwnedPreparedStatement>> =
-            const { std::cell::RefCell::new(None) };
-        static RECORD_OTHER: std::cell::RefCell<Option<OwnedPreparedStatement>> =
-            const { std::cell::RefCell::new(None) };
-        static BEGIN_NEW: std::cell::RefCell<Option<OwnedPreparedStatement>> =
-            const { std::cell::RefCell::new(None) };
-        static BEGIN_OTHER: std::cell::RefCell<Option<OwnedPreparedStatement>> =
-            const { std::cell::RefCell::new(None) };
+    crate::kept_slots! {
+        static RECORD_NEW;
+        static RECORD_OTHER;
+        static BEGIN_NEW;
+        static BEGIN_OTHER;
     }
 
     /// The columns of x402.payment, in order, from the ledger row `p`. The
@@ -159,15 +130,8 @@ RETURNING ",
         }
     }
 
-    type Kept = std::thread::LocalKey<std::cell::RefCell<Option<OwnedPreparedStatement>>>;
-
-    fn spi_failed(e: pgrx::spi::SpiError) -> ! {
-        raise(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            format!("x402 ledger statement: {e}"),
-            None,
-        )
-    }
+    use crate::kept::Slot as Kept;
+    use crate::ledger::spi_failed;
 
     /// Runs the kept INSERT ... RETURNING `sql` and hands back the row it
     /// wrote, or None when ON CONFLICT DO NOTHING left it to the other path.
@@ -178,7 +142,7 @@ RETURNING ",
         args: &[DatumWithOid<'_>],
         fcinfo: pg_sys::FunctionCallInfo,
     ) -> Option<PaymentRowV2> {
-        with_kept_as(slot, sql, types, true, |c, stmt| {
+        crate::kept::with(slot, sql, types, true, |c, stmt| {
             c.select(stmt, None, args)?;
             // SAFETY: in the connection that ran it; fcinfo is this call's.
             Ok(unsafe { crate::ledger::returned_payment(fcinfo) })
@@ -194,7 +158,7 @@ RETURNING ",
         types: &[pg_sys::Oid],
         args: &[DatumWithOid<'_>],
     ) -> PaymentRowV2 {
-        let row = with_kept_as(slot, sql, types, true, |c, stmt| {
+        let row = crate::kept::with(slot, sql, types, true, |c, stmt| {
             let row = c
                 .select(stmt, None, args)?
                 .first()
@@ -228,7 +192,7 @@ RETURNING ",
     }
 
     /// x402.record_settlement(payload, requirements, settlement, endpoint,
-    /// response_summary), declared in sql/x402.sql (SECURITY DEFINER,
+    /// response_summary), declared by 0.2.0's sql/x402.sql (SECURITY DEFINER there,
     /// search_path pinned, operators only), which also says what it records.
     ///
     /// The facts come from [`settlement_facts`]. A settlement that agrees and
@@ -361,15 +325,6 @@ RETURNING ",
         v.get(k).and_then(Value::as_str)
     }
 
-    /// The ledger's name for a network: the legacy v1 name where there is one
-    /// (`xlayer`, the guide's default), else CAIP-2.
-    fn chain_name(chain_id: u64) -> String {
-        xc::LEGACY_NETWORKS
-            .iter()
-            .find(|(_, id)| *id == chain_id)
-            .map_or_else(|| xc::caip2(chain_id), |(name, _)| (*name).to_string())
-    }
-
     /// begin_settlement's facts: the authorization a payment carries, before
     /// /settle: payer (`authorization.from`), amount, network, asset,
     /// recipient, nonce and `validBefore`. An error (22023) when the payload
@@ -382,30 +337,12 @@ RETURNING ",
             "payer_address": auth.from.to_checksum(),
             "amount": auth.value.to_decimal_string(),
             "network": xc::caip2(req.chain_id),
-            "chain": chain_name(req.chain_id),
+            "chain": xc::chain_name(req.chain_id),
             "asset": req.asset.to_checksum(),
             "pay_to": req.pay_to.to_checksum(),
             "nonce": auth.nonce_hex(),
             "valid_before": auth.valid_before.to_decimal_string(),
         }))
-    }
-
-    /// The facilitator's reason for a failed settlement, as it reported it.
-    fn failure_reason(settlement: &Value) -> String {
-        let reason = ["errorReason", "invalidReason", "error", "reason"]
-            .iter()
-            .find_map(|k| str_field(settlement, k))
-            .filter(|r| !r.is_empty());
-        let message = ["errorMessage", "invalidMessage", "message"]
-            .iter()
-            .find_map(|k| str_field(settlement, k))
-            .filter(|m| !m.is_empty());
-        match (reason, message) {
-            (Some(r), Some(m)) => format!("{r}: {m}"),
-            (Some(r), None) => r.to_string(),
-            (None, Some(m)) => m.to_string(),
-            (None, None) => "the facilitator answered success = false without a reason".to_string(),
-        }
     }
 
     pub(crate) fn settlement_facts(
@@ -417,9 +354,7 @@ RETURNING ",
         let tx = str_field(settlement, "transaction")
             .or_else(|| str_field(settlement, "txHash"))
             .unwrap_or("");
-        let tx_ok = tx.len() == 66
-            && tx.starts_with("0x")
-            && tx.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
+        let tx_ok = xc::is_tx_hash(tx);
         // A failed settlement need not have a transaction (the facilitator
         // answers "" when nothing was broadcast); a successful one must.
         let tx_acceptable = tx_ok || (failed && tx.is_empty());
@@ -512,13 +447,13 @@ RETURNING ",
             "payer_address": payer,
             "amount": amount,
             "network": req_ok.map(|r| xc::caip2(r.chain_id)),
-            "chain": req_ok.map(|r| chain_name(r.chain_id)),
+            "chain": req_ok.map(|r| xc::chain_name(r.chain_id)),
             "asset": req_ok.map(|r| r.asset.to_checksum()),
             "pay_to": req_ok.map(|r| r.pay_to.to_checksum()),
             "nonce": auth.as_ref().ok().map(|a| a.nonce_hex()),
             "status": status,
             "dispute_reason": (!failed && !disputes.is_empty()).then(|| disputes.join("; ")),
-            "failure_reason": failed.then(|| failure_reason(settlement)),
+            "failure_reason": failed.then(|| xc::failure_reason(settlement)),
         }))
     }
 }

@@ -2,14 +2,53 @@
 //! and verification. The logic is in `insforge_core::x402`; the ledger's
 //! writes are src/ledger.rs, its table and reads sql/x402.sql.
 
+use crate::errors::raise;
+use insforge_core::x402::{ErrorKind, X402Error};
 use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+use serde_json::Value;
+
+/// The SQLSTATE of an x402 core error: 22023 for malformed input or a bad
+/// signature, 22003 for a number out of range, 0A000 for what is not implemented.
+fn x402_sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
+    match kind {
+        ErrorKind::Malformed | ErrorKind::InvalidSignature => {
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+        }
+        ErrorKind::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+        ErrorKind::Unsupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+    }
+}
+
+/// Raises an x402 core error with its SQLSTATE; `suffix` follows its message
+/// (the ledger's writers add "; nothing was written").
+pub(crate) fn raise_x402(err: X402Error, suffix: &str) -> ! {
+    raise(
+        x402_sqlstate(err.kind),
+        format!("{}{suffix}", err.message),
+        None,
+    )
+}
+
+/// `v`, when it is a JSON object; else 22023 "`what` must be a JSON object",
+/// followed by `suffix`.
+pub(crate) fn json_object<'a>(v: &'a Value, what: &str, suffix: &str) -> &'a Value {
+    if !v.is_object() {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("{what} must be a JSON object{suffix}"),
+            None,
+        );
+    }
+    v
+}
 
 #[pg_schema]
 mod x402 {
     use crate::dbtext::DbText;
     use crate::errors::raise;
     use crate::jsonb::arg::{Jsonb, JsonbDatum};
-    use insforge_core::x402::{self as xc, ErrorKind, X402Error, U256};
+    use insforge_core::x402::{self as xc, X402Error, U256};
     use pgrx::datum::{AnyNumeric, Interval, TimestampWithTimeZone};
     use pgrx::prelude::*;
     use pgrx::PgSqlErrorCode;
@@ -17,14 +56,7 @@ mod x402 {
 
     /// Raises an x402 core error with its SQLSTATE.
     fn fail(err: X402Error) -> ! {
-        let code = match err.kind {
-            ErrorKind::Malformed | ErrorKind::InvalidSignature => {
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
-            }
-            ErrorKind::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            ErrorKind::Unsupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        };
-        raise(code, err.message, None)
+        super::raise_x402(err, "")
     }
 
     fn ok<T>(r: xc::Result<T>) -> T {
@@ -32,14 +64,7 @@ mod x402 {
     }
 
     fn object_arg<'a>(v: &'a Value, what: &str) -> &'a Value {
-        if !v.is_object() {
-            raise(
-                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                format!("{what} must be a JSON object"),
-                None,
-            );
-        }
-        v
+        super::json_object(v, what, "")
     }
 
     /// Decodes a PAYMENT-SIGNATURE, X-PAYMENT, PAYMENT-REQUIRED or

@@ -15,7 +15,7 @@
 //! | validate / checksum an address | [`checksum_address`], [`Address`] |
 //! | uint256 from / to decimal | [`U256::parse_decimal`], [`U256::from_json`], [`U256::to_decimal_string`] |
 //! | bytes32 (nonce) from hex | [`parse_bytes32`] |
-//! | network to chain id | [`parse_network`], [`caip2`], [`LEGACY_NETWORKS`] |
+//! | network to chain id | [`parse_network`], [`caip2`], [`chain_name`], [`LEGACY_NETWORKS`] |
 //! | EIP-712 hashes | [`domain_separator`], [`transfer_with_authorization_hash`], [`eip712_digest`], [`Eip712Domain`] |
 //! | signer of a digest | [`parse_signature`], [`recover_signer`], [`recover_address`] |
 //! | who signed a payment | [`recover_payer`] |
@@ -75,7 +75,7 @@ pub use eip712::{
     EIP712_DOMAIN_TYPE, TRANSFER_WITH_AUTHORIZATION_TYPE,
 };
 pub use error::{ErrorKind, Result, X402Error};
-pub use network::{caip2, parse_network, LEGACY_NETWORKS};
+pub use network::{caip2, chain_name, parse_network, LEGACY_NETWORKS};
 pub use payment::{
     effective_requirements, extract_authorization, payload_version, recover_payer,
     select_requirements, verify_payment, verify_payment_with_margin, AssetInfo, InvalidReason,
@@ -88,8 +88,8 @@ pub use permit2::{
     WITNESS_EXACT_TYPE, WITNESS_UPTO_TYPE, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY,
 };
 pub use settlement::{
-    decide_begin, decide_record, decide_status, outcome, settlement, settlement_terms,
-    settlement_with, status_answer, terms, Decision, Outcome, Row, Status, Terms, STATUSES,
+    decide_begin, decide_record, decide_status, failure_reason, is_tx_hash, outcome, settlement,
+    settlement_terms, settlement_with, status_answer, terms, Decision, Outcome, Row, Status, Terms,
 };
 pub use signature::{
     address_of_key, parse_signature, recover_address, recover_signer, recover_signer_any_s,

@@ -120,6 +120,15 @@ pub fn caip2(chain_id: u64) -> String {
     format!("eip155:{chain_id}")
 }
 
+/// The ledger's `chain` name of a chain: its legacy v1 name where it has one
+/// (`xlayer`, the guide's default), else CAIP-2.
+pub fn chain_name(chain_id: u64) -> String {
+    LEGACY_NETWORKS
+        .iter()
+        .find(|(_, id)| *id == chain_id)
+        .map_or_else(|| caip2(chain_id), |(name, _)| (*name).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

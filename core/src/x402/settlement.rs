@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 use super::authorized::{authorized_payment, payment_identifier, AuthorizedPayment};
 use super::error::{Result, X402Error};
-use super::network::{caip2, parse_network, LEGACY_NETWORKS};
+use super::network::{caip2, chain_name, parse_network};
 use super::payment::{extract_authorization, payload_version, recover_payer, PaymentRequirements};
 use super::permit2::PERMIT2_ADDRESS;
 use super::uint::U256;
@@ -71,9 +71,6 @@ impl Status {
         matches!(self, Status::Pending | Status::Broadcast | Status::Settled)
     }
 }
-
-/// The ledger's statuses, for its CHECK constraint and documentation.
-pub const STATUSES: [&str; 5] = ["pending", "broadcast", "settled", "failed", "disputed"];
 
 /// What a payment authorizes, normalized: the ledger's identity columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,10 +136,7 @@ impl Terms {
     /// The ledger's `chain` column: the legacy v1 name where there is one
     /// (`xlayer`, the guide's default), else CAIP-2.
     pub fn chain(&self) -> String {
-        LEGACY_NETWORKS
-            .iter()
-            .find(|(_, id)| *id == self.chain_id)
-            .map_or_else(|| caip2(self.chain_id), |(name, _)| (*name).to_string())
+        chain_name(self.chain_id)
     }
 
     /// Whether `other` names the same authorization (the ledger's key).
@@ -269,9 +263,7 @@ fn tx_hash(v: &Value) -> Result<Option<String>> {
     if tx.is_empty() {
         return Ok(None);
     }
-    let ok =
-        tx.len() == 66 && tx.starts_with("0x") && tx.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
-    if !ok {
+    if !is_tx_hash(tx) {
         return Err(X402Error::malformed(format!(
             "settlement.transaction is not a transaction hash (0x + 64 hex digits): {}",
             json!(tx)
@@ -280,8 +272,13 @@ fn tx_hash(v: &Value) -> Result<Option<String>> {
     Ok(Some(tx.to_ascii_lowercase()))
 }
 
+/// Whether `tx` is a transaction hash: `0x` and 64 hex digits, either case.
+pub fn is_tx_hash(tx: &str) -> bool {
+    tx.len() == 66 && tx.starts_with("0x") && tx.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
+}
+
 /// The facilitator's reason for a failed or unfinished settlement, as it said it.
-fn reason(v: &Value) -> String {
+pub fn failure_reason(v: &Value) -> String {
     let r = ["errorReason", "invalidReason", "error", "reason"]
         .iter()
         .find_map(|k| str_field(v, k))
@@ -343,12 +340,12 @@ pub fn outcome(answer: &Value) -> Result<Outcome> {
         return Ok(if pending && hash.is_some() {
             out(Status::Broadcast, None)
         } else {
-            out(Status::Failed, Some(reason(answer)))
+            out(Status::Failed, Some(failure_reason(answer)))
         });
     }
     let status = match status_field.as_deref() {
         Some("pending") | Some("timeout") => Status::Broadcast,
-        Some("failed") => return Ok(out(Status::Failed, Some(reason(answer)))),
+        Some("failed") => return Ok(out(Status::Failed, Some(failure_reason(answer)))),
         Some("success") | None => {
             if hash.is_some() {
                 Status::Settled
@@ -379,7 +376,7 @@ pub fn status_answer(answer: &Value) -> Result<(Status, Option<String>)> {
         ));
     }
     if answer.get("success") == Some(&Value::Bool(false)) {
-        return Ok((Status::Broadcast, Some(reason(answer))));
+        return Ok((Status::Broadcast, Some(failure_reason(answer))));
     }
     let status = answer.get("status").ok_or_else(|| {
         X402Error::malformed("the status answer has no status (OKX: pending, success or failed; a receipt: 0x1 or 0x0)")
@@ -411,7 +408,7 @@ pub fn status_answer(answer: &Value) -> Result<(Status, Option<String>)> {
 }
 
 fn reason_or(v: &Value, default: &str) -> String {
-    let r = reason(v);
+    let r = failure_reason(v);
     if r.starts_with("the facilitator answered") {
         default.to_string()
     } else {
