@@ -81,12 +81,9 @@ pub fn privileged_role_problem(role: &str) -> Option<String> {
     None
 }
 
-/// For the rest of the transaction: role `role`, `request.jwt.claims` =
-/// `claims`, and (when `verified`) the extension's SUSET copy of them that
-/// `claims_source = verified` trusts. Raises 42501 for a privileged role
-/// ([`privileged_role_problem`]); Postgres's own SET ROLE rules apply after
-/// that (42501 when the session may not become the role).
-pub fn become_client(role: &str, claims: &str, verified: bool, who: &str) {
+/// Raises 42501, naming `who`, when `role` is privileged
+/// ([`privileged_role_problem`]).
+pub fn refuse_privileged(role: &str, who: &str) {
     if let Some(problem) = privileged_role_problem(role) {
         raise(
             INSUFFICIENT_PRIVILEGE,
@@ -94,6 +91,15 @@ pub fn become_client(role: &str, claims: &str, verified: bool, who: &str) {
             Some("Only client roles (anon, authenticated, or an application role without administrative attributes) can be taken on from a token or claims."),
         );
     }
+}
+
+/// For the rest of the transaction: role `role`, `request.jwt.claims` =
+/// `claims`, and (when `verified`) the extension's SUSET copy of them that
+/// `claims_source = verified` trusts. Raises 42501 for a privileged role
+/// ([`privileged_role_problem`]); Postgres's own SET ROLE rules apply after
+/// that (42501 when the session may not become the role).
+pub fn become_client(role: &str, claims: &str, verified: bool, who: &str) {
+    refuse_privileged(role, who);
     set_local("role", role, pg_sys::GucContext::PGC_USERSET);
     set_local(
         "request.jwt.claims",

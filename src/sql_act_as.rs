@@ -15,12 +15,10 @@
 
 use crate::claims::{self, verified};
 use crate::dbtext::DbText;
-use crate::errors::{raise, raise_jwt, INSUFFICIENT_PRIVILEGE, INVALID_PARAMETER, NO_TRANSACTION};
+use crate::errors::{raise, INSUFFICIENT_PRIVILEGE, INVALID_PARAMETER, NO_TRANSACTION};
 use crate::jsonb::arg::{Jsonb, JsonbDatum};
 use crate::session;
 use crate::settings::{self, ClaimsSource};
-use insforge_core::jwt::{verify, JwtError};
-use insforge_core::validate;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use serde_json::{Map, Value};
@@ -37,11 +35,6 @@ fn require_operator(what: &str) {
         .unwrap_or_else(|e| raise(INSUFFICIENT_PRIVILEGE, e.to_string(), None));
 }
 
-/// What a switch set: the role, the claims text, whether they were verified.
-struct Switched {
-    claims: Value,
-}
-
 /// The claims and role a request from `claims` or `token` has, as PostgREST
 /// derives them: the role claim (default `anon`) put into the claims.
 fn resolve(
@@ -56,21 +49,7 @@ fn resolve(
             Some("A token is verified with the stored key and its claims are used; claims are taken as given."),
         ),
         (None, Some(token)) => {
-            let rules = settings::rules();
-            let now = verified::transaction_now();
-            let map = verified::with_stored_keys(|keys| {
-                verify(token.as_str(), keys, &verified::options(&rules, now))
-            })
-            .unwrap_or_else(|e| raise_jwt(&e));
-            let value = Value::Object(map);
-            if let Some(first) = validate::validate_claims(&value, &rules, now).first() {
-                raise_jwt(&JwtError::invalid(format!(
-                    "JWT claims failed validation: {first}"
-                )));
-            }
-            let Value::Object(map) = value else {
-                unreachable!("an object stays an object")
-            };
+            let (map, _) = verified::token_claims(token.as_str());
             let role = role_claim(&map, who);
             (role, map, true)
         }
@@ -145,13 +124,7 @@ fn check_role(role: &str, who: &str) {
             Some("The role claim names the database role the request runs as (anon, authenticated, ...)."),
         );
     }
-    if let Some(problem) = session::privileged_role_problem(role) {
-        raise(
-            INSUFFICIENT_PRIVILEGE,
-            format!("{who} refuses to switch to role {role}: {problem}"),
-            Some("Only client roles (anon, authenticated, or an application role without administrative attributes) can be taken on from a token or claims."),
-        );
-    }
+    session::refuse_privileged(role, who);
     let listed = settings::rules().roles.iter().any(|r| r == role);
     // SAFETY: plain catalog check of the current user against a role oid.
     let held = unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid) };
@@ -178,8 +151,9 @@ fn current_role_name() -> String {
     }
 }
 
-/// Switches the rest of the transaction (or subtransaction) to the client.
-fn switch(claims: Option<Jsonb>, token: Option<DbText>, who: &str) -> Switched {
+/// Switches the rest of the transaction (or subtransaction) to the client;
+/// the claims it set.
+fn switch(claims: Option<Jsonb>, token: Option<DbText>, who: &str) -> Value {
     let token_text = token.as_ref().map(|t| t.as_str().trim().to_string());
     let (role, mut map, verified) = resolve(claims, token, who);
     check_role(&role, who);
@@ -193,7 +167,7 @@ fn switch(claims: Option<Jsonb>, token: Option<DbText>, who: &str) -> Switched {
         None => "{}".to_string(),
     };
     session::set_local("request.headers", &headers, pg_sys::GucContext::PGC_USERSET);
-    Switched { claims: value }
+    value
 }
 
 /// Makes the rest of the current transaction run as a client, exactly as
@@ -243,8 +217,7 @@ COMMENT ON FUNCTION insforge.act_as(jsonb, text) IS
 #[pg_extern(name = "_act_as", volatile, parallel_unsafe)]
 fn act_as_internal(claims: Option<Jsonb>, token: Option<DbText>) -> JsonbDatum {
     require_operator("insforge.explain_access()");
-    let switched = switch(claims, token, "insforge.explain_access()");
-    JsonbDatum::from_value(&switched.claims)
+    JsonbDatum::from_value(&switch(claims, token, "insforge.explain_access()"))
 }
 extension_sql!(
     r#"

@@ -11,7 +11,7 @@ use crate::jsonb::arg::{Jsonb, JsonbDatum};
 use crate::jsonb::{pg, tree};
 use crate::session;
 use crate::settings::{self, bump_generation, claims_generation};
-use insforge_core::jwt::{self, verify, JwtError, KeySet, VerifyOptions};
+use insforge_core::jwt::{self, KeySet, VerifyOptions};
 use insforge_core::validate::{self, parse_list};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -304,18 +304,8 @@ fn authenticate(token: DbText) -> Option<String> {
             Some("It sets the role and claims for the rest of the transaction, like PostgREST: BEGIN; SELECT insforge.authenticate($1); ...; COMMIT;"),
         );
     }
-    let rules = settings::rules();
-    let now = verified::transaction_now();
-    let claims =
-        verified::with_stored_keys(|keys| verify(token, keys, &verified::options(&rules, now)))
-            .unwrap_or_else(|e| raise_jwt(&e));
-    let value = serde_json::Value::Object(claims);
-    if let Some(first) = validate::validate_claims(&value, &rules, now).first() {
-        raise_jwt(&JwtError::invalid(format!(
-            "JWT claims failed validation: {first}"
-        )));
-    }
-    let role = match value.get("role") {
+    let (claims, rules) = verified::token_claims(token);
+    let role = match claims.get("role") {
         None => "anon".to_string(),
         Some(serde_json::Value::String(r)) => r.clone(),
         Some(_) => raise(

@@ -17,6 +17,27 @@ use pgrx::pg_sys;
 use std::borrow::Cow;
 use std::cell::RefCell;
 
+/// A bearer token taken as PostgREST takes it, for `insforge.authenticate()`
+/// and `insforge.act_as()`: verified with the stored key, its claims validated
+/// against the operator's rules at the transaction's start; 28000 otherwise.
+/// Returns the claims and the rules they passed.
+pub fn token_claims(token: &str) -> (serde_json::Map<String, serde_json::Value>, Rules) {
+    let rules = settings::rules();
+    let now = transaction_now();
+    let claims = with_stored_keys(|keys| verify(token, keys, &options(&rules, now)))
+        .unwrap_or_else(|e| raise_jwt(&e));
+    let value = serde_json::Value::Object(claims);
+    if let Some(first) = insforge_core::validate::validate_claims(&value, &rules, now).first() {
+        raise_jwt(&JwtError::invalid(format!(
+            "JWT claims failed validation: {first}"
+        )));
+    }
+    let serde_json::Value::Object(claims) = value else {
+        unreachable!("an object stays an object")
+    };
+    (claims, rules)
+}
+
 /// The trusted claims text for the current request, if any. Raises 28000 when
 /// a bearer token is present but does not verify (PostgREST would have
 /// refused it, so it was not PostgREST that set the header).
