@@ -8,6 +8,9 @@ import json
 import psycopg
 
 SECRET = "citus-lane-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+# The guides' SQL helper, as a project has it before the extension.
+GUIDE_HELPER = ("CREATE FUNCTION public.requesting_user_id() RETURNS TEXT AS $$\n"
+                "  SELECT auth.jwt() ->> 'sub'\n$$ LANGUAGE SQL STABLE;")
 
 # Users of the test tables: user_NN with NN + 1 rows each (so a leak of anyone's rows changes
 # every count), and one whose id needs quoting (a quote and a backslash) to reach the workers.

@@ -16,10 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from citus_cluster import CitusCluster, citus_installed  # noqa: E402
 from pgcluster import PG_CONFIG  # noqa: E402
 
-from citus_helpers import POLICY_FUNCTIONS, SECRET, create_notes  # noqa: E402
-
-GUIDE_HELPER = ("CREATE FUNCTION public.requesting_user_id() RETURNS TEXT AS $$\n"
-                "  SELECT auth.jwt() ->> 'sub'\n$$ LANGUAGE SQL STABLE;")
+from citus_helpers import GUIDE_HELPER, POLICY_FUNCTIONS, SECRET, create_notes  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

@@ -9,7 +9,7 @@ import jwt
 import psycopg
 import pytest
 
-from citus_helpers import SECRET, headers_with, one, request, rows_of
+from citus_helpers import GUIDE_HELPER, SECRET, headers_with, one, request, rows_of
 
 
 def token(sub, key=SECRET, role="authenticated", **extra):
@@ -213,9 +213,7 @@ def test_drop_and_create_extension_keep_every_nodes_policies(citus):
     untouched; CREATE EXTENSION and an adopt make it native everywhere again. In a database of
     its own, since the session's tables depend on the extension's functions."""
     db = "dropcycle"
-    guide = ("CREATE FUNCTION public.requesting_user_id() RETURNS TEXT AS $$\n"
-             "  SELECT auth.jwt() ->> 'sub'\n$$ LANGUAGE SQL STABLE;")
-    citus.create_database(db, before_extension=guide)
+    citus.create_database(db, before_extension=GUIDE_HELPER)
     try:
         with citus.operator(db) as op:
             op.execute("CREATE TABLE notes (id bigint, user_id text NOT NULL, PRIMARY KEY (user_id, id))")

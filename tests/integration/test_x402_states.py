@@ -9,21 +9,10 @@ import json
 import psycopg
 import pytest
 from eth_account import Account
-from pgcluster import as_operator
+from pgcluster import FIXTURES, as_operator
 from x402_sign import sign_payment
 
-from test_x402_journal import MERCHANT, answer, begin, jdb, ledger, one, record, req_v2, tx  # noqa: F401
-
-REALTIME = """
-CREATE SCHEMA IF NOT EXISTS realtime;
-CREATE TABLE IF NOT EXISTS realtime.channels (pattern text PRIMARY KEY, description text, enabled boolean);
-CREATE TABLE IF NOT EXISTS realtime.sent (channel text, event text, payload jsonb);
-CREATE OR REPLACE FUNCTION realtime.publish(p_channel_name text, p_event_name text, p_payload jsonb) RETURNS uuid
-    LANGUAGE sql SECURITY DEFINER AS $$ INSERT INTO realtime.sent VALUES ($1, $2, $3); SELECT gen_random_uuid() $$;
-GRANT USAGE ON SCHEMA realtime TO project_admin;
-GRANT EXECUTE ON FUNCTION realtime.publish(text, text, jsonb) TO project_admin;
-GRANT SELECT, INSERT ON realtime.channels TO project_admin;
-"""
+from test_x402_journal import answer, begin, jdb, ledger, one, record, req_v2, tx  # noqa: F401
 
 
 def status(conn, tx_hash, status_answer):
@@ -42,7 +31,7 @@ def test_okx_pending_then_status(cluster, jdb):
     req = req_v2("2500")
     pay = sign_payment(acct, req)
     with cluster.connect(jdb) as c:
-        c.execute(REALTIME)
+        c.execute((FIXTURES / "realtime.sql").read_text())  # InsForge's realtime schema, a stand-in
         with as_operator(c):
             c.execute("SELECT x402.enable_realtime()")
         assert begin(c, pay, req)["status"] == "pending"
@@ -57,7 +46,7 @@ def test_okx_pending_then_status(cluster, jdb):
         assert stats(c) == (1, 0, 0, 0, 0, "2500", "0")
         assert status(c, tx(1), {"status": "pending"})[0] == "settled"  # a late answer never takes it back
         assert c.execute("SELECT x402.unreconciled('0 seconds')").fetchall() == []
-        events = [e["new"]["status"] for (e,) in c.execute("SELECT payload FROM realtime.sent")]
+        events = [e["new"]["status"] for (e,) in c.execute("SELECT payload FROM realtime.published")]
         assert events == ["broadcast", "settled"]
 
 
