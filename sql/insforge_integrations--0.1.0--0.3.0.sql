@@ -3261,30 +3261,13 @@ CREATE OR REPLACE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
                    disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz,
                    pending bigint, failed bigint)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $fn$
-#variable_conflict use_column
-BEGIN
-    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
-        RAISE EXCEPTION 'public.x402_payments does not exist'
-            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
-    END IF;
-    RETURN QUERY EXECUTE $q$
-        SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
-               count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'disputed'),
-               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)::numeric,
-               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)
-                          / (10::numeric ^ coalesce(a.decimals, 0))),
-               max(p.created_at) FILTER (WHERE p.status = 'settled'),
-               count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed')
-          FROM public.x402_payments p
-          LEFT JOIN x402.assets a ON a.network = p.network AND a.asset = lower(p.asset)
-         WHERE $1 IS NULL OR p.created_at >= $1
-         GROUP BY GROUPING SETS ((p.network, p.asset, a.symbol, a.decimals),
-                                 (p.endpoint, p.network, p.asset, a.symbol, a.decimals))
-         ORDER BY 1 NULLS FIRST, 2, 3 $q$ USING since;
-END
+    SELECT s.endpoint, s.network, s.asset, s.symbol, s.requests, s.settled, s.disputed, s.revenue,
+           s.revenue_tokens, s.latest_payment, s.pending, s.failed
+      FROM x402.payment_stats(since) s
+     ORDER BY 1 NULLS FIRST, 2, 3
 $fn$;
 
 COMMENT ON FUNCTION x402.stats(timestamptz) IS

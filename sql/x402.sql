@@ -433,38 +433,6 @@ $fn$;
 COMMENT ON FUNCTION x402.unreconciled(interval) IS
 'Settlements begun or broadcast but not confirmed, older than the given interval, oldest first: pending rows (begin_settlement() without an answer since) and broadcast rows (sent, not confirmed), with exactly what to look up (OKX''s status path with the hash, the chain''s authorizationState(payer, nonce) or Permit2''s nonceBitmap(payer, nonce >> 8), the explorer) and whether the authorization can still settle (validBefore). Readable by whoever may read the ledger (the signed payload is not needed).';
 
-CREATE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
-    RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
-                   disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz,
-                   pending bigint, failed bigint)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $fn$
-#variable_conflict use_column
-BEGIN
-    IF pg_catalog.to_regclass('public.x402_payments') IS NULL THEN
-        RAISE EXCEPTION 'public.x402_payments does not exist'
-            USING ERRCODE = '42P01', HINT = 'Run SELECT x402.install_ledger(); once.';
-    END IF;
-    RETURN QUERY EXECUTE $q$
-        SELECT CASE WHEN GROUPING(p.endpoint) = 0 THEN coalesce(p.endpoint, '') END, p.network, p.asset, a.symbol, count(*),
-               count(*) FILTER (WHERE p.status = 'settled'), count(*) FILTER (WHERE p.status = 'disputed'),
-               coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)::numeric,
-               trim_scale(coalesce(sum(coalesce(p.settled_amount, p.amount)) FILTER (WHERE p.status = 'settled'), 0)
-                          / (10::numeric ^ coalesce(a.decimals, 0))),
-               max(p.created_at) FILTER (WHERE p.status = 'settled'),
-               count(*) FILTER (WHERE p.status = 'pending'), count(*) FILTER (WHERE p.status = 'failed')
-          FROM public.x402_payments p
-          LEFT JOIN x402.assets a ON a.network = p.network AND a.asset = lower(p.asset)
-         WHERE $1 IS NULL OR p.created_at >= $1
-         GROUP BY GROUPING SETS ((p.network, p.asset, a.symbol, a.decimals),
-                                 (p.endpoint, p.network, p.asset, a.symbol, a.decimals))
-         ORDER BY 1 NULLS FIRST, 2, 3 $q$ USING since;
-END
-$fn$;
-COMMENT ON FUNCTION x402.stats(timestamptz) IS
-'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint ('''''' for rows recorded without one). requests counts every row (attempts); revenue counts confirmed settlements only (settled rows: never pending, broadcast, failed or disputed ones), what settled (for upto, the settled amount), in the smallest unit and in token units (x402.assets decimals); latest_payment is the newest settled row. The columns are 0.2.0''s; x402.payment_stats() also counts broadcast (sent, unconfirmed) payments and their revenue.';
-
 CREATE FUNCTION x402.payment_stats(since timestamptz DEFAULT NULL)
     RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
                    broadcast bigint, pending bigint, failed bigint, disputed bigint,
@@ -501,6 +469,22 @@ END
 $fn$;
 COMMENT ON FUNCTION x402.payment_stats(timestamptz) IS
 'Dashboard numbers from public.x402_payments since a time (NULL: all), per network and asset (endpoint NULL: the totals) and per endpoint: requests (rows), settled (confirmed), broadcast (sent, not confirmed), pending (begun), failed, disputed; revenue from confirmed settlements and unconfirmed_revenue from broadcast ones (what settled, for upto the settled amount), in the smallest unit and in token units; latest_payment is the newest settled row.';
+
+-- 0.2.0's columns, of x402.payment_stats().
+CREATE FUNCTION x402.stats(since timestamptz DEFAULT NULL)
+    RETURNS TABLE (endpoint text, network text, asset text, symbol text, requests bigint, settled bigint,
+                   disputed bigint, revenue numeric, revenue_tokens numeric, latest_payment timestamptz,
+                   pending bigint, failed bigint)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+    SELECT s.endpoint, s.network, s.asset, s.symbol, s.requests, s.settled, s.disputed, s.revenue,
+           s.revenue_tokens, s.latest_payment, s.pending, s.failed
+      FROM x402.payment_stats(since) s
+     ORDER BY 1 NULLS FIRST, 2, 3
+$fn$;
+COMMENT ON FUNCTION x402.stats(timestamptz) IS
+'Dashboard numbers from public.x402_payments since a time (NULL: all): one row per network and asset with endpoint NULL (the totals), then one per endpoint ('''''' for rows recorded without one). requests counts every row (attempts); revenue counts confirmed settlements only (settled rows: never pending, broadcast, failed or disputed ones), what settled (for upto, the settled amount), in the smallest unit and in token units (x402.assets decimals); latest_payment is the newest settled row. The columns are 0.2.0''s; x402.payment_stats() also counts broadcast (sent, unconfirmed) payments and their revenue.';
 
 CREATE FUNCTION x402.publish_payment() RETURNS trigger
     LANGUAGE plpgsql
