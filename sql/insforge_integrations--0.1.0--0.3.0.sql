@@ -248,6 +248,12 @@ DROP FUNCTION x402.stats(timestamptz);
 -- 5. What record_settlement() and begin_settlement() return gains the journal's columns.
 ALTER TYPE x402.payment ADD ATTRIBUTE failure_reason text, ADD ATTRIBUTE completed_at timestamptz;
 
+-- What every update to 0.3.0 creates (the operator's settings table, the journal's
+-- columns of x402.payment).
+-- sql/update/to-0.3.0-before.sql
+-- What every update to 0.3.0 creates before the functions (included by
+-- sql/update/<A>--0.3.0/before.sql, after that version's own steps).
+--
 -- The operator's settings for its database (sql/settings.sql); its triggers come after the
 -- functions they call (after.sql).
 CREATE TABLE insforge.database_settings (
@@ -3382,6 +3388,11 @@ BEGIN
 END
 $do$;
 
+-- USD₮0 on X Layer joins the built-in assets (docs/x402.md, "Assets and their evidence").
+INSERT INTO x402.assets VALUES
+    ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true)
+ON CONFLICT (network, asset) DO NOTHING;
+
 -- 2. The operator privileges for project_admin, when the role exists, as at CREATE
 -- EXTENSION (sql/operator.sql).
 DO $do$
@@ -3396,8 +3407,3 @@ $do$;
 -- extension's owner touches it, this script included: after the update its owner runs
 -- SELECT x402.install_ledger(); which brings it to 0.3.0 (the journal's columns,
 -- constraints and indexes; clients read every column but the signed payload).
-
--- USD₮0 on X Layer joins the built-in assets (docs/x402.md, "Assets and their evidence").
-INSERT INTO x402.assets VALUES
-    ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true)
-ON CONFLICT (network, asset) DO NOTHING;

@@ -152,6 +152,20 @@ DROP FUNCTION x402._install_ledger(regrole);
 DROP FUNCTION x402._enable_realtime(text);
 DROP FUNCTION insforge._require_operator(text, regprocedure);
 
+-- The settlement journal (sql/x402.sql, src/ledger.rs): its PL/pgSQL halves are gone (the
+-- journal decides in Rust now).
+DROP FUNCTION x402._record_settlement(jsonb, jsonb, jsonb, text, text, jsonb);
+DROP FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb);
+DROP FUNCTION x402._same_settlement(x402.payment, jsonb);
+-- x402._explorer_address_url() is public now, as x402.explorer_url().
+DROP FUNCTION x402._explorer_address_url(text, text);
+
+-- What every update to 0.3.0 creates (the operator's settings table, the journal's
+-- columns of x402.payment).
+-- sql/update/to-0.3.0-before.sql
+-- What every update to 0.3.0 creates before the functions (included by
+-- sql/update/<A>--0.3.0/before.sql, after that version's own steps).
+--
 -- The operator's settings for its database (sql/settings.sql); its triggers come after the
 -- functions they call (after.sql).
 CREATE TABLE insforge.database_settings (
@@ -165,15 +179,9 @@ SELECT pg_catalog.pg_extension_config_dump('insforge.database_settings', '');
 GRANT SELECT ON insforge.database_settings TO PUBLIC;
 
 -- The settlement journal (sql/x402.sql, src/ledger.rs): what record_settlement() and
--- begin_settlement() return gains the new columns of the ledger, and its PL/pgSQL halves
--- are gone (the journal decides in Rust now).
-DROP FUNCTION x402._record_settlement(jsonb, jsonb, jsonb, text, text, jsonb);
-DROP FUNCTION x402._begin_settlement(jsonb, jsonb, text, jsonb);
-DROP FUNCTION x402._same_settlement(x402.payment, jsonb);
+-- begin_settlement() return gains the new columns of the ledger.
 ALTER TYPE x402.payment ADD ATTRIBUTE nonce_scope text, ADD ATTRIBUTE scheme text, ADD ATTRIBUTE valid_before timestamptz,
     ADD ATTRIBUTE payment_id text, ADD ATTRIBUTE settled_amount numeric(78,0), ADD ATTRIBUTE answers jsonb;
--- x402._explorer_address_url() is public now, as x402.explorer_url().
-DROP FUNCTION x402._explorer_address_url(text, text);
 
 -- ==== generated: functions new or changed since 0.2.0 ====================================
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
@@ -2989,6 +2997,11 @@ BEGIN
 END
 $do$;
 
+-- USD₮0 on X Layer joins the built-in assets (docs/x402.md, "Assets and their evidence").
+INSERT INTO x402.assets VALUES
+    ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true)
+ON CONFLICT (network, asset) DO NOTHING;
+
 -- 2. Every operator of 0.2.0 (project_admin, and roles given insforge.grant_operator())
 --    gets 0.3.0's list of operator privileges (sql/operator.sql): the ledger's internal
 --    functions it now runs as itself.
@@ -3011,8 +3024,3 @@ $operators$;
 -- the extension's owner touches it, this script included: after the update the operator
 -- runs SELECT x402.install_ledger(); as the table's owner, which brings it to 0.3.0
 -- (clients read every column but the signed payload).
-
--- USD₮0 on X Layer joins the built-in assets (docs/x402.md, "Assets and their evidence").
-INSERT INTO x402.assets VALUES
-    ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true)
-ON CONFLICT (network, asset) DO NOTHING;

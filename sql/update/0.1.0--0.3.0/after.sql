@@ -17,8 +17,3 @@ $do$;
 -- extension's owner touches it, this script included: after the update its owner runs
 -- SELECT x402.install_ledger(); which brings it to 0.3.0 (the journal's columns,
 -- constraints and indexes; clients read every column but the signed payload).
-
--- USD₮0 on X Layer joins the built-in assets (docs/x402.md, "Assets and their evidence").
-INSERT INTO x402.assets VALUES
-    ('eip155:196', '0x779ded0c9e1022225f8e0630b35a9b54be713736', 'USD₮0', '1', 6, 'USDT0', true)
-ON CONFLICT (network, asset) DO NOTHING;
