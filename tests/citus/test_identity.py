@@ -90,6 +90,24 @@ def test_a_worker_down_is_named_and_the_coordinator_keeps_its_key(citus):
     assert keys_on_nodes(citus) == [SECRET] * 3
 
 
+def test_a_key_that_leaves_its_quotes_is_stored_as_written_on_every_node(citus):
+    """The key reaches each worker inside a statement the coordinator writes as the extension's
+    owner (insforge._propagate_jwt_secret): quoted there, so an operator's key that tries to end
+    the literal and run SQL of its own is stored byte for byte and runs nothing, on any node."""
+    evil = "x'); ALTER ROLE project_admin SUPERUSER; SELECT ('\\ -- and enough bytes for HS256"
+    try:
+        with citus.operator() as op:
+            op.execute("SELECT insforge.set_jwt_secret(%s)", (evil,))
+        assert keys_on_nodes(citus) == [evil] * 3
+        for node in citus.nodes:
+            with node.connect(citus.dbname) as c:
+                assert one(c, "SELECT rolsuper FROM pg_roles WHERE rolname = 'project_admin'") is False
+    finally:
+        with citus.operator() as op:
+            op.execute("SELECT insforge.set_jwt_secret(%s)", (SECRET,))
+    assert keys_on_nodes(citus) == [SECRET] * 3
+
+
 def test_clients_cannot_reach_the_propagation(citus):
     with citus.connect() as c:
         for role in ("anon", "authenticated"):
