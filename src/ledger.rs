@@ -519,8 +519,9 @@ fn x402_record_settlement(
         object(&requirements.0, "requirements"),
         object(&settlement.0, "settlement"),
     );
-    let (terms, disputes) = xc::settlement_terms(p, r, s).unwrap_or_else(|e| fail(e));
-    let outcome = xc::settlement_with(p, r, s, &terms, disputes).unwrap_or_else(|e| fail(e));
+    let (terms, disputes, payment) = xc::settlement_terms(p, r, s).unwrap_or_else(|e| fail(e));
+    let outcome = xc::settlement_with(p, r, s, &terms, payment.as_ref(), disputes)
+        .unwrap_or_else(|e| fail(e));
     let answer = JsonbDatum::from_value(&json!({"kind": "settle", "answer": s})).0;
     // SAFETY: this call's fcinfo, with five arguments.
     let call = unsafe {

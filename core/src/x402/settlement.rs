@@ -167,9 +167,9 @@ pub fn settlement_terms(
     payload: &Value,
     requirements: &Value,
     answer: &Value,
-) -> Result<(Terms, Vec<String>)> {
-    let e = match terms(payload, requirements) {
-        Ok(t) => return Ok((t, Vec::new())),
+) -> Result<(Terms, Vec<String>, Option<AuthorizedPayment>)> {
+    let e = match authorized_payment(payload, requirements) {
+        Ok(a) => return Ok((Terms::of(&a), Vec::new(), Some(a))),
         Err(e) if e.kind == super::ErrorKind::Unsupported => return Err(e),
         Err(e) => e,
     };
@@ -219,7 +219,7 @@ pub fn settlement_terms(
             .and_then(|a| a.valid_before.to_decimal_string().parse().ok()),
         payment_id: payment_identifier(payload).ok().flatten(),
     };
-    Ok((t, vec![e.message]))
+    Ok((t, vec![e.message], None))
 }
 
 /// What a facilitator's `/settle` answer says happened.
@@ -426,15 +426,18 @@ pub fn settlement(
     answer: &Value,
     terms: &Terms,
 ) -> Result<Outcome> {
-    settlement_with(payload, requirements, answer, terms, Vec::new())
+    settlement_with(payload, requirements, answer, terms, None, Vec::new())
 }
 
-/// [`settlement`] with disagreements found already (by [`settlement_terms`]).
+/// [`settlement`] with what [`settlement_terms`] found already: the typed
+/// payment when the payload and requirements read (its signer is recovered
+/// from it, without reading them again), and the disagreements.
 pub fn settlement_with(
     payload: &Value,
     requirements: &Value,
     answer: &Value,
     terms: &Terms,
+    payment: Option<&AuthorizedPayment>,
     mut disputes: Vec<String>,
 ) -> Result<Outcome> {
     let mut o = outcome(answer)?;
@@ -451,7 +454,11 @@ pub fn settlement_with(
             Err(e) => disputes.push(format!("settlement.payer: {}", e.message)),
         }
     }
-    match recover_payer(payload, Some(requirements)) {
+    let signer = match payment {
+        Some(p) => p.signer().map(|a| a.to_checksum()),
+        None => recover_payer(payload, Some(requirements)),
+    };
+    match signer {
         Ok(signer) if signer == terms.payer => {}
         Ok(signer) => disputes.push(format!(
             "signature recovers to {signer}, not the payer it names {}",
